@@ -1,0 +1,1 @@
+"""Pipelines: the ``impartial`` command line, Parquet I/O and validation."""

@@ -1,0 +1,80 @@
+"""Run the Great Expectations suites of :mod:`schemas.expectations` on a table.
+
+Great Expectations is imported lazily (it takes seconds) with its usage analytics
+switched off: nothing here touches the network.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import os
+
+import pyarrow as pa
+
+from schemas.expectations import SUITES
+
+
+@dataclasses.dataclass(frozen=True)
+class ValidationReport:
+    """Result of one suite on one table: ``success`` and one line per failed expectation."""
+
+    table: str
+    success: bool
+    failures: tuple[str, ...]
+    evaluated: int
+
+    def summary(self) -> str:
+        if self.success:
+            return f"{self.table}: {self.evaluated} expectations passed"
+        return f"{self.table}: " + "; ".join(self.failures)
+
+
+@functools.lru_cache(maxsize=1)
+def _context():
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    import great_expectations as gx
+
+    ctx = gx.get_context(mode="ephemeral")
+    try:
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    except (ImportError, AttributeError, TypeError):
+        pass
+    ds = ctx.data_sources.add_pandas("impartial")
+    batches, suites = {}, {}
+    for name, decl in SUITES.items():
+        batches[name] = ds.add_dataframe_asset(name).add_batch_definition_whole_dataframe("whole")
+        suite = gx.ExpectationSuite(name=name)
+        for cls_name, kwargs in decl:
+            suite.add_expectation(getattr(gx.expectations, cls_name)(**kwargs))
+        suites[name] = ctx.suites.add(suite)
+    return ctx, batches, suites
+
+
+def validate_table(name: str, table: pa.Table) -> ValidationReport:
+    """Validate ``table`` against the suite ``name`` (scenarios, map_features, counterfactuals).
+
+    List columns (plans) are left to the Arrow schema check; WKB geometry is checked
+    for presence only.
+    """
+    if name not in SUITES:
+        raise ValueError(f"no expectation suite named {name!r} (have {sorted(SUITES)})")
+    keep = [f.name for f in table.schema if not pa.types.is_list(f.type) and not pa.types.is_fixed_size_list(f.type)]
+    df = table.select(keep).to_pandas()
+    if "geometry" in df:
+        df["geometry"] = df["geometry"].map(lambda b: None if b is None else len(b))
+    _, batches, suites = _context()
+    result = batches[name].get_batch(batch_parameters={"dataframe": df}).validate(suites[name])
+    failures = []
+    for r in result.results:
+        if not r.success:
+            cfg = r.expectation_config
+            where = cfg.kwargs.get("column") or cfg.kwargs.get("column_list")
+            cond = cfg.kwargs.get("row_condition")
+            sample = (r.result or {}).get("partial_unexpected_list", [])[:3]
+            failures.append(f"{cfg.type}({where}{', where ' + cond if cond else ''}) failed"
+                            f"{' on ' + str((r.result or {}).get('unexpected_count')) + ' rows, e.g. ' + repr(sample) if sample else ''}")
+    return ValidationReport(name, bool(result.success), tuple(failures), len(result.results))

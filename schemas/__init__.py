@@ -1,0 +1,19 @@
+"""Canonical data model of Impartial: enums, containers, Arrow schemas, expectation suites."""
+from .enums import DrivableAreaSource, LineType, MapFeatureType, ObjectType, Outcome
+from .errors import InputError
+from .map_layer import MapLayer
+from .scenario import CANONICAL_DT, Scenario, wrap_angle
+from .tables import (
+    MAP_FEATURES_SCHEMA,
+    SCENARIOS_SCHEMA,
+    SCHEMA_VERSION,
+    check_schema,
+    counterfactuals_schema,
+)
+from .convert import scenario_to_tables, tables_to_scenarios
+
+__all__ = [
+    "CANONICAL_DT", "DrivableAreaSource", "InputError", "LineType", "MAP_FEATURES_SCHEMA", "MapFeatureType",
+    "MapLayer", "ObjectType", "Outcome", "SCENARIOS_SCHEMA", "SCHEMA_VERSION", "Scenario", "check_schema",
+    "counterfactuals_schema", "scenario_to_tables", "tables_to_scenarios", "wrap_angle",
+]

@@ -1,0 +1,155 @@
+"""Scenario: the canonical in-memory container for one logged driving scene.
+
+Tracks are arrays shaped ``[A, T]`` (agents x frames) at a fixed rate ``dt``
+(canonical 0.1 s). Positions are float64 metres in the scenario frame; headings are
+radians in [-pi, pi), counter-clockwise from +x; velocities m/s in the same frame;
+box ``length``/``width`` in metres. Entries where ``valid`` is False are NaN: a
+missing agent is never 0 or -1.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from .enums import ObjectType
+from .errors import InputError
+from .map_layer import MapLayer
+
+TRACK_FIELDS = ("x", "y", "heading", "vx", "vy", "length", "width")
+CANONICAL_DT = 0.1
+
+
+def wrap_angle(a: np.ndarray) -> np.ndarray:
+    """Wrap radians to [-pi, pi)."""
+    return (np.asarray(a) + np.pi) % (2.0 * np.pi) - np.pi
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Scenario:
+    """One scene.
+
+    Attributes:
+      scenario_id: unique id (stable across runs; splits hash it).
+      source: dataset name (``procedural``, ``nuscenes``, ``av2``, ``nuplan``, ...).
+      map_name: city / map name, free text.
+      dt: seconds between frames (> 0).
+      track_id: ``(A,)`` unique string ids.
+      object_type: ``(A,)`` int8 :class:`ObjectType` values.
+      size_imputed: ``(A,)`` bool, True where box sizes were imputed per type.
+      x, y: ``[A, T]`` float64 m, box centre in the scenario frame.
+      heading: ``[A, T]`` float64 rad, box yaw.
+      vx, vy: ``[A, T]`` float64 m/s.
+      length, width: ``[A, T]`` float64 m (> 0 where valid).
+      valid: ``[A, T]`` bool.
+      ego_index: row of the ego (a VEHICLE with at least 2 valid frames).
+      map: the :class:`MapLayer`.
+    """
+
+    scenario_id: str
+    source: str
+    map_name: str
+    dt: float
+    track_id: tuple[str, ...]
+    object_type: np.ndarray
+    size_imputed: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    heading: np.ndarray
+    vx: np.ndarray
+    vy: np.ndarray
+    length: np.ndarray
+    width: np.ndarray
+    valid: np.ndarray
+    ego_index: int
+    map: MapLayer
+
+    def __post_init__(self) -> None:
+        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 (frozen dataclass)
+        if not isinstance(self.scenario_id, str) or not self.scenario_id:
+            raise InputError("must be a non-empty string", field="scenario_id")
+        if not (np.isfinite(self.dt) and self.dt > 0):
+            raise InputError(f"must be a positive number of seconds, got {self.dt!r}", field="dt")
+        set_("dt", float(self.dt))
+        valid = np.array(self.valid, dtype=bool)
+        if valid.ndim != 2 or valid.shape[0] < 1 or valid.shape[1] < 2:
+            raise InputError(f"must have shape [A>=1, T>=2], got {valid.shape}", field="valid")
+        shape = valid.shape
+        tid = tuple(str(t) for t in self.track_id)
+        if len(tid) != shape[0]:
+            raise InputError(f"{len(tid)} ids for {shape[0]} tracks", field="track_id")
+        if len(set(tid)) != len(tid):
+            raise InputError("track ids are not unique", field="track_id")
+        set_("track_id", tid)
+        otype = np.array(self.object_type, dtype=np.int8).reshape(-1)
+        if otype.shape != (shape[0],) or not np.isin(otype, [int(t) for t in ObjectType]).all():
+            raise InputError("must be (A,) ObjectType values", field="object_type")
+        imputed = np.array(self.size_imputed, dtype=bool).reshape(-1)
+        if imputed.shape != (shape[0],):
+            raise InputError(f"must have shape ({shape[0]},)", field="size_imputed")
+        for name, arr in (("object_type", otype), ("size_imputed", imputed), ("valid", valid)):
+            arr.setflags(write=False)
+            set_(name, arr)
+        for name in TRACK_FIELDS:
+            arr = np.array(getattr(self, name), dtype=np.float64)
+            if arr.shape != shape:
+                raise InputError(f"must have shape {shape}, got {arr.shape}", field=name)
+            bad = valid & ~np.isfinite(arr)
+            if bad.any():
+                a, t = np.argwhere(bad)[0]
+                raise InputError(
+                    f"non-finite value at valid frame {t} of track {tid[a]!r} ({int(bad.sum())} such entries)",
+                    field=name,
+                )
+            if name in ("length", "width") and (arr[valid] <= 0).any():
+                a, t = np.argwhere(valid & (arr <= 0))[0]
+                raise InputError(f"must be > 0, track {tid[a]!r} frame {t} has {arr[a, t]}", field=name)
+            arr[~valid] = np.nan
+            if name == "heading":
+                arr = wrap_angle(arr)
+            arr.setflags(write=False)
+            set_(name, arr)
+        empty = ~valid.any(axis=1)
+        if empty.any():
+            raise InputError(f"track {tid[int(np.argmax(empty))]!r} has zero valid frames", field="valid")
+        ego = int(self.ego_index)
+        if not 0 <= ego < shape[0]:
+            raise InputError(f"{ego} is out of range for {shape[0]} tracks", field="ego_index")
+        if otype[ego] != ObjectType.VEHICLE or valid[ego].sum() < 2:
+            raise InputError("ego must be a VEHICLE with at least 2 valid frames", field="ego_index")
+        set_("ego_index", ego)
+        if not isinstance(self.map, MapLayer):
+            raise InputError("must be a MapLayer", field="map")
+
+    # ----------------------------------------------------------------- accessors
+    @property
+    def num_agents(self) -> int:
+        return self.valid.shape[0]
+
+    @property
+    def num_frames(self) -> int:
+        return self.valid.shape[1]
+
+    @property
+    def duration_s(self) -> float:
+        return (self.num_frames - 1) * self.dt
+
+    @property
+    def ego_track_id(self) -> str:
+        return self.track_id[self.ego_index]
+
+    def with_ego(self, track_id: str) -> "Scenario":
+        """Same scene with another vehicle as ego (any long-enough vehicle track)."""
+        if track_id not in self.track_id:
+            raise InputError(f"no track {track_id!r}", field="ego_track_id")
+        return dataclasses.replace(self, ego_index=self.track_id.index(track_id))
+
+    def equals(self, other: "Scenario") -> bool:
+        """Exact equality (NaN == NaN) of every field; used by round-trip tests."""
+        scalars = ("scenario_id", "source", "map_name", "dt", "track_id", "ego_index")
+        if any(getattr(self, k) != getattr(other, k) for k in scalars):
+            return False
+        arrays = ("object_type", "size_imputed", "valid") + TRACK_FIELDS
+        if any(not np.array_equal(getattr(self, k), getattr(other, k), equal_nan=True) for k in arrays):
+            return False
+        return self.map.equals(other.map)

@@ -1,0 +1,9 @@
+"""Source adapters: one per format, each yielding canonical Scenarios."""
+from .base import Source, discover, read_any, registry
+from .scenarionet import ScenarioNetSource
+
+__all__ = ["ScenarioNetSource", "Source", "discover", "read_any", "registry"]
+from .av2 import Av2Source  # noqa: E402
+from .commonroad import CommonRoadSource  # noqa: E402
+from .nuplan import NuPlanSource  # noqa: E402
+from .procedural import ProceduralConfig, ProceduralSource  # noqa: E402

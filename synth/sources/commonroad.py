@@ -1,0 +1,163 @@
+"""CommonRoad XML scenarios (2018b and 2020a) -> canonical Scenario.
+
+Lanelets give centerlines (midline of left/right bounds), lane lines (bounds, typed
+from ``lineMarking`` in 2020a files, UNKNOWN otherwise) and the drivable area
+(EXPLICIT: union of lanelet polygons). Dynamic obstacles (``<obstacle><role>dynamic``
+in 2018b, ``<dynamicObstacle>`` in 2020a) become tracks; static obstacles become
+STATIC tracks valid at every frame. There is no logged ego: the vehicle with the
+longest valid track plays it unless ``ego_id`` names another.
+"""
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import shapely
+
+from schemas import InputError, LineType, MapLayer, ObjectType, Scenario
+
+from .base import Source
+from .common import as_multipolygon, choose_ego
+
+_TYPES = {
+    "car": ObjectType.VEHICLE, "truck": ObjectType.VEHICLE, "bus": ObjectType.VEHICLE,
+    "priorityVehicle": ObjectType.VEHICLE, "taxi": ObjectType.VEHICLE, "motorcycle": ObjectType.CYCLIST,
+    "bicycle": ObjectType.CYCLIST, "pedestrian": ObjectType.PEDESTRIAN,
+}
+_MARKS = {"dashed": LineType.BROKEN, "broad_dashed": LineType.BROKEN, "solid": LineType.SOLID,
+          "broad_solid": LineType.SOLID}
+
+
+def _num(el: ET.Element | None, where: str) -> float:
+    """Value of an ``<exact>`` child, or the middle of an interval."""
+    if el is None:
+        raise InputError("element is missing", field=where)
+    exact = el.find("exact")
+    if exact is not None:
+        return float(exact.text)
+    lo, hi = el.find("intervalStart"), el.find("intervalEnd")
+    if lo is None or hi is None:
+        raise InputError("no <exact> or interval value", field=where)
+    return 0.5 * (float(lo.text) + float(hi.text))
+
+
+def _points(bound: ET.Element) -> np.ndarray:
+    return np.array([[float(p.find("x").text), float(p.find("y").text)] for p in bound.findall("point")])
+
+
+class CommonRoadSource(Source):
+    """Reads one CommonRoad ``.xml`` file."""
+
+    name = "commonroad"
+
+    def __init__(self, ego_id: str | None = None):
+        self.ego_id = ego_id
+
+    @classmethod
+    def matches(cls, path: Path) -> bool:
+        if not (path.is_file() and path.suffix == ".xml"):
+            return False
+        with open(path, "rb") as fh:
+            return b"<commonRoad" in fh.read(4096)
+
+    def read(self, path: Path) -> Iterator[Scenario]:
+        path = Path(path)
+        try:
+            root = ET.parse(path).getroot()
+        except ET.ParseError as err:
+            raise InputError(f"malformed XML: {err}", path=str(path)) from None
+        try:
+            yield self._convert(root, path)
+        except InputError as err:
+            raise err.with_path(str(path)) from None
+        except (AttributeError, TypeError, ValueError) as err:
+            raise InputError(f"malformed scenario ({type(err).__name__}: {err})", path=str(path)) from None
+
+    def _convert(self, root: ET.Element, path: Path) -> Scenario:
+        dt = float(root.get("timeStepSize", "0.1"))
+        if abs(dt - 0.1) > 1e-9:
+            raise InputError(f"timeStepSize {dt} is not supported (only 0.1 s)", field="timeStepSize")
+        obstacles = [o for o in root if o.tag == "dynamicObstacle"
+                     or (o.tag == "obstacle" and (o.findtext("role") or "").strip() == "dynamic")]
+        statics = [o for o in root if o.tag == "staticObstacle"
+                   or (o.tag == "obstacle" and (o.findtext("role") or "").strip() == "static")]
+        tracks = []
+        for o in obstacles:
+            states = [o.find("initialState")] + list(o.iterfind("trajectory/state"))
+            rows = [(int(round(_num(s.find("time"), "time"))), float(s.find("position/point/x").text),
+                     float(s.find("position/point/y").text), _num(s.find("orientation"), "orientation"),
+                     _num(s.find("velocity"), "velocity") if s.find("velocity") is not None else np.nan)
+                    for s in states if s is not None and s.find("position/point") is not None]
+            tracks.append((o, np.array(rows, dtype=float)))
+        if not tracks:
+            raise InputError("no dynamic obstacles", field="dynamicObstacle")
+        T = int(max(r[:, 0].max() for _, r in tracks)) + 1
+        T += int(T < 2)
+        all_ = tracks + [(o, None) for o in statics]
+        A = len(all_)
+        grid = {k: np.full((A, T), np.nan) for k in ("x", "y", "heading", "vx", "vy", "length", "width")}
+        valid = np.zeros((A, T), dtype=bool)
+        ids, otype = [], np.zeros(A, dtype=np.int8)
+        for a, (o, rows) in enumerate(all_):
+            ids.append(o.get("id"))
+            otype[a] = _TYPES.get((o.findtext("type") or "").strip(), ObjectType.STATIC) if rows is not None \
+                else ObjectType.STATIC
+            rect = o.find("shape/rectangle")
+            if rect is None:
+                raise InputError(f"obstacle {o.get('id')} has no rectangle shape", field="shape")
+            if rows is None:
+                st = o.find("initialState")
+                rows = np.array([[t, float(st.find("position/point/x").text), float(st.find("position/point/y").text),
+                                  _num(st.find("orientation"), "orientation"), 0.0] for t in range(T)])
+            t = rows[:, 0].astype(int)
+            if (t < 0).any() or (t >= T).any():
+                raise InputError(f"obstacle {o.get('id')} has a time step outside [0, {T})", field="time")
+            grid["x"][a, t], grid["y"][a, t], grid["heading"][a, t] = rows[:, 1], rows[:, 2], rows[:, 3]
+            speed = rows[:, 4]
+            if np.isnan(speed).any():  # no velocity given: finite differences along the track
+                speed = np.hypot(np.gradient(rows[:, 1]), np.gradient(rows[:, 2])) / dt if len(t) > 1 else np.zeros(len(t))
+            grid["vx"][a, t], grid["vy"][a, t] = speed * np.cos(rows[:, 3]), speed * np.sin(rows[:, 3])
+            grid["length"][a, t] = float(rect.findtext("length"))
+            grid["width"][a, t] = float(rect.findtext("width"))
+            valid[a, t] = True
+        ego = choose_ego(otype, valid, grid["x"], grid["y"])
+        if self.ego_id is not None:
+            if self.ego_id not in ids:
+                raise InputError(f"no obstacle {self.ego_id!r} to use as ego", field="ego_id")
+            ego = ids.index(self.ego_id)
+        return Scenario(scenario_id=root.get("benchmarkID") or path.stem, source="commonroad",
+                        map_name=root.get("benchmarkID", path.stem).split("_")[1] if "_" in root.get("benchmarkID", "") else "",
+                        dt=dt, track_id=ids, object_type=otype, size_imputed=np.zeros(A, dtype=bool),
+                        valid=valid, ego_index=ego, map=self._map(root), **grid)
+
+    @staticmethod
+    def _map(root: ET.Element) -> MapLayer:
+        centerlines, lines, types, polys, seen = [], [], [], [], set()
+        for ll in root.findall("lanelet"):
+            left, right = ll.find("leftBound"), ll.find("rightBound")
+            lp, rp = _points(left), _points(right)
+            if len(lp) < 2 or len(rp) < 2:
+                raise InputError(f"lanelet {ll.get('id')} has a bound with fewer than 2 points", field="lanelet")
+            n = max(len(lp), len(rp))
+            centerlines.append((_resample(lp, n) + _resample(rp, n)) / 2)
+            polys.append(shapely.make_valid(shapely.polygons(np.vstack([lp, rp[::-1]]))))
+            for pts, bound in ((lp, left), (rp, right)):
+                key = tuple(np.round(pts, 2).ravel())
+                if key in seen or tuple(np.round(pts[::-1], 2).ravel()) in seen:
+                    continue
+                seen.add(key)
+                lines.append(pts)
+                types.append(_MARKS.get((bound.findtext("lineMarking") or "").strip(), LineType.UNKNOWN))
+        if not polys:
+            raise InputError("no lanelets", field="lanelet")
+        da = as_multipolygon(shapely.union_all(polys).buffer(0.01, quad_segs=2))
+        return MapLayer(centerlines=centerlines, lane_lines=lines, lane_line_types=types, road_edges=[],
+                        crosswalks=[], drivable_area=da, drivable_area_source="EXPLICIT")
+
+
+def _resample(pts: np.ndarray, n: int) -> np.ndarray:
+    seg = np.r_[0.0, np.cumsum(np.hypot(*np.diff(pts, axis=0).T))]
+    s = np.linspace(0.0, seg[-1], n)
+    return np.column_stack([np.interp(s, seg, pts[:, 0]), np.interp(s, seg, pts[:, 1])])

@@ -1,0 +1,272 @@
+"""Assemble one procedural scene: layout, pedestrians, parked cars, traffic, map."""
+from __future__ import annotations
+
+import numpy as np
+import shapely
+
+from schemas import CANONICAL_DT, MapLayer, ObjectType, Scenario, wrap_angle
+
+from ...geometry import box_corners, boxes_overlap
+from ..common import as_multipolygon
+from .config import ProceduralConfig
+from .road import Crosswalk, StopLine, integrate_path, random_curvature, random_road
+from .traffic import simulate_carriageway
+
+AMBER_S, ALL_RED_S = 3.0, 2.0
+CROSSWALK_WIDTH = 4.0
+
+
+def _band_hits(cw, zone, step=1.0):
+    """(s_in, s_out) where the lane band of ``cw`` meets polygon ``zone`` (None if never)."""
+    s = np.arange(0.0, cw.ref.length, step)
+    lo, hi = cw.lane_offsets.min() - cw.lane_width / 2, cw.lane_offsets.max() + cw.lane_width / 2
+    x0, y0, _, _ = cw.ref.pose(s, np.full_like(s, lo))
+    x1, y1, _, _ = cw.ref.pose(s, np.full_like(s, hi))
+    segs = shapely.linestrings(np.stack([np.column_stack([x0, y0]), np.column_stack([x1, y1])], axis=1))
+    hit = np.flatnonzero(shapely.intersects(segs, zone))
+    return None if not len(hit) else (float(s[hit[0]]), float(s[hit[-1]]))
+
+
+class _Signal:
+    """Two-phase light: road ``green`` first, switching at ``t_switch`` (s) via amber and all-red."""
+
+    def __init__(self, green: int, t_switch: float):
+        self.green, self.t_switch = green, t_switch
+
+    def is_green(self, road: int, t: float) -> bool:
+        if road == self.green:
+            return t < self.t_switch
+        return t >= self.t_switch + AMBER_S + ALL_RED_S
+
+    def red_window(self, road: int, horizon: float) -> tuple[float, float]:
+        if road == self.green:
+            return self.t_switch, horizon
+        return 0.0, min(horizon, self.t_switch + AMBER_S + ALL_RED_S)
+
+
+def _pedestrians(rng, roads, crosswalks, windows, n_frames, dt, junction_window):
+    """Pedestrian tracks crossing each crosswalk inside its allowed time window."""
+    t = np.arange(n_frames) * dt
+    tracks = []  # (x, y, heading, vx, vy, crosswalk index, d)
+    for ci, cx in enumerate(crosswalks):
+        road = roads[cx.road]
+        lo, hi = windows[ci]
+        for _ in range(int(rng.integers(1, 5))):
+            speed = rng.uniform(1.0, 1.6)
+            span = (cx.d_max - cx.d_min) + 3.0
+            dur = span / speed
+            # a pedestrian may already be on the crosswalk at frame 0 (roads) and may not
+            # finish within the scene; at junctions it starts only while its road is red
+            first = lo + 0.5 if junction_window else lo - 0.6 * dur
+            if hi - 1.0 <= first:
+                continue
+            t0 = rng.uniform(first, hi - 1.0)
+            sign = rng.choice([-1.0, 1.0])
+            start = cx.d_min - 1.5 if sign > 0 else cx.d_max + 1.5
+            prog = np.clip((t - t0) * speed, 0.0, span)
+            dd = start + sign * prog
+            ss = np.full(n_frames, cx.s + rng.uniform(-1.2, 1.2))
+            x, y, th, _ = road.ref.pose(ss, dd)
+            walking = (t >= t0) & (t <= t0 + dur)
+            head = th + sign * np.pi / 2
+            vx = np.where(walking, -np.sin(th) * sign * speed, 0.0)
+            vy = np.where(walking, np.cos(th) * sign * speed, 0.0)
+            tracks.append((x, y, head, vx, vy, ci, dd))
+    occupied = np.zeros((len(crosswalks), n_frames), bool)
+    for x, y, head, vx, vy, ci, dd in tracks:
+        cx = crosswalks[ci]
+        on = (dd > cx.d_min - 1.6) & (dd < cx.d_max + 1.6)
+        # also reserve the crosswalk 1.5 s before a pedestrian steps onto it
+        occupied[ci] |= on | np.r_[on[15:], np.zeros(min(15, n_frames), bool)]
+    return tracks, occupied
+
+
+def _parked(rng, road, crosswalks):
+    """Parked cars and cones in the parking strips of a road: list of (x, y, heading, length, width, type)."""
+    out = []
+    for side, present in ((-1, road.park_right), (1, road.park_left)):
+        if not present:
+            continue
+        d = road.d_right + road.park_width / 2 if side < 0 else road.d_left - road.park_width / 2
+        s = rng.uniform(3.0, 15.0)
+        while s < road.ref.length - 8.0:
+            length = rng.uniform(3.9, 5.0)
+            if rng.random() < 0.65 and all(abs(s - c.s) > 10.0 for c in crosswalks):
+                x, y, th, _ = road.ref.pose(np.array([s]), np.array([d]))
+                head = th[0] if side < 0 else th[0] + np.pi
+                out.append((x[0], y[0], head, length, rng.uniform(1.75, 2.0), ObjectType.VEHICLE))
+            s += length + rng.uniform(1.0, 14.0)
+        if rng.random() < 0.3:
+            s0 = rng.uniform(20.0, road.ref.length - 20.0)
+            for k in range(int(rng.integers(3, 6))):
+                x, y, th, _ = road.ref.pose(np.array([s0 + 2.0 * k]), np.array([d + side * 0.5]))
+                out.append((x[0], y[0], th[0], 0.45, 0.45, ObjectType.STATIC))
+    return out
+
+
+def _remove_overlaps(agents, ego_idx):
+    """Drop agents whose box overlaps another valid box at any frame (never the ego)."""
+    x, y, h, L, W, valid = (np.array([a[k] for a in agents]) for k in ("x", "y", "heading", "length", "width", "valid"))
+    n = len(agents)
+    corners = box_corners(x, y, h, L, W)
+    radius = np.hypot(L, W).max(axis=1) / 2
+    keep = np.ones(n, bool)
+    for i in range(n):
+        if not keep[i]:
+            continue
+        dist = np.hypot(x[i][None] - x, y[i][None] - y)
+        near = (dist < radius[i] + radius[:, None] + 0.1) & valid[i][None] & valid
+        near[: i + 1] = False
+        near[~keep] = False
+        for j in np.flatnonzero(near.any(axis=1)):
+            frames = np.flatnonzero(near[j])
+            if boxes_overlap(corners[i, frames], corners[j, frames]).any():
+                drop = j if j != ego_idx else i
+                if agents[i]["type"] == ObjectType.PEDESTRIAN and i != ego_idx and j == ego_idx:
+                    drop = i
+                keep[drop] = False
+                if drop == i:
+                    break
+    return [a for a, k in zip(agents, keep) if k]
+
+
+def generate_scene(cfg: ProceduralConfig, index: int) -> Scenario:
+    """Scenario ``index`` of the procedural source with configuration ``cfg``."""
+    rng = np.random.default_rng([cfg.seed, index])
+    n_frames, dt = cfg.num_frames, CANONICAL_DT
+    horizon = (n_frames - 1) * dt
+    junction = rng.random() < cfg.junction_prob
+    if junction:
+        half = cfg.road_length_m / 2
+        angle = np.deg2rad(rng.uniform(70.0, 110.0))
+        n = int(cfg.road_length_m / 0.5) + 1
+        refs = [integrate_path(np.zeros(n), (-half, 0.0), 0.0),
+                integrate_path(np.zeros(n), (-half * np.cos(angle), -half * np.sin(angle)), angle)]
+        roads = [random_road(rng, cfg, r, allow_parking=False) for r in refs]
+        polys = [shapely.polygons(r.polygon_ring()) for r in roads]
+        zone = shapely.intersection(polys[0], polys[1]).buffer(1.5)
+        drivable = shapely.union_all(polys).buffer(5.0, quad_segs=8).buffer(-5.0, quad_segs=8)
+        signal = _Signal(int(rng.integers(0, 2)), rng.uniform(2.0, 9.0) if rng.random() < 0.6 else np.inf)
+    else:
+        kappa = random_curvature(rng, cfg.road_length_m, rng.random() < cfg.curved_prob, cfg.min_radius_m, cfg.max_radius_m)
+        roads = [random_road(rng, cfg, integrate_path(kappa))]
+        drivable = shapely.polygons(roads[0].polygon_ring())
+        zone, signal = None, None
+    # crosswalks
+    crosswalks, windows = [], []
+    for ri, road in enumerate(roads):
+        if junction:
+            road_cw = road.carriageways(ri)[0]
+            hit = _band_hits(road_cw, zone)
+            if hit is None:
+                continue
+            places = [hit[0] - CROSSWALK_WIDTH / 2 - 1.5, hit[1] + CROSSWALK_WIDTH / 2 + 1.5]
+            window = signal.red_window(ri, horizon)
+        else:
+            places = [rng.uniform(0.35, 0.75) * road.ref.length]
+            window = (0.0, horizon)
+        for s_c in places:
+            if rng.random() < cfg.crosswalk_prob:
+                crosswalks.append(Crosswalk(ri, s_c, CROSSWALK_WIDTH, road.d_right, road.d_left))
+                windows.append(window)
+    peds, occupied = _pedestrians(rng, roads, crosswalks, windows, n_frames, dt, junction)
+    # carriageways with their stop lines
+    cws = []
+    for ri, road in enumerate(roads):
+        for k, cw in enumerate(road.carriageways(ri)):
+            L = cw.ref.length
+            for ci, cx in enumerate(crosswalks):
+                if cx.road == ri:
+                    s_c = cx.s if k == 0 else L - cx.s
+                    cw.stops.append(StopLine(s_c - cx.width / 2 - 1.5, "crosswalk", ci))
+            if junction:
+                cw.zone = _band_hits(cw, zone)
+                if cw.zone is not None:
+                    cw.stops.append(StopLine(cw.zone[0] - CROSSWALK_WIDTH - 3.5, "signal", ri))
+            cws.append(cw)
+
+    def stop_active(stop, k):
+        if stop.kind == "crosswalk":
+            return bool(occupied[stop.index, k])
+        return not signal.is_green(stop.index, k * dt)
+
+    density = rng.uniform(*cfg.density_veh_per_km) / 1000.0
+    ego_lane = int(rng.integers(0, len(cws[0].lane_offsets)))
+    ego_s = rng.uniform(30.0, 80.0)
+    sims = [simulate_carriageway(cw, stop_active, n_frames, dt, rng, density, cfg.lane_change_rate_hz,
+                                 ego=(ego_lane, ego_s) if i == 0 else None) for i, cw in enumerate(cws)]
+    agents = []
+    for sim in sims:
+        for i in range(len(sim.s)):
+            val = sim.valid[i]
+            s, d, v, lv = (np.where(val, a[i], 0.0) for a in (sim.s, sim.d, sim.v, sim.lat_v))
+            x, y, th, _ = sim.cw.ref.pose(s, d)
+            head = th + np.arctan2(lv, np.maximum(v, 1e-3))
+            agents.append(dict(x=x, y=y, heading=head, vx=v * np.cos(th) - lv * np.sin(th),
+                               vy=v * np.sin(th) + lv * np.cos(th), length=np.full(n_frames, sim.length[i]),
+                               width=np.full(n_frames, sim.width[i]), valid=val,
+                               type=ObjectType.CYCLIST if sim.is_cyclist[i] else ObjectType.VEHICLE,
+                               ego=bool(sim.is_ego[i])))
+    for x, y, head, vx, vy, _, _ in peds:
+        agents.append(dict(x=x, y=y, heading=head, vx=vx, vy=vy, length=np.full(n_frames, 0.6),
+                           width=np.full(n_frames, 0.6), valid=np.ones(n_frames, bool), type=ObjectType.PEDESTRIAN,
+                           ego=False))
+    for road in roads:
+        for x, y, head, length, width, typ in _parked(rng, road, crosswalks):
+            agents.append(dict(x=np.full(n_frames, x), y=np.full(n_frames, y), heading=np.full(n_frames, head),
+                               vx=np.zeros(n_frames), vy=np.zeros(n_frames), length=np.full(n_frames, length),
+                               width=np.full(n_frames, width), valid=np.ones(n_frames, bool), type=typ, ego=False))
+    ego_idx = next(i for i, a in enumerate(agents) if a["ego"])
+    agents = _remove_overlaps(agents, ego_idx)
+    ego_idx = next(i for i, a in enumerate(agents) if a["ego"])
+    if not agents[ego_idx]["valid"].all():
+        raise RuntimeError("procedural ego left the road early")  # guarded by road length; caught by caller
+
+    # map features in the local frame
+    centerlines = [cw.ref.offset(d) for cw in cws for d in cw.lane_offsets]
+    lines, types = [], []
+    for road in roads:
+        for d, t in road.lane_lines():
+            geom = shapely.linestrings(road.ref.offset(d))
+            if zone is not None:
+                geom = shapely.difference(geom, zone)
+            for part in shapely.get_parts(geom):
+                if part.geom_type == "LineString" and part.length > 1.0:
+                    lines.append(shapely.get_coordinates(part))
+                    types.append(t)
+    drivable = as_multipolygon(drivable)
+    if junction:
+        edges = [shapely.get_coordinates(p.exterior) for p in drivable.geoms]
+    else:
+        edges = [roads[0].ref.offset(roads[0].d_left), roads[0].ref.offset(roads[0].d_right)]
+    cross = []
+    for cx in crosswalks:
+        ref = roads[cx.road].ref
+        s = np.array([cx.s - cx.width / 2, cx.s - cx.width / 2, cx.s + cx.width / 2, cx.s + cx.width / 2])
+        d = np.array([cx.d_min, cx.d_max, cx.d_max, cx.d_min])
+        x, y, _, _ = ref.pose(s, d)
+        cross.append(np.column_stack([x, y]))
+
+    # random rigid transform of the whole scene
+    rot = rng.uniform(-np.pi, np.pi)
+    shift = rng.uniform(-2000.0, 2000.0, 2)
+    c, s_ = np.cos(rot), np.sin(rot)
+    R = np.array([[c, s_], [-s_, c]])
+    tf = lambda p: np.asarray(p) @ R + shift  # noqa: E731
+    A = len(agents)
+    arr = {k: np.stack([a[k] for a in agents]) for k in ("x", "y", "heading", "vx", "vy", "length", "width", "valid")}
+    xy = tf(np.stack([arr["x"], arr["y"]], -1))
+    vxy = np.stack([arr["vx"], arr["vy"]], -1) @ R
+    m = MapLayer(
+        centerlines=[tf(p) for p in centerlines], lane_lines=[tf(p) for p in lines], lane_line_types=types,
+        road_edges=[tf(p) for p in edges], crosswalks=[tf(p) for p in cross],
+        drivable_area=shapely.transform(drivable, tf), drivable_area_source="EXPLICIT",
+    )
+    return Scenario(
+        scenario_id=f"procedural-{cfg.seed}-{index:06d}", source="procedural",
+        map_name="procedural-junction" if junction else "procedural-road", dt=dt,
+        track_id=[f"{i}" if i != ego_idx else "ego" for i in range(A)],
+        object_type=np.array([a["type"] for a in agents], dtype=np.int8), size_imputed=np.zeros(A, bool),
+        x=xy[..., 0], y=xy[..., 1], heading=wrap_angle(arr["heading"] + rot), vx=vxy[..., 0], vy=vxy[..., 1],
+        length=arr["length"], width=arr["width"], valid=arr["valid"], ego_index=ego_idx, map=m,
+    )
