@@ -30,6 +30,27 @@ class ValidationReport:
         return f"{self.table}: " + "; ".join(self.failures)
 
 
+def _literal(text: str):
+    text = text.strip()
+    if text in ("True", "False"):
+        return text == "True"
+    if text[:1] in "\"'" and text[-1:] == text[:1]:
+        return text[1:-1]
+    return float(text)
+
+
+def _condition(text: str):
+    """Great Expectations condition object from ``"col==value [and col==value ...]"``."""
+    from great_expectations.expectations.row_conditions import Column
+
+    cond = None
+    for part in text.split(" and "):
+        col, value = part.split("==")
+        term = Column(col.strip()) == _literal(value)
+        cond = term if cond is None else cond & term
+    return cond
+
+
 @functools.lru_cache(maxsize=1)
 def _context():
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
@@ -49,6 +70,10 @@ def _context():
         batches[name] = ds.add_dataframe_asset(name).add_batch_definition_whole_dataframe("whole")
         suite = gx.ExpectationSuite(name=name)
         for cls_name, kwargs in decl:
+            kwargs = dict(kwargs)
+            if "row_condition" in kwargs:
+                kwargs.pop("condition_parser", None)
+                kwargs["row_condition"] = _condition(kwargs["row_condition"])
             suite.add_expectation(getattr(gx.expectations, cls_name)(**kwargs))
         suites[name] = ctx.suites.add(suite)
     return ctx, batches, suites
@@ -73,8 +98,24 @@ def validate_table(name: str, table: pa.Table) -> ValidationReport:
         if not r.success:
             cfg = r.expectation_config
             where = cfg.kwargs.get("column") or cfg.kwargs.get("column_list")
-            cond = cfg.kwargs.get("row_condition")
+            cond = _condition_text(cfg.kwargs.get("row_condition"))
             sample = (r.result or {}).get("partial_unexpected_list", [])[:3]
             failures.append(f"{cfg.type}({where}{', where ' + cond if cond else ''}) failed"
                             f"{' on ' + str((r.result or {}).get('unexpected_count')) + ' rows, e.g. ' + repr(sample) if sample else ''}")
     return ValidationReport(name, bool(result.success), tuple(failures), len(result.results))
+
+
+def _condition_text(cond) -> str:
+    """Readable form of a row condition (GE hands it back as a dict or an object)."""
+    if not cond:
+        return ""
+    if isinstance(cond, dict):
+        if "conditions" in cond:
+            return " and ".join(_condition_text(c) for c in cond["conditions"])
+        col = cond.get("column", {})
+        name = col.get("name") if isinstance(col, dict) else col
+        return f"{name}{_OPS.get(str(cond.get('operator')), str(cond.get('operator')))}{cond.get('parameter')!r}"
+    return str(cond)
+
+
+_OPS = {"==": "==", "Operator.EQUAL": "==", "EQUAL": "=="}

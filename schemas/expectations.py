@@ -1,6 +1,7 @@
 """Great Expectations suites, declared as data: one suite per table.
 
-Each entry is ``(expectation class name in great_expectations.expectations, kwargs)``.
+Each entry is ``(expectation class name in great_expectations.expectations, kwargs)``;
+a ``row_condition`` is text ``col==value [and col==value]`` (value: True, False or a quoted string).
 The code that runs them is ``pipelines.validation``; keeping the declarations here
 (pandera style) lets the schema and its checks be read side by side.
 """
@@ -13,7 +14,7 @@ from .enums import DrivableAreaSource, LineType, MapFeatureType, ObjectType, Out
 Expectation = tuple[str, dict]
 
 _names = lambda enum: [m.name for m in enum]  # noqa: E731
-_valid = {"row_condition": "valid==True", "condition_parser": "pandas"}
+_valid = {"row_condition": "valid==True"}
 
 SCENARIOS_SUITE: tuple[Expectation, ...] = (
     *(("ExpectColumnValuesToNotBeNull", {"column": c}) for c in
@@ -37,16 +38,15 @@ MAP_FEATURES_SUITE: tuple[Expectation, ...] = (
     ("ExpectColumnValuesToBeInSet", {"column": "feature_type", "value_set": _names(MapFeatureType)}),
     ("ExpectColumnValuesToBeInSet", {"column": "line_type", "value_set": _names(LineType)}),
     ("ExpectColumnValuesToBeInSet", {"column": "drivable_area_source", "value_set": _names(DrivableAreaSource)}),
-    ("ExpectColumnValuesToNotBeNull", {"column": "line_type", "row_condition": 'feature_type=="LANE_LINE"',
-                                       "condition_parser": "pandas"}),
+    ("ExpectColumnValuesToNotBeNull", {"column": "line_type", "row_condition": 'feature_type=="LANE_LINE"'}),
     ("ExpectColumnValuesToNotBeNull", {"column": "drivable_area_source",
-                                       "row_condition": 'feature_type=="DRIVABLE_AREA"', "condition_parser": "pandas"}),
+                                       "row_condition": 'feature_type=="DRIVABLE_AREA"'}),
     ("ExpectCompoundColumnsToBeUnique", {"column_list": ["scenario_id", "feature_type", "feature_index"]}),
 )
 
 
 def _when(cond: str) -> dict:
-    return {"row_condition": cond, "condition_parser": "pandas"}
+    return {"row_condition": cond}
 
 
 COUNTERFACTUALS_SUITE: tuple[Expectation, ...] = (

@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+import shapely
+
+from pipelines.inspect_scenes import ego_inside_fraction
+from schemas import DrivableAreaSource, InputError, LineType, ObjectType
+from synth.sources import ScenarioNetSource, read_any
+from tests.conftest import real_path
+from tests.fixtures.builders import scenarionet_dict, write_pickle
+
+
+def _read(path):
+    return list(ScenarioNetSource().read(path))
+
+
+def test_hand_built_scenario_converts_with_types_lines_and_ego(tmp_path):
+    (scn,) = _read(write_pickle(tmp_path / "s.pkl", scenarionet_dict()))
+    assert scn.ego_track_id == "ego" and scn.num_frames == 20 and scn.source == "nuscenes"
+    assert list(scn.object_type) == [ObjectType.VEHICLE, ObjectType.VEHICLE, ObjectType.STATIC]
+    assert set(scn.map.lane_line_types) == {LineType.SOLID, LineType.BROKEN}
+    assert scn.map.drivable_area_source == DrivableAreaSource.DERIVED
+
+
+def test_swapped_ego_size_is_fixed(tmp_path):
+    (scn,) = _read(write_pickle(tmp_path / "s.pkl", scenarionet_dict()))
+    assert scn.length[0, 0] == pytest.approx(4.08) and scn.width[0, 0] == pytest.approx(1.73)
+
+
+def test_derived_drivable_area_covers_lane_polygon_and_buffered_centerline(tmp_path):
+    (scn,) = _read(write_pickle(tmp_path / "s.pkl", scenarionet_dict()))
+    da = scn.map.drivable_area
+    assert shapely.contains_xy(da, 50.0, -3.0)          # inside the lane polygon
+    assert not shapely.contains_xy(da, 50.0, -6.0)      # beyond polygon and buffer
+
+
+def test_nan_position_at_a_valid_frame_is_refused(tmp_path):
+    d = scenarionet_dict()
+    d["tracks"]["car"]["state"]["position"][4, 0] = np.nan
+    with pytest.raises(InputError, match="NaN position") as err:
+        _read(write_pickle(tmp_path / "nan.pkl", d))
+    assert "nan.pkl" in str(err.value) and "car" in str(err.value)
+
+
+def test_track_with_zero_valid_frames_is_dropped_but_an_empty_ego_is_refused(tmp_path):
+    d = scenarionet_dict()
+    d["tracks"]["car"]["state"]["valid"][:] = 0
+    (scn,) = _read(write_pickle(tmp_path / "a.pkl", d))
+    assert "car" not in scn.track_id
+    d["tracks"]["ego"]["state"]["valid"][:] = 0
+    with pytest.raises(InputError, match="zero valid frames"):
+        _read(write_pickle(tmp_path / "b.pkl", d))
+
+
+def test_resampling_from_20_hz_keeps_positions_on_the_line(tmp_path):
+    d = scenarionet_dict(T=40)
+    d["metadata"]["sample_rate"] = 0.05
+    (scn,) = _read(write_pickle(tmp_path / "s.pkl", d))
+    assert scn.num_frames == 20
+    # the fixture advances 0.8 m per sample; at 20 Hz that is 1.6 m per 10 Hz frame
+    assert np.allclose(np.diff(scn.x[0]), 1.6, atol=1e-9)
+
+
+def test_all_ten_real_nuscenes_scenes_load_with_ego_inside_drivable_area():
+    scns = list(read_any(real_path("nuscenes_mini_scenarionet")))
+    assert len(scns) == 10
+    for scn in scns:
+        assert ego_inside_fraction(scn) >= 0.95, scn.scenario_id
+        assert scn.length[scn.ego_index, 0] > scn.width[scn.ego_index, 0]
