@@ -106,18 +106,17 @@ class ScenarioNetSource(Source):
         fix_swapped_sizes(otype, arr["length"], arr["width"])
         if abs(dt_src - CANONICAL_DT) > 1e-6:
             arr = self._resample(arr, dt_src)
-        keep = arr["valid"].any(axis=1) | (np.array(ids) == str(sdc))
         return Scenario(
             scenario_id=str(d["id"]),
             source=str(meta.get("dataset", "scenarionet")),
             map_name=str(meta.get("map", "")),
             dt=CANONICAL_DT,
-            track_id=[i for i, k in zip(ids, keep) if k],
-            object_type=otype[keep],
-            size_imputed=np.zeros(int(keep.sum()), dtype=bool),
-            ego_index=[i for i, k in zip(ids, keep) if k].index(str(sdc)),
+            track_id=ids,
+            object_type=otype,
+            size_imputed=np.zeros(len(ids), dtype=bool),
+            ego_index=ids.index(str(sdc)),
             map=self._map(d["map_features"]),
-            **{k: v[keep] for k, v in arr.items()},
+            **arr,
         )
 
     @staticmethod

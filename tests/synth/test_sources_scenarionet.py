@@ -41,14 +41,12 @@ def test_nan_position_at_a_valid_frame_is_refused(tmp_path):
     assert "nan.pkl" in str(err.value) and "car" in str(err.value)
 
 
-def test_track_with_zero_valid_frames_is_dropped_but_an_empty_ego_is_refused(tmp_path):
+def test_track_with_zero_valid_frames_is_refused_naming_file_and_track(tmp_path):
     d = scenarionet_dict()
     d["tracks"]["car"]["state"]["valid"][:] = 0
-    (scn,) = _read(write_pickle(tmp_path / "a.pkl", d))
-    assert "car" not in scn.track_id
-    d["tracks"]["ego"]["state"]["valid"][:] = 0
-    with pytest.raises(InputError, match="zero valid frames"):
-        _read(write_pickle(tmp_path / "b.pkl", d))
+    with pytest.raises(InputError, match="track 'car' has zero valid frames") as err:
+        _read(write_pickle(tmp_path / "empty.pkl", d))
+    assert "empty.pkl" in str(err.value)
 
 
 def test_resampling_from_20_hz_keeps_positions_on_the_line(tmp_path):
