@@ -3,7 +3,8 @@
 One item is a scenario folder holding ``scenario_<id>.parquet`` (long format, 10 Hz,
 ego ``track_id == 'AV'``) and ``log_map_archive_<id>.json``. AV2 has no box sizes:
 they are imputed per type (:data:`synth.sources.common.IMPUTED_SIZE`, bus 12 x 2.6 m)
-and ``size_imputed`` is set. The drivable area is EXPLICIT: the map's
+and ``size_imputed`` is set. The ego track is Savitzky-Golay smoothed by default
+(``smooth_ego``; its finite-difference jerk is otherwise pose noise). The drivable area is EXPLICIT: the map's
 ``drivable_areas`` polygons united with the lane-segment polygons.
 """
 from __future__ import annotations
@@ -20,7 +21,7 @@ import shapely
 from schemas import CANONICAL_DT, InputError, LineType, MapLayer, ObjectType, Scenario
 
 from .base import Source
-from .common import IMPUTED_SIZE, as_multipolygon
+from .common import IMPUTED_SIZE, as_multipolygon, smooth_track
 
 _TYPES = {
     "vehicle": ObjectType.VEHICLE, "bus": ObjectType.VEHICLE,
@@ -54,6 +55,9 @@ class Av2Source(Source):
     """Reads one Argoverse 2 motion-forecasting scenario folder."""
 
     name = "av2"
+
+    def __init__(self, smooth_ego: bool = True):
+        self.smooth_ego = smooth_ego
 
     @classmethod
     def matches(cls, path: Path) -> bool:
@@ -103,6 +107,10 @@ class Av2Source(Source):
             otype[a] = t
             size = _BUS_SIZE if name == "bus" else IMPUTED_SIZE[ObjectType(t)]
             grid["length"][a, valid[a]], grid["width"][a, valid[a]] = size
+        e = uniq.index("AV")
+        if self.smooth_ego:  # pose jitter, see synth.sources.common.smooth_track
+            grid["x"][e], grid["y"][e], grid["vx"][e], grid["vy"][e] = smooth_track(
+                grid["x"][e], grid["y"][e], grid["vx"][e], grid["vy"][e], valid[e], CANONICAL_DT)
         sid = str(table.column("scenario_id")[0].as_py()) if "scenario_id" in table.column_names else pq_file.stem
         city = str(table.column("city")[0].as_py()) if "city" in table.column_names else ""
         try:

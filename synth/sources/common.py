@@ -106,3 +106,51 @@ def choose_ego(object_type: np.ndarray, valid: np.ndarray, x: np.ndarray, y: np.
     path = np.nansum(np.hypot(np.diff(x, axis=1), np.diff(y, axis=1)), axis=1)
     score = np.where(object_type == ObjectType.VEHICLE, frames * 1e6 + path, -np.inf)
     return int(np.argmax(score))
+
+
+def savgol_coefficients(window: int, order: int, deriv: int = 0) -> np.ndarray:
+    """Savitzky-Golay convolution weights (centre point) for a ``window``-sample fit of ``order``."""
+    half = window // 2
+    t = np.arange(-half, half + 1, dtype=float)
+    A = np.vander(t, order + 1, increasing=True)
+    coef = np.linalg.pinv(A)[deriv]
+    return coef * np.prod(np.arange(1, deriv + 1)) if deriv else coef
+
+
+def smooth_track(x: np.ndarray, y: np.ndarray, vx: np.ndarray, vy: np.ndarray, valid: np.ndarray, dt: float,
+                 window: int = 21, order: int = 3):
+    """Savitzky-Golay smoothing of one track's positions, with velocity from the fitted derivative.
+
+    Used on ego tracks whose poses carry timing jitter (nuScenes via ScenarioNet: a
+    few centimetres along track, enough to make finite-difference jerk meaningless).
+    Each contiguous valid run longer than ``window`` is filtered (ends use the nearest
+    full window); shorter runs keep their positions and given velocities ``vx, vy``.
+    Returns ``(x, y, vx, vy)`` ``(T,)``.
+    """
+    x, y, vx, vy = x.copy(), y.copy(), vx.copy(), vy.copy()
+    idx = np.flatnonzero(valid)
+    runs = np.split(idx, np.flatnonzero(np.diff(idx) > 1) + 1) if len(idx) else []
+    half = window // 2
+    c0, c1 = savgol_coefficients(window, order, 0), savgol_coefficients(window, order, 1) / dt
+    A = np.vander(np.arange(-half, half + 1, dtype=float), order + 1, increasing=True)
+    for run in runs:
+        if len(run) < window:
+            continue
+        for arr, vel in ((x, vx), (y, vy)):
+            seg = arr[run].copy()
+            windows = np.lib.stride_tricks.sliding_window_view(seg, window)
+            sm, dv = windows @ c0, windows @ c1
+            out, der = seg.copy(), np.empty_like(seg)
+            out[half:-half], der[half:-half] = sm, dv
+            # ends: evaluate the first / last polynomial fit off-centre
+            for side, w in ((0, seg[:window]), (1, seg[-window:])):
+                poly = np.linalg.lstsq(A, w, rcond=None)[0]
+                ts = np.arange(-half, 0) if side == 0 else np.arange(1, half + 1)
+                vals = np.vander(ts.astype(float), order + 1, increasing=True) @ poly
+                ders = np.vander(ts.astype(float), order, increasing=True) @ (poly[1:] * np.arange(1, order + 1)) / dt
+                if side == 0:
+                    out[:half], der[:half] = vals, ders
+                else:
+                    out[-half:], der[-half:] = vals, ders
+            arr[run], vel[run] = out, der
+    return x, y, vx, vy

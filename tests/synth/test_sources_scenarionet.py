@@ -64,3 +64,35 @@ def test_all_ten_real_nuscenes_scenes_load_with_ego_inside_drivable_area():
     for scn in scns:
         assert ego_inside_fraction(scn) >= 0.95, scn.scenario_id
         assert scn.length[scn.ego_index, 0] > scn.width[scn.ego_index, 0]
+
+
+def test_smoothing_removes_pose_jitter_but_keeps_the_track():
+    from synth.sources.common import smooth_track
+
+    rng = np.random.default_rng(0)
+    t = np.arange(60) * 0.1
+    x_true = 8.0 * t + 0.5 * t**2
+    x = x_true + rng.normal(0, 0.05, 60)
+    sx, sy, svx, _ = smooth_track(x, np.zeros(60), np.zeros(60), np.zeros(60), np.ones(60, bool), 0.1)
+    assert np.abs(sx - x_true).max() < 0.06
+    jerk_raw = np.abs(np.diff(x, 3)).max() / 0.1**3
+    jerk_smooth = np.abs(np.diff(svx, 2)).max() / 0.1**2
+    assert jerk_smooth < jerk_raw / 20
+    assert np.abs(svx[10:-10] - (8.0 + t[10:-10])).max() < 0.2
+
+
+def test_real_nuscenes_logged_ego_plans_mostly_pass_every_physics_rule():
+    from synth.config import VehicleLimits
+    from synth.physics import PlanStates, check_physics
+
+    ok = total = 0
+    for s in read_any(real_path("nuscenes_mini_scenarionet")):
+        e = s.ego_index
+        for a0 in range(10, s.num_frames - 80, 5):
+            sl = slice(a0, a0 + 81)
+            p = PlanStates(s.x[e, sl][None], s.y[e, sl][None], s.heading[e, sl][None],
+                           np.hypot(s.vx[e, sl], s.vy[e, sl])[None])
+            anchor = np.array([p.x[0, 0], p.y[0, 0], p.heading[0, 0], p.speed[0, 0]])
+            total += 1
+            ok += all(r[1][0] for r in check_physics(p, 0.1, VehicleLimits(), anchor).values())
+    assert ok / total >= 0.9, (ok, total)
