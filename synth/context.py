@@ -1,0 +1,137 @@
+"""Everything the perturbation families and the labeller need about one (scenario, anchor)."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import shapely
+
+from schemas import LineType, ObjectType, Scenario
+
+from .config import SynthConfig
+from .kinematics import PATH_DS, path_normals, resample_path
+from .labels import AgentFutures, EgoPlans
+from .physics import PlanStates, physics_summary
+
+MAP_RADIUS_M = 250.0
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class AnchorContext:
+    """One anchor of one scenario (scenario frame, m / s / rad).
+
+    ``logged``: the ego's logged plan ``[1, H + 1]``; ``path`` ``(M, 2)`` its future path
+    resampled every 0.5 m and extended straight; ``agents``: every other track over the
+    horizon; ``drivable``: prepared drivable area clipped around the ego;
+    ``solid_lines``: SOLID / DOUBLE_SOLID lines nearby (or None).
+    """
+
+    scenario: Scenario
+    anchor: int
+    cfg: SynthConfig
+    logged: EgoPlans
+    anchor_state: np.ndarray  # (x, y, heading, speed)
+    anchor_accel: float
+    anchor_steer: float
+    path: np.ndarray
+    path_normals: np.ndarray
+    agents: AgentFutures
+    agent_ids: tuple[str, ...]
+    drivable: shapely.Geometry
+    solid_lines: shapely.Geometry | None
+    lane_width: float
+
+    @property
+    def steps(self) -> int:
+        return self.cfg.horizon_steps
+
+    @property
+    def dt(self) -> float:
+        return self.cfg.dt
+
+    def project(self, px: np.ndarray, py: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Arc length ``s`` (m) along the ego path and signed lateral offset ``d`` (m, + left)."""
+        px, py = np.atleast_1d(px), np.atleast_1d(py)
+        d2 = (self.path[None, :, 0] - px[:, None]) ** 2 + (self.path[None, :, 1] - py[:, None]) ** 2
+        i = np.argmin(d2, axis=1)
+        n = self.path_normals[i]
+        d = (px - self.path[i, 0]) * n[:, 0] + (py - self.path[i, 1]) * n[:, 1]
+        return i * PATH_DS, d
+
+    def physics(self, states: PlanStates) -> dict:
+        return physics_summary(states, self.dt, self.cfg.limits, self.anchor_state)
+
+
+def logged_states(scn: Scenario, anchor: int, steps: int) -> PlanStates:
+    e, sl = scn.ego_index, slice(anchor, anchor + steps + 1)
+    speed = np.hypot(scn.vx[e, sl], scn.vy[e, sl])
+    return PlanStates(scn.x[e, sl][None], scn.y[e, sl][None], scn.heading[e, sl][None], speed[None])
+
+
+def candidate_anchors(scn: Scenario, cfg: SynthConfig) -> list[int]:
+    """Frames with ``history_steps`` of history and a full horizon of valid ego states."""
+    v = scn.valid[scn.ego_index]
+    out = []
+    for a in range(cfg.history_steps, scn.num_frames - cfg.horizon_steps):
+        if v[a - cfg.history_steps: a + cfg.horizon_steps + 1].all():
+            out.append(a)
+    return out
+
+
+def build_context(scn: Scenario, anchor: int, cfg: SynthConfig) -> AnchorContext:
+    e, H, dt = scn.ego_index, cfg.horizon_steps, cfg.dt
+    st = logged_states(scn, anchor, H)
+    sl = slice(anchor, anchor + H + 1)
+    anchor_state = np.array([st.x[0, 0], st.y[0, 0], st.heading[0, 0], st.speed[0, 0]])
+    sp = np.hypot(scn.vx[e], scn.vy[e])
+    a0 = float((sp[anchor] - sp[anchor - 1]) / dt) if scn.valid[e, anchor - 1] else 0.0
+    yaw = float(np.angle(np.exp(1j * (scn.heading[e, anchor] - scn.heading[e, anchor - 1]))) / dt)
+    steer0 = float(np.arctan(cfg.limits.wheelbase * yaw / max(sp[anchor], 1.0)))
+    length, width = float(scn.length[e, anchor]), float(scn.width[e, anchor])
+    logged = EgoPlans(st.x, st.y, st.heading, st.speed, length, width)
+    path = resample_path(np.column_stack([st.x[0], st.y[0]]), float(st.heading[0, 0]))
+    others = np.array([i for i in range(scn.num_agents) if i != e], dtype=int)
+    agents = AgentFutures(*(getattr(scn, k)[others, sl][None] for k in ("x", "y", "heading", "vx", "vy", "length",
+                                                                         "width", "valid")),
+                          type=scn.object_type[others])
+    # keep agents that come within reach of the ego during the horizon
+    reach = np.hypot(np.nan_to_num(agents.x[0] - anchor_state[0], nan=1e9),
+                     np.nan_to_num(agents.y[0] - anchor_state[1], nan=1e9)).min(axis=1)
+    keep = reach < MAP_RADIUS_M
+    agents = AgentFutures(*(getattr(agents, f.name)[:, keep] for f in dataclasses.fields(AgentFutures)[:-1]),
+                          type=agents.type[keep])
+    region = shapely.box(*(np.r_[np.minimum(path[:400].min(0), anchor_state[:2]) - MAP_RADIUS_M / 2,
+                                 np.maximum(path[:400].max(0), anchor_state[:2]) + MAP_RADIUS_M / 2]))
+    drivable = shapely.intersection(scn.map.drivable_area, region)
+    shapely.prepare(drivable)
+    solid = [ln for ln, t in zip(scn.map.lane_lines, scn.map.lane_line_types) if t in (LineType.SOLID, LineType.DOUBLE_SOLID)]
+    solid_lines = None
+    if solid:
+        solid_lines = shapely.intersection(shapely.multilinestrings([shapely.linestrings(p) for p in solid]), region)
+        shapely.prepare(solid_lines)
+    return AnchorContext(
+        scenario=scn, anchor=anchor, cfg=cfg, logged=logged, anchor_state=anchor_state, anchor_accel=a0,
+        anchor_steer=steer0, path=path, path_normals=path_normals(path), agents=agents,
+        agent_ids=tuple(np.array(scn.track_id, dtype=object)[others][keep]), drivable=drivable,
+        solid_lines=solid_lines, lane_width=_lane_width(scn, anchor_state),
+    )
+
+
+def _lane_width(scn: Scenario, anchor_state: np.ndarray) -> float:
+    """Spacing (m) between the ego's nearest centerline and its nearest parallel neighbour (default 3.5)."""
+    if len(scn.map.centerlines) < 2:
+        return 3.5
+    p = shapely.points(anchor_state[0], anchor_state[1])
+    lines = np.array([shapely.linestrings(c) for c in scn.map.centerlines], dtype=object)
+    d = shapely.distance(lines, p)
+    order = np.argsort(d)
+    base = lines[order[0]]
+    for j in order[1:8]:
+        gap = shapely.distance(base, lines[j])
+        if 2.5 <= gap <= 5.0:
+            return float(gap)
+    return 3.5
+
+
+def vehicle_like(t: np.ndarray) -> np.ndarray:
+    return (t == ObjectType.VEHICLE) | (t == ObjectType.CYCLIST)

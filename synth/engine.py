@@ -1,0 +1,138 @@
+"""Counterfactual synthesis of one scenario: anchors -> candidates -> labels -> rows.
+
+``synthesize_scenario`` is deterministic for a given (scenario, config, seed) and
+returns the ``counterfactuals`` rows as an Arrow table plus statistics (candidates per
+family, rejections per physics rule, achieved outcome mix, skipped anchors) that the
+pipeline aggregates into the manifest.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections import Counter
+
+import numpy as np
+import pyarrow as pa
+
+from schemas import Scenario, counterfactuals_schema
+from schemas.splits import split_of
+
+from .config import SynthConfig
+from .context import build_context, candidate_anchors, logged_states
+from .curriculum import generate, select
+from .physics import physics_summary
+
+
+@dataclasses.dataclass
+class SynthStats:
+    """Counts from one or many scenarios (merge with ``+=``)."""
+
+    scenarios: int = 0
+    anchors: int = 0
+    samples: int = 0
+    candidates: Counter = dataclasses.field(default_factory=Counter)
+    rejected_by_rule: Counter = dataclasses.field(default_factory=Counter)
+    outcomes: Counter = dataclasses.field(default_factory=Counter)
+    families: Counter = dataclasses.field(default_factory=Counter)
+    skipped: Counter = dataclasses.field(default_factory=Counter)
+
+    def __iadd__(self, other: "SynthStats") -> "SynthStats":
+        for f in dataclasses.fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        return self
+
+    def to_dict(self) -> dict:
+        return {f.name: dict(v) if isinstance((v := getattr(self, f.name)), Counter) else v for f in dataclasses.fields(self)}
+
+
+def scenario_seed(scenario_id: str, seed: int) -> int:
+    """Stable 63-bit seed for a scenario (independent of processing order and machine)."""
+    return int.from_bytes(hashlib.sha256(f"{seed}:{scenario_id}".encode()).digest()[:8], "big") >> 1
+
+
+def choose_anchors(scn: Scenario, cfg: SynthConfig, stats: SynthStats) -> list[int]:
+    """Up to ``anchors_per_scenario`` evenly spread anchors whose logged plan passes every physics rule."""
+    cands = candidate_anchors(scn, cfg)
+    if not cands:
+        stats.skipped["too_short_or_ego_gaps"] += 1
+        return []
+    passing = []
+    for a in cands:
+        st = logged_states(scn, a, cfg.horizon_steps)
+        anchor = np.array([st.x[0, 0], st.y[0, 0], st.heading[0, 0], st.speed[0, 0]])
+        if physics_summary(st, cfg.dt, cfg.limits, anchor)["physics_ok"][0]:
+            passing.append(a)
+    if not passing:
+        stats.skipped["logged_plan_fails_physics"] += 1
+        return []
+    stats.skipped["anchor_logged_plan_fails_physics"] += len(cands) - len(passing)
+    n = min(cfg.anchors_per_scenario, len(passing))
+    pick = np.unique(np.linspace(0, len(passing) - 1, n + 2)[1:-1].round().astype(int)) if n < len(passing) else np.arange(len(passing))
+    return [passing[i] for i in pick[:n]]
+
+
+def synthesize_scenario(scn: Scenario, cfg: SynthConfig, seed: int = 0) -> tuple[pa.Table, SynthStats]:
+    """Counterfactual rows of one scenario (schema ``counterfactuals_schema(H + 1)``)."""
+    stats = SynthStats(scenarios=1)
+    rows: dict[str, list] = {c.name: [] for c in counterfactuals_schema(cfg.horizon_steps + 1)}
+    split = split_of(scn.scenario_id)
+    base_seed = scenario_seed(scn.scenario_id, seed)
+    cur = cfg.curriculum
+    for anchor in choose_anchors(scn, cfg, stats):
+        anchor_seed = (base_seed + anchor) % 2**63
+        rng = np.random.default_rng(anchor_seed)
+        ctx = build_context(scn, anchor, cfg)
+        pool, rejected = generate(ctx, rng, cur.samples_per_anchor * cur.candidates_factor)
+        stats.anchors += 1
+        stats.rejected_by_rule.update(rejected)
+        for lab in pool:
+            stats.candidates[lab.cands.family] += len(lab.cands)
+        for k, (b, i) in enumerate(select(pool, cur.targets(), cur.samples_per_anchor, rng)):
+            _append_row(rows, ctx, pool[b], i, k, anchor_seed, split)
+            stats.outcomes[pool[b].labels["outcome"][i]] += 1
+            stats.families[pool[b].cands.family] += 1
+            stats.samples += 1
+    return pa.table(rows, schema=counterfactuals_schema(cfg.horizon_steps + 1)), stats
+
+
+def _f(v) -> float | None:
+    v = float(v)
+    return None if np.isnan(v) else v
+
+
+def _append_row(rows, ctx, lab, i, k, seed, split) -> None:
+    c, L, P = lab.cands, lab.labels, lab.physics
+    p = c.plans
+    pert = c.perturbed[i] if c.perturbed else []
+    ag = c.agents
+    rows["sample_id"].append(f"{ctx.scenario.scenario_id}/a{ctx.anchor:04d}/{k:03d}")
+    rows["scenario_id"].append(ctx.scenario.scenario_id)
+    rows["anchor_frame"].append(ctx.anchor)
+    rows["ego_track_id"].append(ctx.scenario.ego_track_id)
+    rows["family"].append(c.family)
+    rows["params"].append(json.dumps(c.params[i], sort_keys=True, default=lambda o: o.item()))
+    rows["seed"].append(int(seed))
+    rows["split"].append(split)
+    rows["plan_dt"].append(ctx.dt)
+    rows["plan_x"].append(p.x[i].tolist())
+    rows["plan_y"].append(p.y[i].tolist())
+    rows["plan_heading"].append(p.heading[i].tolist())
+    rows["plan_speed"].append(p.speed[i].tolist())
+    rows["perturbed_track_ids"].append([ctx.agent_ids[a] for a in pert])
+    rows["perturbed_x"].append([ag.x[i, a].tolist() for a in pert])
+    rows["perturbed_y"].append([ag.y[i, a].tolist() for a in pert])
+    rows["perturbed_heading"].append([ag.heading[i, a].tolist() for a in pert])
+    rows["outcome"].append(str(L["outcome"][i]))
+    rows["collision"].append(bool(L["collision"][i]))
+    rows["collision_time_s"].append(_f(L["collision_time_s"][i]))
+    rows["collision_agent_type"].append(L["collision_agent_type"][i])
+    rows["collision_rel_speed"].append(_f(L["collision_rel_speed"][i]) if L["collision"][i] else None)
+    rows["offroad"].append(bool(L["offroad"][i]))
+    rows["offroad_time_s"].append(_f(L["offroad_time_s"][i]))
+    rows["solid_line_crossings"].append(int(L["solid_line_crossings"][i]))
+    rows["min_ttc_s"].append(_f(L["min_ttc_s"][i]))
+    rows["min_distance_m"].append(_f(L["min_distance_m"][i]))
+    for col in ("max_abs_accel", "max_abs_jerk", "max_lat_accel", "max_yaw_rate", "max_curvature"):
+        rows[col].append(float(P[col][i]))
+    rows["physics_ok"].append(bool(P["physics_ok"][i]))
