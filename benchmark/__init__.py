@@ -1,0 +1,1 @@
+"""benchmark: lands with its own issue (see the README status); nothing here yet."""
