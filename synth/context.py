@@ -10,7 +10,7 @@ from schemas import LineType, ObjectType, Scenario
 
 from .config import SynthConfig
 from .kinematics import PATH_DS, path_normals, resample_path
-from .labels import AgentFutures, EgoPlans
+from .labels import AgentFutures, EgoPlans, inner_drivable
 from .physics import PlanStates, physics_summary
 
 MAP_RADIUS_M = 250.0
@@ -38,6 +38,7 @@ class AnchorContext:
     agents: AgentFutures
     agent_ids: tuple[str, ...]
     drivable: shapely.Geometry
+    drivable_inner: shapely.Geometry
     solid_lines: shapely.Geometry | None
     lane_width: float
 
@@ -98,7 +99,8 @@ def build_context(scn: Scenario, anchor: int, cfg: SynthConfig) -> AnchorContext
     reach = np.hypot(np.nan_to_num(agents.x[0] - anchor_state[0], nan=1e9),
                      np.nan_to_num(agents.y[0] - anchor_state[1], nan=1e9)).min(axis=1)
     keep = reach < MAP_RADIUS_M
-    agents = AgentFutures(*(getattr(agents, f.name)[:, keep] for f in dataclasses.fields(AgentFutures)[:-1]),
+    # invalid entries become 0 (masks carry validity), so the labeller needs no NaN handling
+    agents = AgentFutures(*(np.nan_to_num(getattr(agents, f.name)[:, keep]) for f in dataclasses.fields(AgentFutures)[:-1]),
                           type=agents.type[keep])
     region = shapely.box(*(np.r_[np.minimum(path[:400].min(0), anchor_state[:2]) - MAP_RADIUS_M / 2,
                                  np.maximum(path[:400].max(0), anchor_state[:2]) + MAP_RADIUS_M / 2]))
@@ -113,6 +115,7 @@ def build_context(scn: Scenario, anchor: int, cfg: SynthConfig) -> AnchorContext
         scenario=scn, anchor=anchor, cfg=cfg, logged=logged, anchor_state=anchor_state, anchor_accel=a0,
         anchor_steer=steer0, path=path, path_normals=path_normals(path), agents=agents,
         agent_ids=tuple(np.array(scn.track_id, dtype=object)[others][keep]), drivable=drivable,
+        drivable_inner=inner_drivable(drivable, length, width, dt),
         solid_lines=solid_lines, lane_width=_lane_width(scn, anchor_state),
     )
 

@@ -15,6 +15,8 @@ import numpy as np
 
 from .context import AnchorContext
 from .families import Candidates, families
+from .families.base import roll_batch
+from .kinematics import Plans
 from .labels import label_plans
 from .physics import PlanStates
 
@@ -39,24 +41,44 @@ class Labelled:
 
 
 def generate(ctx: AnchorContext, rng: np.random.Generator, budget: int) -> tuple[list[Labelled], dict[str, int]]:
-    """All labelled candidates of one anchor, plus rejections per physics rule."""
+    """All labelled candidates of one anchor, plus rejections per physics rule.
+
+    Families that roll out the bicycle model are rolled in one batch, and every
+    candidate that shares the logged agents is labelled in one batch.
+    """
     fams = families()
-    out, rejected = [], {}
+    batches = []
     jobs = [("logged", 1)] + [(name, max(1, int(round(share * budget)))) for name, share in FAMILY_SHARES.items()]
     for name, n in jobs:
         cands = fams[name].sample(ctx, rng, n)
-        if cands is None or len(cands) == 0:
+        if cands is not None and len(cands):
+            batches.append(cands)
+    pending = [c for c in batches if c.plans is None]
+    for c, plans in zip(pending, roll_batch(ctx, [c.targets for c in pending])):
+        object.__setattr__(c, "plans", plans)
+    groups = [[c for c in batches if c.agents is None]] + [[c] for c in batches if c.agents is not None]
+    out, rejected = [], {}
+    for group in groups:
+        if not group:
             continue
-        p = cands.plans
+        p = Plans.concat([c.plans for c in group])
         phys = ctx.physics(PlanStates(p.x, p.y, p.heading, p.speed))
         for rule, ok in phys["rule_ok"].items():
             if (~ok).any():
                 rejected[rule] = rejected.get(rule, 0) + int((~ok).sum())
         ego = dataclasses.replace(ctx.logged, x=p.x, y=p.y, heading=p.heading, speed=p.speed)
-        labels = label_plans(ego, cands.agents if cands.agents is not None else ctx.agents, ctx.drivable,
-                             ctx.solid_lines, ctx.dt, ctx.cfg.labels)
-        out.append(Labelled(cands, labels, phys))
+        agents = group[0].agents if group[0].agents is not None else ctx.agents
+        labels = label_plans(ego, agents, ctx.drivable, ctx.solid_lines, ctx.dt, ctx.cfg.labels, ctx.drivable_inner)
+        start = 0
+        for c in group:
+            sl = slice(start, start + len(c))
+            start += len(c)
+            out.append(Labelled(c, _cut(labels, sl), _cut(phys, sl)))
     return out, rejected
+
+
+def _cut(d: dict, sl: slice) -> dict:
+    return {k: (_cut(v, sl) if isinstance(v, dict) else v[sl]) for k, v in d.items()}
 
 
 def select(pool: list[Labelled], targets: dict[str, float], k: int, rng: np.random.Generator) -> list[tuple[int, int]]:

@@ -10,9 +10,10 @@
   around the first exit.
 * Solid-line crossings: intersections of the ego centre path with SOLID and
   DOUBLE_SOLID lines.
-* Minimum distance: exact box-to-box distance (evaluated where bounds allow a minimum).
+* Minimum distance: exact box-to-box distance when below 5 m; above, the centre distance
+  minus both half-diagonals (a lower bound), which is all the near-miss rule needs.
 * TTC: both boxes covered by three discs along their length and projected at constant
-  velocity from every frame; the earliest contact within 5 s (discs already touching
+  velocity from every second frame (5 Hz) before the first contact; the earliest contact within 5 s (discs already touching
   give 0). Pairs whose centres never come within 40 m are skipped entirely.
 
 Shapes: N plans, A agents, T = H + 1 frames. Agent arrays are ``[Na, A, T]`` with
@@ -28,11 +29,15 @@ import shapely
 from schemas import ObjectType, Outcome
 
 from .config import LabelThresholds
-from .geometry import box_corners, boxes_overlap
+from .geometry import box_corners, boxes_overlap, obb_overlap
 
 PAIR_RANGE_M = 40.0    # plan-agent pairs never closer than this (centres) are not examined further
+COLLISION_RANGE_M = 25.0  # pairs never closer than this cannot touch (half-diagonals <= 8.5 m, <= 4 m/frame each)
 TTC_REACH_M = 25.0     # TTC is evaluated where the centre gap is below this
 TTC_HORIZON_S = 5.0    # a projected contact later than this does not count
+TTC_STRIDE = 2         # TTC is evaluated every TTC_STRIDE frames (5 Hz)
+SAFE_SPEED_MPS = 45.0  # off-road shortcut valid up to this speed (faster samples are always checked)
+EXACT_DISTANCE_M = 5.0  # min distance is exact below this; above it, centre distance minus half-diagonals (a lower bound)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -95,9 +100,23 @@ def _three_discs(x, y, h, L, W):
     return cx, cy, np.hypot(L / 6.0, W / 2.0)
 
 
+def inner_drivable(drivable: shapely.Geometry, length: float, width: float, dt: float) -> shapely.Geometry:
+    """Drivable area eroded so that an ego centre inside it keeps every corner inside for half a frame.
+
+    Margin: half-diagonal plus half a frame of motion at :data:`SAFE_SPEED_MPS`.
+    """
+    inner = shapely.buffer(drivable, -(0.5 * np.hypot(length, width) + 0.5 * SAFE_SPEED_MPS * dt), quad_segs=2)
+    shapely.prepare(inner)
+    return inner
+
+
 def label_plans(ego: EgoPlans, agents: AgentFutures, drivable: shapely.Geometry, solid_lines: shapely.Geometry | None,
-                dt: float, th: LabelThresholds) -> dict[str, np.ndarray]:
-    """Label N plans; returns per-plan arrays (NaN where undefined) and ``outcome`` names."""
+                dt: float, th: LabelThresholds, drivable_inner: shapely.Geometry | None = None) -> dict[str, np.ndarray]:
+    """Label N plans; returns per-plan arrays (NaN where undefined) and ``outcome`` names.
+
+    ``drivable_inner`` (from :func:`inner_drivable`) only speeds the off-road check up:
+    intervals whose two end centres lie inside it are inside without corner tests.
+    """
     N, T = ego.x.shape
     A = agents.x.shape[1]
     Na = agents.x.shape[0]
@@ -107,10 +126,11 @@ def label_plans(ego: EgoPlans, agents: AgentFutures, drivable: shapely.Geometry,
     else:
         D = np.hypot(agents.x[0][None] - ego.x[:, None], agents.y[0][None] - ego.y[:, None])
     D = np.where(np.broadcast_to(agents.valid, (N, A, T)), D, np.inf)
-    pn, pa = np.nonzero(D.min(axis=2) < PAIR_RANGE_M)
+    Dmin = D.min(axis=2)
+    pn, pa = np.nonzero(Dmin < PAIR_RANGE_M)
+    close = Dmin[pn, pa] < COLLISION_RANGE_M  # pairs that can touch at all (centres within R + 2 frames of motion)
     pg = pn if Na == N else np.zeros_like(pn)  # row of the agent arrays
     g = {k: getattr(agents, k)[pg, pa] for k in ("x", "y", "heading", "vx", "vy", "length", "width", "valid")}
-    g = {k: (np.nan_to_num(v) if k != "valid" else v) for k, v in g.items()}
     ex, ey, eh, es = ego.x[pn], ego.y[pn], ego.heading[pn], ego.speed[pn]
     eL, eW = ego.length, ego.width
     val = g["valid"]
@@ -122,9 +142,20 @@ def label_plans(ego: EgoPlans, agents: AgentFutures, drivable: shapely.Geometry,
     coll_t = np.full(N, np.inf)
     coll_agent = np.full(N, -1)
     coll_rel = np.full(N, np.nan)
-    pair_ok = val[:, :-1] & val[:, 1:]
-    closest = _seg_dist_to_origin(rx[:, :-1], ry[:, :-1], rx[:, 1:], ry[:, 1:])
-    q_i, k_i = np.nonzero(pair_ok & (closest <= np.maximum(R[:, :-1], R[:, 1:])))
+    pair_ok = val[:, :-1] & val[:, 1:] & close[:, None]
+    # 1) overlap at the frames themselves: the first overlapping frame bounds the search
+    qf, kf = np.nonzero(val & close[:, None] & (dist <= R))
+    first_frame = np.full(N, T, dtype=int)
+    if len(qf):
+        hitf = obb_overlap(ex[qf, kf], ey[qf, kf], eh[qf, kf], eL, eW, g["x"][qf, kf], g["y"][qf, kf],
+                           g["heading"][qf, kf], g["length"][qf, kf], g["width"][qf, kf])
+        np.minimum.at(first_frame, pn[qf[hitf]], kf[hitf])
+    # 2) intervals before that frame whose centres come close enough are refined
+    before = np.arange(T - 1)[None] < first_frame[pn][:, None]
+    q_i, k_i = np.nonzero(pair_ok & before & (np.minimum(dist[:, :-1], dist[:, 1:]) <= R[:, :-1] + R[:, 1:] + 8.0))
+    closest = _seg_dist_to_origin(rx[q_i, k_i], ry[q_i, k_i], rx[q_i, k_i + 1], ry[q_i, k_i + 1])
+    near = closest <= np.maximum(R[q_i, k_i], R[q_i, k_i + 1])
+    q_i, k_i = q_i[near], k_i[near]
     if len(q_i):
         K = th.fine_steps
         u = np.arange(K + 1) / K
@@ -133,7 +164,7 @@ def label_plans(ego: EgoPlans, agents: AgentFutures, drivable: shapely.Geometry,
         fh = _interp_angle(eh[q_i, k_i][:, None], eh[q_i, k_i + 1][:, None], u)
         gx, gy, gL, gW = lerp(g["x"]), lerp(g["y"]), lerp(g["length"]), lerp(g["width"])
         gh = _interp_angle(g["heading"][q_i, k_i][:, None], g["heading"][q_i, k_i + 1][:, None], u)
-        hit = boxes_overlap(box_corners(fx, fy, fh, eL, eW), box_corners(gx, gy, gh, gL, gW))
+        hit = obb_overlap(fx, fy, fh, eL, eW, gx, gy, gh, gL, gW)
         any_hit = hit.any(axis=1)
         first_u = np.argmax(hit, axis=1)
         n_i = pn[q_i]
@@ -150,10 +181,20 @@ def label_plans(ego: EgoPlans, agents: AgentFutures, drivable: shapely.Geometry,
         gvx = g["vx"][q, k] + uu * (g["vx"][q, k + 1] - g["vx"][q, k])
         gvy = g["vy"][q, k] + uu * (g["vy"][q, k + 1] - g["vy"][q, k])
         coll_rel[n] = np.hypot(sp * np.cos(hh) - gvx, sp * np.sin(hh) - gvy)
+    # plans whose first contact is exactly at a frame (no earlier contact in between)
+    for n in np.flatnonzero((first_frame < T) & ~np.isfinite(coll_t)):
+        k = first_frame[n]
+        cand = qf[(pn[qf] == n) & (kf == k)]
+        for q in cand:
+            if obb_overlap(ex[q, k], ey[q, k], eh[q, k], eL, eW, g["x"][q, k], g["y"][q, k], g["heading"][q, k],
+                           g["length"][q, k], g["width"][q, k]):
+                coll_t[n], coll_agent[n] = k * dt, pa[q]
+                coll_rel[n] = np.hypot(es[q, k] * np.cos(eh[q, k]) - g["vx"][q, k], es[q, k] * np.sin(eh[q, k]) - g["vy"][q, k])
+                break
     collision = np.isfinite(coll_t)
 
     # ---------------------------------------------------------------- off-road
-    offroad_t = _first_exit(ego, drivable, th.offroad_steps, dt)
+    offroad_t = _first_exit(ego, drivable, th.offroad_steps, dt, inner=drivable_inner)
     if np.isfinite(offroad_t).any():  # refine the first exit to 100 Hz inside its coarse interval
         fine = _first_exit(ego, drivable, 10, dt, only=np.isfinite(offroad_t), until=offroad_t)
         offroad_t = np.minimum(offroad_t, fine)
@@ -174,12 +215,21 @@ def label_plans(ego: EgoPlans, agents: AgentFutures, drivable: shapely.Geometry,
         ub = np.where(val, dist - 0.5 * eW - 0.5 * g["width"], np.inf)
         best_ub = np.full(N, np.inf)
         np.minimum.at(best_ub, pn, ub.min(axis=1))
-        q, k = np.nonzero(lb <= best_ub[pn][:, None])
+        q, k = np.nonzero(lb <= np.minimum(best_ub[pn], EXACT_DISTANCE_M)[:, None])
+        np.minimum.at(min_dist, pn, np.maximum(lb.min(axis=1), 0.0))  # lower bound where nothing is close
         d = box_distance(box_corners(ex[q, k], ey[q, k], eh[q, k], eL, eW),
                          box_corners(g["x"][q, k], g["y"][q, k], g["heading"][q, k], g["length"][q, k], g["width"][q, k]))
-        np.minimum.at(min_dist, pn[q], d)
+        exact = np.full(N, np.inf)
+        np.minimum.at(exact, pn[q], d)
+        min_dist = np.where(np.isfinite(exact), exact, min_dist)
         # TTC: constant-velocity projection of three discs per box, earliest contact within TTC_HORIZON_S
-        q, k = np.nonzero(val & (dist < R + TTC_REACH_M))
+        every = np.zeros(T, bool)
+        every[::TTC_STRIDE] = True
+        q, k = np.nonzero(val & (dist < R + TTC_REACH_M) & every[None] & (np.arange(T)[None] < first_frame[pn][:, None]))
+        # bounding circles first: discs inside them can only touch if the circles do
+        evx, evy = es[q, k] * np.cos(eh[q, k]), es[q, k] * np.sin(eh[q, k])
+        circle = _circle_ttc(rx[q, k], ry[q, k], g["vx"][q, k] - evx, g["vy"][q, k] - evy, R[q, k], th.ttc_min_closing_mps)
+        q, k = q[circle <= TTC_HORIZON_S], k[circle <= TTC_HORIZON_S]
         if len(q):
             ttc = _disc_ttc(ex[q, k], ey[q, k], eh[q, k], es[q, k], eL, eW, g["x"][q, k], g["y"][q, k],
                             g["heading"][q, k], g["vx"][q, k], g["vy"][q, k], g["length"][q, k], g["width"][q, k],
@@ -210,6 +260,16 @@ def label_plans(ego: EgoPlans, agents: AgentFutures, drivable: shapely.Geometry,
     }
 
 
+def _circle_ttc(px, py, vx, vy, rad, min_closing):
+    """Earliest time (s) two circles with relative position p and velocity v touch (inf if never)."""
+    a = vx * vx + vy * vy
+    b = px * vx + py * vy
+    c = px * px + py * py - rad * rad
+    disc = b * b - a * c
+    t = np.where((disc >= 0) & (b < 0) & (a > min_closing**2), (-b - np.sqrt(np.maximum(disc, 0))) / np.maximum(a, 1e-9), np.inf)
+    return np.where(c <= 0, 0.0, t)
+
+
 def _disc_ttc(ex, ey, eh, es, eL, eW, gx, gy, gh, gvx, gvy, gL, gW, min_closing):
     """Earliest time (s, <= TTC_HORIZON_S) at which constant-velocity discs of the two boxes touch."""
     ecx, ecy, er = _three_discs(ex, ey, eh, np.float64(eL), np.float64(eW))
@@ -218,19 +278,17 @@ def _disc_ttc(ex, ey, eh, es, eL, eW, gx, gy, gh, gvx, gvy, gL, gW, min_closing)
     rvy = (gvy - es * np.sin(eh))[:, None, None]
     px = gcx[:, None, :] - ecx[:, :, None]
     py = gcy[:, None, :] - ecy[:, :, None]
-    rad = (er + gr)[:, None, None]
-    a = rvx**2 + rvy**2
-    b = px * rvx + py * rvy
-    c = px**2 + py**2 - rad**2
-    disc = b * b - a * c
-    t = np.where((disc >= 0) & (b < 0) & (a > min_closing**2), (-b - np.sqrt(np.maximum(disc, 0))) / np.maximum(a, 1e-9), np.inf)
-    t = np.where(c <= 0, 0.0, t)
+    t = _circle_ttc(px, py, rvx, rvy, (er + gr)[:, None, None], min_closing)
     t = np.where(t <= TTC_HORIZON_S, t, np.inf)
     return t.min(axis=(1, 2))
 
 
-def _first_exit(ego: EgoPlans, drivable, sub: int, dt: float, only=None, until=None) -> np.ndarray:
-    """First time (s) any footprint corner is outside ``drivable``, sampling ``sub`` per frame."""
+def _first_exit(ego: EgoPlans, drivable, sub: int, dt: float, only=None, until=None, inner=None) -> np.ndarray:
+    """First time (s) any footprint corner is outside ``drivable``, sampling ``sub`` per frame.
+
+    With ``inner``, samples of intervals whose end centres are both inside it (and slower
+    than SAFE_SPEED_MPS) are known to be inside and skipped.
+    """
     N, T = ego.x.shape
     rows = np.arange(N) if only is None else np.flatnonzero(only)
     out = np.full(N, np.inf)
@@ -251,8 +309,14 @@ def _first_exit(ego: EgoPlans, drivable, sub: int, dt: float, only=None, until=N
     t = (k[..., None] + u) * dt
     x, y, h, t = (np.concatenate([a.reshape(len(rows), -1), b], axis=1) for a, b in
                   ((x, ego.x[rows, -1:]), (y, ego.y[rows, -1:]), (h, ego.heading[rows, -1:]), (t, np.full((len(rows), 1), (T - 1) * dt))))
-    c = box_corners(x, y, h, ego.length, ego.width)
-    inside = shapely.contains_xy(drivable, c[..., 0], c[..., 1]).all(axis=-1)
+    check = np.ones(x.shape, bool)
+    if inner is not None and until is None:
+        safe = shapely.contains_xy(inner, ego.x[rows], ego.y[rows]) & (ego.speed[rows] <= SAFE_SPEED_MPS)
+        interval_safe = safe[:, :-1] & safe[:, 1:]
+        check = np.concatenate([np.repeat(~interval_safe, sub, axis=1), ~safe[:, -1:]], axis=1)
+    inside = np.ones(x.shape, bool)
+    c = box_corners(x[check], y[check], h[check], ego.length, ego.width)
+    inside[check] = shapely.contains_xy(drivable, c[..., 0], c[..., 1]).all(axis=-1)
     outside = ~inside
     first = np.where(outside.any(axis=1), t[np.arange(len(rows)), np.argmax(outside, axis=1)], np.inf)
     out[rows] = first

@@ -29,13 +29,24 @@ class Candidates:
     """
 
     family: str
-    plans: Plans
+    plans: Plans | None
     params: list[dict]
     agents: AgentFutures | None = None
     perturbed: list[list[int]] | None = None
+    targets: "Targets | None" = None
+    """Set instead of ``plans`` by families that roll out the bicycle model: the
+    curriculum rolls every family's targets in one batched call."""
 
     def __len__(self) -> int:
-        return self.plans.x.shape[0]
+        return len(self.params)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Targets:
+    """Tracking targets: ``paths`` ``[n, M, 2]`` m (uniform 0.5 m samples), ``speeds`` ``[n, H + 1]`` m/s."""
+
+    paths: np.ndarray
+    speeds: np.ndarray
 
 
 class Family(abc.ABC):
@@ -75,11 +86,23 @@ def offset_paths(ctx: AnchorContext, d_final: np.ndarray, s_start: np.ndarray, r
     return ctx.path[None] + d[..., None] * ctx.path_normals[None]
 
 
-def roll(ctx: AnchorContext, paths: np.ndarray, speed_targets: np.ndarray) -> Plans:
-    """Roll the kinematic bicycle from the logged anchor state along ``paths`` / ``speed_targets``."""
+def roll(ctx: AnchorContext, paths: np.ndarray, speed_targets: np.ndarray) -> "Targets":
+    """Targets to roll the kinematic bicycle along (done in one batch by :func:`roll_batch`)."""
+    return Targets(np.asarray(paths), np.asarray(speed_targets, dtype=float))
+
+
+def roll_batch(ctx: AnchorContext, targets: list["Targets"]) -> list[Plans]:
+    """Roll out several target sets from the logged anchor state in one vectorised call."""
+    if not targets:
+        return []
+    M = max(t.paths.shape[1] for t in targets)
+    paths = np.concatenate([np.pad(t.paths, ((0, 0), (0, M - t.paths.shape[1]), (0, 0)), mode="edge") for t in targets])
+    speeds = np.concatenate([t.speeds for t in targets])
     x0, y0, h0, v0 = ctx.anchor_state
-    return rollout(x0, y0, h0, v0, ctx.anchor_accel, paths, speed_targets, ctx.cfg.limits, ctx.dt, ctx.steps,
-                   steer0=ctx.anchor_steer)
+    plans = rollout(x0, y0, h0, v0, ctx.anchor_accel, paths, speeds, ctx.cfg.limits, ctx.dt, ctx.steps,
+                    steer0=ctx.anchor_steer)
+    bounds = np.cumsum([0] + [len(t.speeds) for t in targets])
+    return [plans.take(slice(a, b)) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def times(ctx: AnchorContext) -> np.ndarray:

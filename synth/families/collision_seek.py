@@ -51,4 +51,5 @@ class CollisionSeek(Family):
             params.append({"target_track": ctx.agent_ids[a], "t_contact_s": round(float(t[k]), 2),
                            "s_m": round(float(s_c), 2), "d_m": round(float(d_c), 3), "lead_m": round(float(lead), 2),
                            "timing": round(float(timing), 3), "miss_m": round(miss, 3)})
-        return Candidates(self.name, roll(ctx, offset_paths(ctx, d_final, start, ramp), np.array(speeds)), params)
+        targets = roll(ctx, offset_paths(ctx, d_final, start, ramp), np.array(speeds))
+        return Candidates(self.name, None, params, targets=targets)

@@ -43,4 +43,4 @@ class Lateral(Family):
             p.update(offset_m=round(float(d[i]), 3), start_m=round(float(start[i]), 2), ramp_m=round(float(ramp[i]), 2),
                      speed_factor=round(float(factor[i]), 3))
         speeds = factor[:, None] * logged_speed(ctx)[None]
-        return Candidates(self.name, roll(ctx, offset_paths(ctx, d, start, ramp), speeds), params)
+        return Candidates(self.name, None, params, targets=roll(ctx, offset_paths(ctx, d, start, ramp), speeds))

@@ -16,5 +16,5 @@ class NearLogged(Family):
         factor, d, ramp = rng.uniform(0.93, 1.07, n), rng.uniform(-0.3, 0.3, n), rng.uniform(25.0, 60.0, n)
         params = [{"speed_factor": round(float(f), 4), "offset_m": round(float(o), 3), "ramp_m": round(float(r), 2)}
                   for f, o, r in zip(factor, d, ramp)]
-        plans = roll(ctx, offset_paths(ctx, d, np.zeros(n), ramp), factor[:, None] * logged_speed(ctx)[None])
-        return Candidates(self.name, plans, params)
+        targets = roll(ctx, offset_paths(ctx, d, np.zeros(n), ramp), factor[:, None] * logged_speed(ctx)[None])
+        return Candidates(self.name, None, params, targets=targets)

@@ -46,5 +46,5 @@ class OffroadSeek(Family):
         params = [{"side": "left" if side[i] > 0 else "right", "edge_m": round(float(dist[i]), 2),
                    "beyond_m": round(float(beyond[i]), 2), "start_m": round(float(start[i]), 2),
                    "ramp_m": round(float(ramp[i]), 2), "speed_factor": round(float(factor[i]), 3)} for i in idx]
-        plans = roll(ctx, offset_paths(ctx, d[idx], start[idx], ramp[idx]), factor[idx, None] * logged_speed(ctx)[None])
-        return Candidates(self.name, plans, params)
+        targets = roll(ctx, offset_paths(ctx, d[idx], start[idx], ramp[idx]), factor[idx, None] * logged_speed(ctx)[None])
+        return Candidates(self.name, None, params, targets=targets)

@@ -43,4 +43,4 @@ class SpeedProfile(Family):
             targets.append(v)
             params.append({"mode": mode, **{k: round(float(x), 4) for k, x in p.items()}})
         paths = np.broadcast_to(ctx.path, (n,) + ctx.path.shape)
-        return Candidates(self.name, roll(ctx, paths, np.array(targets)), params)
+        return Candidates(self.name, None, params, targets=roll(ctx, paths, np.array(targets)))

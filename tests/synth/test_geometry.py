@@ -17,3 +17,14 @@ def test_separating_axis_overlap_agrees_with_shapely_on_random_boxes():
     fast = boxes_overlap(box_corners(*a), box_corners(*b))
     slow = shapely.intersects(box_polygons(*a), box_polygons(*b))
     assert fast.mean() > 0.1 and (fast == slow).mean() == 1.0
+
+
+def test_closed_form_obb_overlap_matches_the_corner_test():
+    from synth.geometry import obb_overlap
+
+    rng = np.random.default_rng(1)
+    n = 20000
+    a = [rng.uniform(-5, 5, n), rng.uniform(-5, 5, n), rng.uniform(-np.pi, np.pi, n), rng.uniform(0.4, 12, n), rng.uniform(0.4, 3, n)]
+    b = [rng.uniform(-5, 5, n), rng.uniform(-5, 5, n), rng.uniform(-np.pi, np.pi, n), rng.uniform(0.4, 12, n), rng.uniform(0.4, 3, n)]
+    fast = obb_overlap(*a, *b)
+    assert (fast == boxes_overlap(box_corners(*a), box_corners(*b))).all() and 0.1 < fast.mean() < 0.9
