@@ -103,7 +103,10 @@ def rollout(
         # longitudinal: chase the next target speed, jerk-limited, easing into a stop
         a_des = (speed_targets[:, k + 1] - v) / (2.0 * dt)
         a_des = np.clip(a_des, -limits.max_decel, limits.max_accel)
-        a_des = np.maximum(a_des, -0.9 * np.sqrt(2.0 * limits.max_jerk * np.maximum(v, 0.0)))
+        # the deceleration from which a jerk-limited ramp to zero ends exactly at standstill
+        j = limits.max_jerk
+        ease = j * (np.sqrt(dt * dt / 4.0 + 2.0 * np.maximum(v, 0.0) / j) - dt / 2.0)
+        a_des = np.maximum(a_des, -0.9 * ease)
         a = a + np.clip(a_des - a, -limits.max_jerk * dt, limits.max_jerk * dt)
         a = np.clip(a, -limits.max_decel, limits.max_accel)
         a = np.maximum(a, -v / dt)  # never reverse

@@ -206,6 +206,9 @@ def label_plans(ego: EgoPlans, agents: AgentFutures, drivable: shapely.Geometry,
         paths = shapely.linestrings(np.stack([ego.x, ego.y], axis=-1))
         hits = shapely.intersection(paths, solid_lines)
         crossings = np.where(shapely.is_empty(hits), 0, shapely.get_num_coordinates(hits)).astype(np.int32)
+        # a plan that starts on a line has not crossed it there
+        crossings -= shapely.intersects(solid_lines, shapely.points(ego.x[:, 0], ego.y[:, 0])).astype(np.int32)
+        crossings = np.maximum(crossings, 0)
 
     # ---------------------------------------------------------------- distance and TTC
     min_dist = np.full(N, np.inf)
