@@ -77,6 +77,33 @@ def cmd_ingest(args) -> int:
     return 0
 
 
+def cmd_render(args) -> int:
+    """Synthesise counterfactuals for one scenario and draw one of them."""
+    from synth.config import preset
+    from synth.engine import synthesize_scenario
+    from synth.render import animate_sample, render_sample
+
+    scenarios = list(_scenarios(args))
+    if not 0 <= args.index < len(scenarios):
+        raise InputError(f"--index {args.index} out of range: {len(scenarios)} scenario(s)", path=str(args.path))
+    scn = scenarios[args.index]
+    table, _ = synthesize_scenario(scn, preset(args.preset), seed=args.seed)
+    rows = table.to_pylist()
+    if args.outcome:
+        rows = [r for r in rows if r["outcome"] == args.outcome.upper()]
+    if args.family:
+        rows = [r for r in rows if r["family"] == args.family]
+    if not rows:
+        raise InputError("no counterfactual matches the --outcome / --family filter", path=str(args.path))
+    row = rows[min(args.sample, len(rows) - 1)]
+    print(f"{row['sample_id']}: {row['family']} -> {row['outcome']}")
+    if args.png:
+        print(f"wrote {render_sample(scn, row, args.png)}")
+    if args.gif:
+        print(f"wrote {animate_sample(scn, row, args.gif)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="impartial", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -98,6 +125,17 @@ def build_parser() -> argparse.ArgumentParser:
     source_args(sp)
     sp.add_argument("--out", required=True, help="output directory")
     sp.set_defaults(func=cmd_ingest)
+
+    sp = sub.add_parser("render", help="synthesise one scenario's counterfactuals and draw one (PNG, GIF)")
+    source_args(sp)
+    sp.add_argument("--index", type=int, default=0, help="which scenario of PATH (default 0)")
+    sp.add_argument("--sample", type=int, default=0, help="which matching counterfactual (default 0)")
+    sp.add_argument("--outcome", choices=["SAFE", "NEAR_MISS", "COLLISION", "OFFROAD"], help="only this outcome")
+    sp.add_argument("--family", help="only this perturbation family")
+    sp.add_argument("--preset", default="default", choices=["default", "demo", "debug"])
+    sp.add_argument("--png", default="outputs/render/counterfactual.png", help="PNG to write")
+    sp.add_argument("--gif", help="also write an animated GIF here")
+    sp.set_defaults(func=cmd_render)
     return p
 
 

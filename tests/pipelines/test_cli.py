@@ -81,3 +81,18 @@ def test_ingest_writes_validated_canonical_tables_that_round_trip(tmp_path):
     expected = list(ProceduralSource(count=2).read())
     assert len(back) == 2 and all(x.equals(y) for x, y in zip(back, expected))
     assert not list((tmp_path / "ds").rglob("*.tmp"))
+
+
+def test_render_draws_a_collision_to_png_and_gif(tmp_path):
+    png, gif = tmp_path / "c.png", tmp_path / "c.gif"
+    res = run("render", "procedural", "--count", "1", "--preset", "debug", "--outcome", "COLLISION",
+              "--png", png, "--gif", gif)
+    assert res.returncode == 0, res.stderr
+    assert "-> COLLISION" in res.stdout
+    assert png.stat().st_size > 20_000 and gif.read_bytes()[:6] in (b"GIF89a", b"GIF87a")
+
+
+def test_render_with_an_impossible_filter_exits_2(tmp_path):
+    res = run("render", "procedural", "--count", "1", "--preset", "debug", "--family", "no_such_family",
+              "--png", tmp_path / "x.png")
+    assert res.returncode == 2 and "no counterfactual matches" in res.stderr
