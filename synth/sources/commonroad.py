@@ -2,7 +2,7 @@
 
 Lanelets give centerlines (midline of left/right bounds), lane lines (bounds, typed
 from ``lineMarking`` in 2020a files, UNKNOWN otherwise) and the drivable area
-(EXPLICIT: union of lanelet polygons). Dynamic obstacles (``<obstacle><role>dynamic``
+(EXPLICIT: union of lanelet polygons plus a 0.5 m shoulder, :data:`SHOULDER_M`). Dynamic obstacles (``<obstacle><role>dynamic``
 in 2018b, ``<dynamicObstacle>`` in 2020a) become tracks; static obstacles become
 STATIC tracks valid at every frame. There is no logged ego: the vehicle with the
 longest valid track plays it unless ``ego_id`` names another.
@@ -26,6 +26,9 @@ _TYPES = {
     "priorityVehicle": ObjectType.VEHICLE, "taxi": ObjectType.VEHICLE, "motorcycle": ObjectType.CYCLIST,
     "bicycle": ObjectType.CYCLIST, "pedestrian": ObjectType.PEDESTRIAN,
 }
+#: paved shoulder beyond the outer lane markings (lanelet bounds are markings; NGSIM vehicle
+#: corners reach up to 0.39 m past them in USA_US101-4_1_T-1)
+SHOULDER_M = 0.5
 _MARKS = {"dashed": LineType.BROKEN, "broad_dashed": LineType.BROKEN, "solid": LineType.SOLID,
           "broad_solid": LineType.SOLID}
 
@@ -152,7 +155,7 @@ class CommonRoadSource(Source):
                 types.append(_MARKS.get((bound.findtext("lineMarking") or "").strip(), LineType.UNKNOWN))
         if not polys:
             raise InputError("no lanelets", field="lanelet")
-        da = as_multipolygon(shapely.union_all(polys).buffer(0.01, quad_segs=2))
+        da = as_multipolygon(shapely.union_all(polys).buffer(SHOULDER_M, quad_segs=2))
         return MapLayer(centerlines=centerlines, lane_lines=lines, lane_line_types=types, road_edges=[],
                         crosswalks=[], drivable_area=da, drivable_area_source="EXPLICIT")
 
