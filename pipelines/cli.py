@@ -104,6 +104,44 @@ def cmd_render(args) -> int:
     return 0
 
 
+def cmd_synth(args) -> int:
+    from pipelines.config import preset
+    from pipelines.run import run_synth
+
+    cfg = preset(args.preset)
+    if args.seed is not None:
+        import dataclasses
+
+        cfg = dataclasses.replace(cfg, seed=args.seed)
+    if args.scenarios is not None:
+        import dataclasses
+
+        cfg = dataclasses.replace(cfg, procedural_scenarios=args.scenarios)
+    options = {"map_root": args.map_root, "ego_id": args.ego}
+    m = run_synth(args.source, args.out, cfg, scheduler=args.scheduler, workers=args.workers, quiet=args.quiet,
+                  options=options, preset_name=args.preset)
+    c = m["counts"]
+    print(f"{c['counterfactuals']} counterfactual rows from {c['scenarios']} scenarios in {m['run']['wall_seconds']} s "
+          f"-> {args.out} (splits {c['by_split']}; outcome mix {m['outcome_mix']})")
+    for f in m["failed_shards"]:
+        print(f"  failed shard {f['shard']} ({f['input']}): {f['error']}", file=sys.stderr)
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from pipelines.validate_dataset import validate_dataset
+
+    report = validate_dataset(args.dir, docs=args.docs)
+    for line in report["lines"]:
+        print(line)
+    if args.docs and report.get("docs"):
+        print(f"Data Docs: {report['docs']}")
+    if not report["ok"]:
+        print(f"impartial: error: {args.dir}: {report['problems']} problem(s) found", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="impartial", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -136,6 +174,24 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--png", default="outputs/render/counterfactual.png", help="PNG to write")
     sp.add_argument("--gif", help="also write an animated GIF here")
     sp.set_defaults(func=cmd_render)
+
+    sp = sub.add_parser("synth", help="counterfactual synthesis with Dask into validated Parquet (resumable)")
+    sp.add_argument("--source", default="procedural", help="'procedural' (default) or a file / folder of logs")
+    sp.add_argument("--out", default="outputs/synth", help="dataset folder (default outputs/synth)")
+    sp.add_argument("--preset", default="default", choices=["default", "demo", "debug"])
+    sp.add_argument("--scheduler", help="address of an existing dask.distributed scheduler (tcp://host:port)")
+    sp.add_argument("--workers", type=int, help="local worker processes (default: every core; 1 = in-process)")
+    sp.add_argument("--seed", type=int, help="override the preset's seed")
+    sp.add_argument("--scenarios", type=int, help="override the number of procedural scenarios")
+    sp.add_argument("--map-root", help="nuPlan: folder holding {map_version}/*/map.gpkg")
+    sp.add_argument("--ego", help="CommonRoad: obstacle id to play the ego")
+    sp.add_argument("--quiet", action="store_true", help="no progress bar")
+    sp.set_defaults(func=cmd_synth)
+
+    sp = sub.add_parser("validate", help="re-validate a dataset (schemas, suites, checksums); --docs builds Data Docs")
+    sp.add_argument("dir", help="dataset folder written by impartial synth")
+    sp.add_argument("--docs", help="write Great Expectations Data Docs (HTML) under this folder")
+    sp.set_defaults(func=cmd_validate)
     return p
 
 

@@ -51,23 +51,29 @@ def _condition(text: str):
     return cond
 
 
-@functools.lru_cache(maxsize=1)
-def _context():
+def make_context(root: str | None = None):
+    """GE context with one pandas asset and one suite per table: ``(ctx, batch_definitions, suites)``.
+
+    ``root=None`` gives an in-memory context; a folder gives a file context whose Data
+    Docs can be built there.
+    """
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     import great_expectations as gx
 
-    ctx = gx.get_context(mode="ephemeral")
+    ctx = gx.get_context(mode="ephemeral") if root is None else gx.get_context(mode="file", project_root_dir=root)
     try:
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
         ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     except (ImportError, AttributeError, TypeError):
         pass
-    ds = ctx.data_sources.add_pandas("impartial")
+    ds = ctx.data_sources.add_or_update_pandas("impartial")
     batches, suites = {}, {}
     for name, decl in SUITES.items():
-        batches[name] = ds.add_dataframe_asset(name).add_batch_definition_whole_dataframe("whole")
+        asset = ds.get_asset(name) if name in [a.name for a in ds.assets] else ds.add_dataframe_asset(name)
+        batches[name] = (asset.get_batch_definition("whole") if "whole" in [b.name for b in asset.batch_definitions]
+                         else asset.add_batch_definition_whole_dataframe("whole"))
         suite = gx.ExpectationSuite(name=name)
         for cls_name, kwargs in decl:
             kwargs = dict(kwargs)
@@ -75,24 +81,30 @@ def _context():
                 kwargs.pop("condition_parser", None)
                 kwargs["row_condition"] = _condition(kwargs["row_condition"])
             suite.add_expectation(getattr(gx.expectations, cls_name)(**kwargs))
-        suites[name] = ctx.suites.add(suite)
+        suites[name] = ctx.suites.add_or_update(suite)
     return ctx, batches, suites
 
 
-def validate_table(name: str, table: pa.Table) -> ValidationReport:
-    """Validate ``table`` against the suite ``name`` (scenarios, map_features, counterfactuals).
+@functools.lru_cache(maxsize=1)
+def _context():
+    return make_context()
 
-    List columns (plans) are left to the Arrow schema check; WKB geometry is checked
-    for presence only.
-    """
-    if name not in SUITES:
-        raise ValueError(f"no expectation suite named {name!r} (have {sorted(SUITES)})")
+
+def to_frame(table: pa.Table):
+    """DataFrame a suite runs on: list columns dropped (checked by the Arrow schema), WKB as byte length."""
     keep = [f.name for f in table.schema if not pa.types.is_list(f.type) and not pa.types.is_fixed_size_list(f.type)]
     df = table.select(keep).to_pandas()
     if "geometry" in df:
         df["geometry"] = df["geometry"].map(lambda b: None if b is None else len(b))
+    return df
+
+
+def validate_table(name: str, table: pa.Table) -> ValidationReport:
+    """Validate ``table`` against the suite ``name`` (scenarios, map_features, counterfactuals)."""
+    if name not in SUITES:
+        raise ValueError(f"no expectation suite named {name!r} (have {sorted(SUITES)})")
     _, batches, suites = _context()
-    result = batches[name].get_batch(batch_parameters={"dataframe": df}).validate(suites[name])
+    result = batches[name].get_batch(batch_parameters={"dataframe": to_frame(table)}).validate(suites[name])
     failures = []
     for r in result.results:
         if not r.success:
@@ -119,3 +131,19 @@ def _condition_text(cond) -> str:
 
 
 _OPS = {"==": "==", "Operator.EQUAL": "==", "EQUAL": "=="}
+
+
+def check_counterfactual_rules(table: pa.Table, where: str) -> None:
+    """Rules a column-wise suite cannot state: one split per scenario, equal to its hash split."""
+    from schemas import InputError
+    from schemas.splits import split_of
+
+    sids, splits = table.column("scenario_id").to_pylist(), table.column("split").to_pylist()
+    seen: dict[str, str] = {}
+    for sid, sp in zip(sids, splits):
+        if seen.setdefault(sid, sp) != sp:
+            raise InputError(f"scenario {sid!r} appears in splits {seen[sid]!r} and {sp!r}", path=where, field="split")
+    for sid, sp in seen.items():
+        if split_of(sid) != sp:
+            raise InputError(f"scenario {sid!r} is in {sp!r}, its hash split is {split_of(sid)!r}", path=where,
+                             field="split")
