@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 OUT     ?= outputs
 TORCH   := torch==2.13.0
 
-.PHONY: setup demo test inspect ingest bench clean
+.PHONY: setup demo test synth validate inspect bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -16,10 +16,19 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-## make demo: inspect the built-in procedural data and write it as validated canonical Parquet
+## make demo: inspect the built-in data, synthesise a small counterfactual dataset, validate it, draw one
 demo: $(STAMP)
 	$(BIN)/impartial inspect procedural --count 3 --png $(OUT)/demo/procedural.png
-	$(BIN)/impartial ingest procedural --count 20 --out $(OUT)/demo/canonical
+	$(BIN)/impartial synth --preset demo --out $(OUT)/demo/synth
+	$(BIN)/impartial validate $(OUT)/demo/synth
+	$(BIN)/impartial render procedural --count 1 --outcome COLLISION --png $(OUT)/demo/collision.png --gif $(OUT)/demo/collision.gif
+
+## make synth: the default counterfactual dataset (>= 100k rows, 500 procedural scenes) into outputs/synth
+synth: $(STAMP)
+	$(BIN)/impartial synth --preset default --out $(OUT)/synth $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+
+validate: $(STAMP)
+	$(BIN)/impartial validate $(OUT)/synth --docs $(OUT)/synth-docs
 
 ## make test: the test suite (the same command CI runs)
 test: $(STAMP)
@@ -30,6 +39,8 @@ inspect: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/synth_throughput.py
+	$(BIN)/python benchmarks/pipeline_scaling.py
 
 clean:
 	rm -rf $(OUT) .pytest_cache

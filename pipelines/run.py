@@ -98,7 +98,7 @@ def run_synth(source: str, out: str | Path, cfg: PipelineConfig, scheduler: str 
 
         cluster = None
         if scheduler is None:
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                                    host="127.0.0.1")
             client = Client(cluster)
         else:

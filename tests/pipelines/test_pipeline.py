@@ -1,0 +1,122 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from pipelines.config import preset
+from pipelines.run import run_synth
+from pipelines.validate_dataset import validate_dataset
+from tests.conftest import real_path
+from tests.fixtures import builders
+
+DEBUG = preset("debug")
+
+
+def _rows(out: Path) -> pa.Table:
+    parts = sorted((out / "counterfactuals").rglob("*.parquet"))
+    t = pa.concat_tables([pq.read_table(p) for p in parts])
+    return t.sort_by("sample_id")
+
+
+def test_debug_run_publishes_every_table_and_a_manifest(tmp_path):
+    m = run_synth("procedural", tmp_path, DEBUG, workers=1, quiet=True)
+    assert m["counts"]["scenarios"] == 6 and m["counts"]["counterfactuals"] == len(_rows(tmp_path))
+    assert set(m["counts"]["by_outcome"]) <= {"SAFE", "NEAR_MISS", "COLLISION", "OFFROAD"}
+    assert m["git_commit"] is None or len(m["git_commit"]) == 40
+    assert m["config"]["synth"]["horizon_steps"] == 80 and not m["failed_shards"]
+    for kind in ("scenarios", "map_features"):
+        assert len(list((tmp_path / kind).glob("part-*.parquet"))) == 3
+    assert validate_dataset(tmp_path)["ok"]
+
+
+def test_rerun_skips_finished_shards_and_redoes_half_written_ones(tmp_path):
+    run_synth("procedural", tmp_path, DEBUG, workers=1, quiet=True)
+    before = _rows(tmp_path)
+    # simulate a crash in shard 00001: its marker and one partition gone, a temp file left
+    (tmp_path / "_shards" / "00001.json").unlink()
+    (tmp_path / "scenarios" / "part-00001.parquet").unlink()
+    (tmp_path / "scenarios" / ".part-00001.parquet.dead.tmp").write_bytes(b"half")
+    m = run_synth("procedural", tmp_path, DEBUG, workers=1, quiet=True)
+    assert m["run"]["shards_skipped_as_done"] == 2 and m["run"]["shards_run"] == 1
+    assert m["run"]["temp_files_removed"] == 1
+    assert _rows(tmp_path).equals(before)
+
+
+def test_corrupted_partition_is_detected_by_validate(tmp_path):
+    run_synth("procedural", tmp_path, DEBUG, workers=1, quiet=True)
+    victim = sorted((tmp_path / "counterfactuals").rglob("*.parquet"))[0]
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    rep = validate_dataset(tmp_path)
+    assert not rep["ok"] and any("corrupted" in line and victim.name in line for line in rep["lines"])
+
+
+def test_local_cluster_on_loopback_gives_exactly_the_rows_of_a_local_run(tmp_path):
+    from distributed import LocalCluster
+
+    run_synth("procedural", tmp_path / "local", DEBUG, workers=1, quiet=True)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        run_synth("procedural", tmp_path / "cluster", DEBUG, scheduler=cluster.scheduler_address, quiet=True)
+    assert _rows(tmp_path / "local").equals(_rows(tmp_path / "cluster"))
+    for kind in ("scenarios", "map_features"):
+        a = pa.concat_tables([pq.read_table(p) for p in sorted((tmp_path / "local" / kind).glob("*.parquet"))])
+        b = pa.concat_tables([pq.read_table(p) for p in sorted((tmp_path / "cluster" / kind).glob("*.parquet"))])
+        assert a.equals(b)
+
+
+def test_a_corrupt_file_among_good_ones_fails_only_its_shard(tmp_path):
+    src = tmp_path / "logs"
+    src.mkdir()
+    builders.write_pickle(src / "a.pkl", builders.scenarionet_dict(T=120))
+    bad = builders.scenarionet_dict(T=120)
+    bad["id"] = "sn-second"
+    builders.write_pickle(src / "b.pkl", bad)
+    (src / "c.pkl").write_bytes((src / "a.pkl").read_bytes()[:400])  # truncated
+    m = run_synth(str(src), tmp_path / "out", DEBUG, workers=1, quiet=True)
+    failed = m["failed_shards"]
+    assert len(failed) == 1 and "c.pkl" in failed[0]["input"] and "truncated" in failed[0]["error"]
+    assert m["counts"]["scenarios"] == 2 and m["counts"]["counterfactuals"] > 0
+
+
+def test_killing_a_worker_process_mid_run_then_rerunning_publishes_every_shard_once(tmp_path):
+    out = tmp_path / "ds"
+    cmd = [sys.executable, "-m", "pipelines.cli", "synth", "--preset", "debug", "--scenarios", "16", "--workers", "2",
+           "--out", str(out), "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and len(list((out / "_shards").glob("*.json"))) < 2:
+        time.sleep(0.2)
+    # kill one real worker process (a child of the CLI process, started by a nanny) with SIGKILL
+    import psutil
+
+    workers = [c for c in psutil.Process(proc.pid).children(recursive=True)
+               if "resource_tracker" not in " ".join(c.cmdline()) and "forkserver" not in " ".join(c.cmdline())]
+    assert workers, "no worker process found"
+    workers[0].send_signal(signal.SIGKILL)
+    proc.wait(timeout=300)
+    # whatever happened to that run, a re-run completes the dataset
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    m = json.loads((out / "_manifest.json").read_text())
+    assert not m["failed_shards"] and len(m["shards"]) == 8
+    names = [p.name for p in (out / "scenarios").glob("part-*.parquet")]
+    assert sorted(names) == [f"part-{i:05d}.parquet" for i in range(8)]
+    ids = _rows(out).column("sample_id").to_pylist()
+    assert len(ids) == len(set(ids)) == m["counts"]["counterfactuals"]
+    assert not list(out.rglob(".*.tmp"))
+    assert validate_dataset(out)["ok"]
+
+
+def test_real_nuscenes_synthesis_produces_every_outcome(tmp_path):
+    m = run_synth(str(real_path("nuscenes_mini_scenarionet")), tmp_path, DEBUG, workers=1, quiet=True)
+    assert m["counts"]["scenarios"] == 10 and not m["failed_shards"]
+    assert set(m["counts"]["by_outcome"]) == {"SAFE", "NEAR_MISS", "COLLISION", "OFFROAD"}
