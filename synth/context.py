@@ -53,8 +53,13 @@ class AnchorContext:
     def project(self, px: np.ndarray, py: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Arc length ``s`` (m) along the ego path and signed lateral offset ``d`` (m, + left)."""
         px, py = np.atleast_1d(px), np.atleast_1d(py)
-        d2 = (self.path[None, :, 0] - px[:, None]) ** 2 + (self.path[None, :, 1] - py[:, None]) ** 2
-        i = np.argmin(d2, axis=1)
+        # coarse search on every 8th sample, then the exact nearest sample around it
+        coarse = self.path[::8]
+        d2 = (coarse[None, :, 0] - px[:, None]) ** 2 + (coarse[None, :, 1] - py[:, None]) ** 2
+        c = np.argmin(d2, axis=1) * 8
+        win = np.clip(c[:, None] + np.arange(-8, 9)[None], 0, len(self.path) - 1)
+        d2 = (self.path[win, 0] - px[:, None]) ** 2 + (self.path[win, 1] - py[:, None]) ** 2
+        i = win[np.arange(len(px)), np.argmin(d2, axis=1)]
         n = self.path_normals[i]
         d = (px - self.path[i, 0]) * n[:, 0] + (py - self.path[i, 1]) * n[:, 1]
         return i * PATH_DS, d

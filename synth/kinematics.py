@@ -15,6 +15,7 @@ import dataclasses
 import numpy as np
 
 from .config import G, VehicleLimits
+from .kernels import rollout_kernel
 
 PATH_DS = 0.5  # m between target-path samples
 
@@ -87,59 +88,9 @@ def rollout(
     ``speed_targets`` ``[N, steps + 1]`` m/s. ``a0`` is the logged acceleration at the
     anchor (jerk is limited relative to it), ``steer0`` the logged steering angle.
     """
-    N, M = paths.shape[:2]
-    L = limits.wheelbase
-    x, y, h = np.full(N, x0, float), np.full(N, y0, float), np.full(N, h0, float)
-    v = np.full(N, max(v0, 0.0))
-    a = np.full(N, np.clip(a0, -limits.max_decel, limits.max_accel))
-    steer = np.full(N, np.clip(steer0, -limits.max_steer, limits.max_steer))
-    out = {k: np.zeros((N, steps + 1)) for k in ("x", "y", "heading", "speed", "accel", "steer")}
-    out["x"][:, 0], out["y"][:, 0], out["heading"][:, 0], out["speed"][:, 0] = x0, y0, h0, v0
-    out["steer"][:, 0] = steer
-    idx = np.zeros(N, int)
-    window = np.arange(-4, 25)
-    rows = np.arange(N)[:, None]
-    for k in range(steps):
-        # longitudinal: chase the next target speed, jerk-limited, easing into a stop
-        a_des = (speed_targets[:, k + 1] - v) / (2.0 * dt)
-        a_des = np.clip(a_des, -limits.max_decel, limits.max_accel)
-        # the deceleration from which a jerk-limited ramp to zero ends exactly at standstill
-        j = limits.max_jerk
-        ease = j * (np.sqrt(dt * dt / 4.0 + 2.0 * np.maximum(v, 0.0) / j) - dt / 2.0)
-        a_des = np.maximum(a_des, -0.9 * ease)
-        a = a + np.clip(a_des - a, -limits.max_jerk * dt, limits.max_jerk * dt)
-        a = np.clip(a, -limits.max_decel, limits.max_accel)
-        a = np.maximum(a, -v / dt)  # never reverse
-        v_next = v + a * dt
-        v_avg = 0.5 * (v + v_next)
-        # lateral: pure pursuit on the nearest path sample ahead of the current one
-        cand = np.clip(idx[:, None] + window[None], 0, M - 1)
-        d2 = (paths[rows, cand, 0] - x[:, None]) ** 2 + (paths[rows, cand, 1] - y[:, None]) ** 2
-        idx = cand[np.arange(N), np.argmin(d2, axis=1)]
-        look = np.clip(4.0 + 0.8 * v_avg, 4.0, 30.0)
-        tgt = np.clip(idx + np.round(look / PATH_DS).astype(int), 0, M - 1)
-        dx, dy = paths[np.arange(N), tgt, 0] - x, paths[np.arange(N), tgt, 1] - y
-        alpha = np.arctan2(dy, dx) - h
-        kappa_des = 2.0 * np.sin(alpha) / np.maximum(np.hypot(dx, dy), 1.0)
-        steer_des = np.arctan(kappa_des * L)
-        lat_budget = np.sqrt(np.maximum((limits.friction_mu * G) ** 2 - a**2, 0.0))
-        lat_budget = np.minimum(lat_budget, limits.max_lat_accel) * 0.98
-        vv = np.maximum(v_avg, 1e-3)
-        kappa_max = np.minimum.reduce([np.full(N, limits.max_curvature * 0.98), lat_budget / vv**2,
-                                       0.98 * limits.max_yaw_rate / vv])
-        steer_max = np.arctan(kappa_max * L)
-        steer = steer + np.clip(steer_des - steer, -limits.max_steer_rate * dt, limits.max_steer_rate * dt)
-        steer = np.clip(steer, -steer_max, steer_max)
-        yaw_rate = v_avg * np.tan(steer) / L
-        h_mid = h + 0.5 * yaw_rate * dt
-        x = x + v_avg * np.cos(h_mid) * dt
-        y = y + v_avg * np.sin(h_mid) * dt
-        h = h + yaw_rate * dt
-        v = v_next
-        out["accel"][:, k] = a
-        out["x"][:, k + 1], out["y"][:, k + 1], out["heading"][:, k + 1], out["speed"][:, k + 1] = x, y, h, v
-        out["steer"][:, k + 1] = steer
-    out["accel"][:, steps] = out["accel"][:, steps - 1]
-    out["heading"] = (out["heading"] + np.pi) % (2 * np.pi) - np.pi
-    out["heading"][:, 0] = h0
-    return Plans(**out)
+    x, y, h, v, a, steer = rollout_kernel(
+        float(x0), float(y0), float(h0), float(v0), float(a0), float(steer0), np.ascontiguousarray(paths, dtype=np.float64),
+        np.ascontiguousarray(speed_targets, dtype=np.float64), float(dt), int(steps), limits.wheelbase, limits.max_accel,
+        limits.max_decel, limits.max_jerk, limits.max_lat_accel, limits.friction_mu * G, limits.max_yaw_rate,
+        limits.max_curvature, limits.max_steer, limits.max_steer_rate, PATH_DS)
+    return Plans(x, y, h, v, a, steer)

@@ -29,10 +29,9 @@ import shapely
 from schemas import ObjectType, Outcome
 
 from .config import LabelThresholds
-from .geometry import box_corners, boxes_overlap, obb_overlap
+from .kernels import footprint_samples, pair_labels
 
 PAIR_RANGE_M = 40.0    # plan-agent pairs never closer than this (centres) are not examined further
-COLLISION_RANGE_M = 25.0  # pairs never closer than this cannot touch (half-diagonals <= 8.5 m, <= 4 m/frame each)
 TTC_REACH_M = 25.0     # TTC is evaluated where the centre gap is below this
 TTC_HORIZON_S = 5.0    # a projected contact later than this does not count
 TTC_STRIDE = 2         # TTC is evaluated every TTC_STRIDE frames (5 Hz)
@@ -67,39 +66,6 @@ class EgoPlans:
     width: float
 
 
-def _interp_angle(h0, h1, u):
-    return h0 + u * np.angle(np.exp(1j * (h1 - h0)))
-
-
-def _seg_dist_to_origin(p0x, p0y, p1x, p1y):
-    dx, dy = p1x - p0x, p1y - p0y
-    denom = dx * dx + dy * dy
-    u = np.clip(-(p0x * dx + p0y * dy) / np.where(denom > 0, denom, 1.0), 0.0, 1.0)
-    return np.hypot(p0x + u * dx, p0y + u * dy)
-
-
-def _point_seg_dist(p, a, b):
-    ab = b - a
-    u = np.clip(((p - a) * ab).sum(-1) / np.maximum((ab * ab).sum(-1), 1e-12), 0.0, 1.0)
-    return np.linalg.norm(p - (a + u[..., None] * ab), axis=-1)
-
-
-def box_distance(ca: np.ndarray, cb: np.ndarray) -> np.ndarray:
-    """Exact distance between convex quads ``[..., 4, 2]`` (0 where they overlap)."""
-    ea, eb = np.roll(ca, -1, axis=-2), np.roll(cb, -1, axis=-2)
-    d1 = _point_seg_dist(ca[..., :, None, :], cb[..., None, :, :], eb[..., None, :, :]).min(axis=(-1, -2))
-    d2 = _point_seg_dist(cb[..., :, None, :], ca[..., None, :, :], ea[..., None, :, :]).min(axis=(-1, -2))
-    return np.where(boxes_overlap(ca, cb), 0.0, np.minimum(d1, d2))
-
-
-def _three_discs(x, y, h, L, W):
-    """Centres ``[..., 3, 2]`` and radius ``[...]`` of three discs covering each box."""
-    off = np.asarray(L / 3.0)[..., None] * np.array([-1.0, 0.0, 1.0])
-    cx = x[..., None] + off * np.cos(h)[..., None]
-    cy = y[..., None] + off * np.sin(h)[..., None]
-    return cx, cy, np.hypot(L / 6.0, W / 2.0)
-
-
 def inner_drivable(drivable: shapely.Geometry, length: float, width: float, dt: float) -> shapely.Geometry:
     """Drivable area eroded so that an ego centre inside it keeps every corner inside for half a frame.
 
@@ -118,79 +84,13 @@ def label_plans(ego: EgoPlans, agents: AgentFutures, drivable: shapely.Geometry,
     intervals whose two end centres lie inside it are inside without corner tests.
     """
     N, T = ego.x.shape
-    A = agents.x.shape[1]
     Na = agents.x.shape[0]
-    # (plan, agent) pairs that ever come within PAIR_RANGE_M: everything else is far and safe
-    if Na == N:
-        D = np.hypot(agents.x - ego.x[:, None], agents.y - ego.y[:, None])
-    else:
-        D = np.hypot(agents.x[0][None] - ego.x[:, None], agents.y[0][None] - ego.y[:, None])
-    D = np.where(np.broadcast_to(agents.valid, (N, A, T)), D, np.inf)
-    Dmin = D.min(axis=2)
-    pn, pa = np.nonzero(Dmin < PAIR_RANGE_M)
-    close = Dmin[pn, pa] < COLLISION_RANGE_M  # pairs that can touch at all (centres within R + 2 frames of motion)
-    pg = pn if Na == N else np.zeros_like(pn)  # row of the agent arrays
-    g = {k: getattr(agents, k)[pg, pa] for k in ("x", "y", "heading", "vx", "vy", "length", "width", "valid")}
-    ex, ey, eh, es = ego.x[pn], ego.y[pn], ego.heading[pn], ego.speed[pn]
-    eL, eW = ego.length, ego.width
-    val = g["valid"]
-    rx, ry = g["x"] - ex, g["y"] - ey
-    dist = D[pn, pa]
-    R = 0.5 * np.hypot(eL, eW) + 0.5 * np.hypot(g["length"], g["width"])
-
-    # ---------------------------------------------------------------- collisions
-    coll_t = np.full(N, np.inf)
-    coll_agent = np.full(N, -1)
-    coll_rel = np.full(N, np.nan)
-    pair_ok = val[:, :-1] & val[:, 1:] & close[:, None]
-    # 1) overlap at the frames themselves: the first overlapping frame bounds the search
-    qf, kf = np.nonzero(val & close[:, None] & (dist <= R))
-    first_frame = np.full(N, T, dtype=int)
-    if len(qf):
-        hitf = obb_overlap(ex[qf, kf], ey[qf, kf], eh[qf, kf], eL, eW, g["x"][qf, kf], g["y"][qf, kf],
-                           g["heading"][qf, kf], g["length"][qf, kf], g["width"][qf, kf])
-        np.minimum.at(first_frame, pn[qf[hitf]], kf[hitf])
-    # 2) intervals before that frame whose centres come close enough are refined
-    before = np.arange(T - 1)[None] < first_frame[pn][:, None]
-    q_i, k_i = np.nonzero(pair_ok & before & (np.minimum(dist[:, :-1], dist[:, 1:]) <= R[:, :-1] + R[:, 1:] + 8.0))
-    closest = _seg_dist_to_origin(rx[q_i, k_i], ry[q_i, k_i], rx[q_i, k_i + 1], ry[q_i, k_i + 1])
-    near = closest <= np.maximum(R[q_i, k_i], R[q_i, k_i + 1])
-    q_i, k_i = q_i[near], k_i[near]
-    if len(q_i):
-        K = th.fine_steps
-        u = np.arange(K + 1) / K
-        lerp = lambda arr: arr[q_i, k_i][:, None] + u * (arr[q_i, k_i + 1] - arr[q_i, k_i])[:, None]  # noqa: E731
-        fx, fy = lerp(ex), lerp(ey)
-        fh = _interp_angle(eh[q_i, k_i][:, None], eh[q_i, k_i + 1][:, None], u)
-        gx, gy, gL, gW = lerp(g["x"]), lerp(g["y"]), lerp(g["length"]), lerp(g["width"])
-        gh = _interp_angle(g["heading"][q_i, k_i][:, None], g["heading"][q_i, k_i + 1][:, None], u)
-        hit = obb_overlap(fx, fy, fh, eL, eW, gx, gy, gh, gL, gW)
-        any_hit = hit.any(axis=1)
-        first_u = np.argmax(hit, axis=1)
-        n_i = pn[q_i]
-        t_hit = np.where(any_hit, (k_i + first_u / K) * dt, np.inf)
-        order = np.lexsort((t_hit, n_i))
-        first = order[np.r_[True, n_i[order][1:] != n_i[order][:-1]]]  # earliest hit per plan
-        j = first[np.isfinite(t_hit[first])]
-        q, k, fu = q_i[j], k_i[j], first_u[j]
-        n = pn[q]
-        coll_t[n], coll_agent[n] = t_hit[j], pa[q]
-        uu = fu / K
-        sp = es[q, k] + uu * (es[q, k + 1] - es[q, k])
-        hh = fh[j, fu]
-        gvx = g["vx"][q, k] + uu * (g["vx"][q, k + 1] - g["vx"][q, k])
-        gvy = g["vy"][q, k] + uu * (g["vy"][q, k + 1] - g["vy"][q, k])
-        coll_rel[n] = np.hypot(sp * np.cos(hh) - gvx, sp * np.sin(hh) - gvy)
-    # plans whose first contact is exactly at a frame (no earlier contact in between)
-    for n in np.flatnonzero((first_frame < T) & ~np.isfinite(coll_t)):
-        k = first_frame[n]
-        cand = qf[(pn[qf] == n) & (kf == k)]
-        for q in cand:
-            if obb_overlap(ex[q, k], ey[q, k], eh[q, k], eL, eW, g["x"][q, k], g["y"][q, k], g["heading"][q, k],
-                           g["length"][q, k], g["width"][q, k]):
-                coll_t[n], coll_agent[n] = k * dt, pa[q]
-                coll_rel[n] = np.hypot(es[q, k] * np.cos(eh[q, k]) - g["vx"][q, k], es[q, k] * np.sin(eh[q, k]) - g["vy"][q, k])
-                break
+    rows = np.arange(N) if Na == N else np.zeros(N, dtype=np.int64)
+    coll_t, coll_agent, coll_rel, min_dist, min_ttc = pair_labels(
+        ego.x, ego.y, ego.heading, ego.speed, float(ego.length), float(ego.width),
+        agents.x, agents.y, agents.heading, agents.vx, agents.vy, agents.length, agents.width, agents.valid, rows,
+        dt, th.fine_steps, PAIR_RANGE_M, TTC_REACH_M, TTC_HORIZON_S, TTC_STRIDE, th.ttc_min_closing_mps,
+        EXACT_DISTANCE_M)
     collision = np.isfinite(coll_t)
 
     # ---------------------------------------------------------------- off-road
@@ -209,38 +109,6 @@ def label_plans(ego: EgoPlans, agents: AgentFutures, drivable: shapely.Geometry,
         # a plan that starts on a line has not crossed it there
         crossings -= shapely.intersects(solid_lines, shapely.points(ego.x[:, 0], ego.y[:, 0])).astype(np.int32)
         crossings = np.maximum(crossings, 0)
-
-    # ---------------------------------------------------------------- distance and TTC
-    min_dist = np.full(N, np.inf)
-    min_ttc = np.full(N, np.inf)
-    if len(pn):
-        lb = np.where(val, dist - R, np.inf)
-        ub = np.where(val, dist - 0.5 * eW - 0.5 * g["width"], np.inf)
-        best_ub = np.full(N, np.inf)
-        np.minimum.at(best_ub, pn, ub.min(axis=1))
-        q, k = np.nonzero(lb <= np.minimum(best_ub[pn], EXACT_DISTANCE_M)[:, None])
-        np.minimum.at(min_dist, pn, np.maximum(lb.min(axis=1), 0.0))  # lower bound where nothing is close
-        d = box_distance(box_corners(ex[q, k], ey[q, k], eh[q, k], eL, eW),
-                         box_corners(g["x"][q, k], g["y"][q, k], g["heading"][q, k], g["length"][q, k], g["width"][q, k]))
-        exact = np.full(N, np.inf)
-        np.minimum.at(exact, pn[q], d)
-        min_dist = np.where(np.isfinite(exact), exact, min_dist)
-        # TTC: constant-velocity projection of three discs per box, earliest contact within TTC_HORIZON_S
-        every = np.zeros(T, bool)
-        every[::TTC_STRIDE] = True
-        q, k = np.nonzero(val & (dist < R + TTC_REACH_M) & every[None] & (np.arange(T)[None] < first_frame[pn][:, None]))
-        # bounding circles first: discs inside them can only touch if the circles do
-        evx, evy = es[q, k] * np.cos(eh[q, k]), es[q, k] * np.sin(eh[q, k])
-        circle = _circle_ttc(rx[q, k], ry[q, k], g["vx"][q, k] - evx, g["vy"][q, k] - evy, R[q, k], th.ttc_min_closing_mps)
-        q, k = q[circle <= TTC_HORIZON_S], k[circle <= TTC_HORIZON_S]
-        if len(q):
-            ttc = _disc_ttc(ex[q, k], ey[q, k], eh[q, k], es[q, k], eL, eW, g["x"][q, k], g["y"][q, k],
-                            g["heading"][q, k], g["vx"][q, k], g["vy"][q, k], g["length"][q, k], g["width"][q, k],
-                            th.ttc_min_closing_mps)
-            if collision.any():  # after first contact the remaining frames do not count
-                ttc = np.where(k * dt > coll_t[pn[q]], np.inf, ttc)
-            np.minimum.at(min_ttc, pn[q], ttc)
-    min_dist[collision] = 0.0
 
     outcome = np.full(N, Outcome.SAFE.name, dtype=object)
     near_miss = (min_dist < th.near_miss_distance_m) | (min_ttc < th.near_miss_ttc_s)
@@ -263,64 +131,29 @@ def label_plans(ego: EgoPlans, agents: AgentFutures, drivable: shapely.Geometry,
     }
 
 
-def _circle_ttc(px, py, vx, vy, rad, min_closing):
-    """Earliest time (s) two circles with relative position p and velocity v touch (inf if never)."""
-    a = vx * vx + vy * vy
-    b = px * vx + py * vy
-    c = px * px + py * py - rad * rad
-    disc = b * b - a * c
-    t = np.where((disc >= 0) & (b < 0) & (a > min_closing**2), (-b - np.sqrt(np.maximum(disc, 0))) / np.maximum(a, 1e-9), np.inf)
-    return np.where(c <= 0, 0.0, t)
-
-
-def _disc_ttc(ex, ey, eh, es, eL, eW, gx, gy, gh, gvx, gvy, gL, gW, min_closing):
-    """Earliest time (s, <= TTC_HORIZON_S) at which constant-velocity discs of the two boxes touch."""
-    ecx, ecy, er = _three_discs(ex, ey, eh, np.float64(eL), np.float64(eW))
-    gcx, gcy, gr = _three_discs(gx, gy, gh, gL, gW)
-    rvx = (gvx - es * np.cos(eh))[:, None, None]
-    rvy = (gvy - es * np.sin(eh))[:, None, None]
-    px = gcx[:, None, :] - ecx[:, :, None]
-    py = gcy[:, None, :] - ecy[:, :, None]
-    t = _circle_ttc(px, py, rvx, rvy, (er + gr)[:, None, None], min_closing)
-    t = np.where(t <= TTC_HORIZON_S, t, np.inf)
-    return t.min(axis=(1, 2))
-
-
 def _first_exit(ego: EgoPlans, drivable, sub: int, dt: float, only=None, until=None, inner=None) -> np.ndarray:
     """First time (s) any footprint corner is outside ``drivable``, sampling ``sub`` per frame.
 
-    With ``inner``, samples of intervals whose end centres are both inside it (and slower
-    than SAFE_SPEED_MPS) are known to be inside and skipped.
+    With ``inner``, intervals whose end centres are both inside it (and slower than
+    SAFE_SPEED_MPS) are known to be inside and not sampled. With ``until`` (refinement),
+    only the two intervals before each plan's coarse first exit are sampled.
     """
     N, T = ego.x.shape
+    check = np.zeros((N, T), bool)
     rows = np.arange(N) if only is None else np.flatnonzero(only)
-    out = np.full(N, np.inf)
-    if not len(rows):
-        return out
-    u = np.arange(sub) / sub
-    k = np.arange(T - 1)
-    if until is not None:  # refine: only the coarse interval that precedes each first exit
+    if until is not None:
         k0 = np.clip(np.floor(until[rows] / dt - 1e-9) - 1, 0, T - 2).astype(int)
-        k = k0[:, None] + np.arange(2)[None]
+        check[rows, k0] = True
+        check[rows, np.minimum(k0 + 1, T - 2)] = True
     else:
-        k = np.broadcast_to(k, (len(rows), T - 1))
-    r = rows[:, None]
-    kk = np.minimum(k + 1, T - 1)
-    x = ego.x[r, k][..., None] + u * (ego.x[r, kk] - ego.x[r, k])[..., None]
-    y = ego.y[r, k][..., None] + u * (ego.y[r, kk] - ego.y[r, k])[..., None]
-    h = _interp_angle(ego.heading[r, k][..., None], ego.heading[r, kk][..., None], u)
-    t = (k[..., None] + u) * dt
-    x, y, h, t = (np.concatenate([a.reshape(len(rows), -1), b], axis=1) for a, b in
-                  ((x, ego.x[rows, -1:]), (y, ego.y[rows, -1:]), (h, ego.heading[rows, -1:]), (t, np.full((len(rows), 1), (T - 1) * dt))))
-    check = np.ones(x.shape, bool)
-    if inner is not None and until is None:
-        safe = shapely.contains_xy(inner, ego.x[rows], ego.y[rows]) & (ego.speed[rows] <= SAFE_SPEED_MPS)
-        interval_safe = safe[:, :-1] & safe[:, 1:]
-        check = np.concatenate([np.repeat(~interval_safe, sub, axis=1), ~safe[:, -1:]], axis=1)
-    inside = np.ones(x.shape, bool)
-    c = box_corners(x[check], y[check], h[check], ego.length, ego.width)
-    inside[check] = shapely.contains_xy(drivable, c[..., 0], c[..., 1]).all(axis=-1)
-    outside = ~inside
-    first = np.where(outside.any(axis=1), t[np.arange(len(rows)), np.argmax(outside, axis=1)], np.inf)
-    out[rows] = first
+        check[rows] = True
+        if inner is not None:
+            safe = shapely.contains_xy(inner, ego.x[rows], ego.y[rows]) & (ego.speed[rows] <= SAFE_SPEED_MPS)
+            check[rows, :-1] = ~(safe[:, :-1] & safe[:, 1:])
+            check[rows, -1] = ~safe[:, -1]
+    out = np.full(N, np.inf)
+    xy, plan, t = footprint_samples(ego.x, ego.y, ego.heading, check, sub, float(ego.length), float(ego.width), dt)
+    if len(plan):
+        outside = ~shapely.contains_xy(drivable, xy[:, 0], xy[:, 1]).reshape(-1, 4).all(axis=1)
+        np.minimum.at(out, plan[outside], t[outside])
     return out
