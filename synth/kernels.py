@@ -161,7 +161,7 @@ def pair_labels(ex, ey, eh, es, el, ew, ax, ay, ah, avx, avy, al, aw, aval, rows
         # ---- collisions: earliest contact over agents, in time order per agent
         for a in range(A):
             for k in range(T):
-                if k * dt > coll_t[n]:
+                if (k - 1) * dt > coll_t[n]:  # interval (k - 1, k) starts after the earliest contact so far
                     break
                 d = dist[a, k]
                 if d == np.inf:

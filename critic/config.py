@@ -1,0 +1,127 @@
+"""Critic configuration: frozen dataclasses with a docstring per field, named presets.
+
+The resolved configuration is saved as JSON beside every checkpoint and is all
+``ImpartialCritic.load`` needs besides the safetensors weights.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureConfig:
+    """Ego-centric inputs and targets (ego frame at the anchor: x forward, y left, m)."""
+
+    max_agents: int = 24
+    """Agents kept (nearest to the ego at the anchor); the ego is token 0 on top of these."""
+    history_steps: int = 11
+    """Frames of history per agent, anchor included (1 s at 10 Hz)."""
+    max_polylines: int = 48
+    """Map polylines kept (nearest), each cut to ``polyline_points`` points."""
+    polyline_points: int = 16
+    """Points per polyline after resampling."""
+    map_radius_m: float = 70.0
+    """Map features farther than this from the ego are dropped."""
+    plan_steps: int = 80
+    """Plan states after the anchor (8 s at 10 Hz)."""
+    dyn_stride: int = 5
+    """Plan states per latent-dynamics step (5 -> 0.5 s steps, 16 steps over 8 s)."""
+    occ_size: int = 32
+    """Occupancy grid cells per side, centred on the ego's planned pose."""
+    occ_cell_m: float = 1.0
+    """Occupancy cell size (m)."""
+    occ_every: int = 2
+    """Occupancy frames every this many dynamics steps (2 -> every 1 s, 8 frames)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Network sizes."""
+
+    d_model: int = 96
+    """Token and latent width."""
+    heads: int = 4
+    """Attention heads."""
+    scene_layers: int = 2
+    """Self-attention layers over scene tokens."""
+    diffusion: bool = False
+    """Train the diffusers dream decoder (UNet + DDPM) next to the deterministic occupancy head."""
+    diffusion_channels: tuple[int, int] = (32, 64)
+    """UNet block widths of the dream decoder."""
+
+
+@dataclasses.dataclass(frozen=True)
+class LossWeights:
+    """Explicit weight of every loss term (logged as ``loss/<name>``)."""
+
+    hazard: float = 1.0
+    occupancy: float = 0.5
+    reward: float = 0.2
+    contrastive: float = 0.3
+    diffusion: float = 0.2
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything ``impartial train-critic`` uses."""
+
+    variant: str = "impartial"
+    """impartial | optimistic (logged rows only) | no-contrastive (contrastive weight 0)."""
+    features: FeatureConfig = FeatureConfig()
+    model: ModelConfig = ModelConfig()
+    loss: LossWeights = LossWeights()
+    scenes_per_batch: int = 16
+    """Scenes (anchors) per batch."""
+    plans_per_scene: int = 8
+    """Counterfactual plans per scene in a batch (hard negatives of each other)."""
+    epochs: int = 6
+    """Maximum epochs."""
+    max_minutes: float = 13.0
+    """Stop training (after the current batch) once this much wall time has passed."""
+    lr: float = 2e-3
+    """AdamW learning rate (cosine decay)."""
+    weight_decay: float = 1e-4
+    patience: int = 2
+    """Early stopping: epochs without validation improvement."""
+    focal_gamma: float = 2.0
+    """Focal-loss gamma of the hazard heads."""
+    infonce_temperature: float = 0.1
+    seed: int = 0
+    threads: int = 2
+    """torch threads."""
+    max_batches_per_epoch: int = 0
+    """0 = all; a positive number caps batches per epoch (debug)."""
+
+    def __post_init__(self) -> None:
+        if self.variant not in ("impartial", "optimistic", "no-contrastive"):
+            raise ValueError(f"variant: unknown {self.variant!r} (impartial, optimistic, no-contrastive)")
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=1, sort_keys=True)
+
+    @staticmethod
+    def from_json(text: str) -> "TrainConfig":
+        d = json.loads(text)
+        d["features"] = FeatureConfig(**d["features"])
+        m = d["model"]
+        m["diffusion_channels"] = tuple(m["diffusion_channels"])
+        d["model"] = ModelConfig(**m)
+        d["loss"] = LossWeights(**d["loss"])
+        return TrainConfig(**d)
+
+
+def preset(name: str, variant: str = "impartial") -> TrainConfig:
+    """``default`` (fits 15 min on 2 cores), ``demo`` (a few minutes), ``debug`` (< 1 min)."""
+    if name == "default":
+        cfg = TrainConfig(variant=variant)
+    elif name == "demo":
+        cfg = TrainConfig(variant=variant, epochs=3, max_minutes=2.0, model=ModelConfig(d_model=64))
+    elif name == "debug":
+        cfg = TrainConfig(variant=variant, epochs=1, max_minutes=0.5, scenes_per_batch=4, plans_per_scene=4,
+                          max_batches_per_epoch=6, model=ModelConfig(d_model=32, heads=2, scene_layers=1, diffusion=True,
+                                                                     diffusion_channels=(16, 32)),
+                          features=FeatureConfig(max_agents=8, max_polylines=16, polyline_points=8))
+    else:
+        raise ValueError(f"preset: unknown {name!r} (default, demo, debug)")
+    return cfg

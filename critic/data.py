@@ -1,0 +1,199 @@
+"""Critic training data: features of every anchor and plan of a dataset split, cached.
+
+``load_split(data_dir, split, cfg)`` reads the counterfactuals of one split with their
+scenarios and map features, builds scene features once per (scenario, anchor) and plan
+features and targets per row (occupancy bit-packed), and caches the arrays as ``.npy``
+files under ``DATA/_cache/critic-<hash>/`` (loaded with ``allow_pickle=False``).
+``GroupSampler`` yields batches of several scenes with several plans each.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from schemas import InputError, tables_to_scenarios
+
+from .config import FeatureConfig
+from .features import agent_features, anchor_pose, map_features, plan_features
+from .occupancy import DrivableRaster, agent_occupancy, non_drivable
+
+CACHE_VERSION = "1"
+_ROW_COLUMNS = ("sample_id", "scenario_id", "anchor_frame", "family", "outcome", "collision_time_s", "offroad_time_s",
+                "plan_x", "plan_y", "plan_heading", "plan_speed", "perturbed_track_ids", "perturbed_x", "perturbed_y",
+                "perturbed_heading")
+ARRAYS = ("agents", "agents_mask", "map", "map_mask", "row_scene", "plan", "coll_t", "off_t", "occ", "logged")
+
+
+@dataclasses.dataclass
+class SplitArrays:
+    """Scene arrays ``[S, ...]`` and row arrays ``[R, ...]`` (``row_scene`` maps rows to scenes)."""
+
+    agents: np.ndarray
+    agents_mask: np.ndarray
+    map: np.ndarray
+    map_mask: np.ndarray
+    row_scene: np.ndarray
+    plan: np.ndarray
+    coll_t: np.ndarray
+    off_t: np.ndarray
+    occ: np.ndarray
+    logged: np.ndarray
+    sample_id: list
+    outcome: list
+
+    @property
+    def num_rows(self) -> int:
+        return len(self.row_scene)
+
+    def select_rows(self, keep: np.ndarray) -> "SplitArrays":
+        keep = np.flatnonzero(keep)
+        rows = {k: getattr(self, k)[keep] for k in ("row_scene", "plan", "coll_t", "off_t", "occ", "logged")}
+        return dataclasses.replace(self, **rows, sample_id=[self.sample_id[i] for i in keep],
+                                   outcome=[self.outcome[i] for i in keep])
+
+
+def _read_rows(data: Path, split: str) -> pa.Table:
+    folder = data / "counterfactuals" / f"split={split}"
+    parts = sorted(folder.glob("part-*.parquet"))
+    if not parts:
+        raise InputError(f"no counterfactual partitions for split {split!r}", path=str(folder))
+    return pa.concat_tables([pq.read_table(p, columns=list(_ROW_COLUMNS)) for p in parts])
+
+
+def _read_scenarios(data: Path, ids: list[str]) -> dict:
+    filt = [("scenario_id", "in", ids)]
+    scen = pq.read_table(data / "scenarios", filters=filt)
+    feats = pq.read_table(data / "map_features", filters=filt)
+    meta = {b"schema_version": b"1", b"table": b"scenarios"}
+    scen = scen.replace_schema_metadata(meta)
+    feats = feats.replace_schema_metadata({b"schema_version": b"1", b"table": b"map_features"})
+    return {s.scenario_id: s for s in tables_to_scenarios(scen, feats, where=str(data))}
+
+
+def _cache_dir(data: Path, split: str, cfg: FeatureConfig) -> Path:
+    man = data / "_manifest.json"
+    stamp = json.loads(man.read_text()).get("created", "") if man.exists() else ""
+    key = hashlib.sha1(json.dumps([CACHE_VERSION, split, dataclasses.asdict(cfg), stamp]).encode()).hexdigest()[:12]
+    return data / "_cache" / f"critic-{split}-{key}"
+
+
+def build_split(data: Path, split: str, cfg: FeatureConfig, log=print) -> SplitArrays:
+    t0 = time.time()
+    rows = _read_rows(data, split)
+    keys = list(zip(rows.column("scenario_id").to_pylist(), rows.column("anchor_frame").to_pylist()))
+    scenes = sorted(set(keys))
+    scene_index = {k: i for i, k in enumerate(scenes)}
+    scns = _read_scenarios(data, sorted({k[0] for k in scenes}))
+    S, R = len(scenes), rows.num_rows
+    K = cfg.plan_steps // (cfg.dyn_stride * cfg.occ_every)
+    agents = np.zeros((S, 1 + cfg.max_agents, cfg.history_steps, 13), np.float32)
+    agents_mask = np.zeros((S, 1 + cfg.max_agents, cfg.history_steps), bool)
+    maps = np.zeros((S, cfg.max_polylines, cfg.polyline_points, 10), np.float32)
+    map_mask = np.zeros((S, cfg.max_polylines, cfg.polyline_points), bool)
+    plan = np.zeros((R, cfg.plan_steps, 5), np.float32)
+    occ = np.zeros((R, K, 2, cfg.occ_size, cfg.occ_size // 8), np.uint8)
+    row_scene = np.array([scene_index[k] for k in keys], np.int64)
+    col = {c: rows.column(c) for c in _ROW_COLUMNS}
+    px = np.array(col["plan_x"].to_pylist())
+    py = np.array(col["plan_y"].to_pylist())
+    ph = np.array(col["plan_heading"].to_pylist())
+    ps = np.array(col["plan_speed"].to_pylist())
+    if px.shape[1] != cfg.plan_steps + 1:
+        raise InputError(f"plans have {px.shape[1]} states, the critic expects {cfg.plan_steps + 1}", path=str(data),
+                         field="plan_x")
+    occ_idx = np.arange(1, K + 1) * cfg.dyn_stride * cfg.occ_every  # plan states at 1 s, 2 s, ...
+    for s_i, (sid, anchor) in enumerate(scenes):
+        scn = scns[sid]
+        agents[s_i], agents_mask[s_i] = agent_features(scn, anchor, cfg)
+        maps[s_i], map_mask[s_i] = map_features(scn, anchor, cfg)
+        r = np.flatnonzero(row_scene == s_i)
+        pose = anchor_pose(scn, anchor)
+        plan[r] = plan_features(px[r], py[r], ph[r], ps[r], pose)
+        # true agent futures at the occupancy times, perturbed agents substituted per row
+        e = scn.ego_index
+        others = np.array([i for i in range(scn.num_agents) if i != e], dtype=int)
+        fr = anchor + occ_idx
+        base = {k: np.nan_to_num(getattr(scn, k)[others][:, fr]) for k in ("x", "y", "heading", "length", "width")}
+        val = scn.valid[others][:, fr]
+        fut = {k: np.repeat(v[None], len(r), axis=0) for k, v in base.items()}
+        for j, row in enumerate(r):
+            for tid, tx, ty, th in zip(col["perturbed_track_ids"][row].as_py(), col["perturbed_x"][row].as_py(),
+                                        col["perturbed_y"][row].as_py(), col["perturbed_heading"][row].as_py()):
+                a = int(np.flatnonzero(np.array(scn.track_id, dtype=object)[others] == tid)[0])
+                fut["x"][j, a], fut["y"][j, a], fut["heading"][j, a] = (np.asarray(v)[occ_idx] for v in (tx, ty, th))
+        ex, ey, eh = px[r][:, occ_idx], py[r][:, occ_idx], ph[r][:, occ_idx]
+        ch0 = agent_occupancy(ex, ey, eh, fut["x"], fut["y"], fut["heading"], fut["length"], fut["width"],
+                              np.repeat(val[None], len(r), axis=0), np.arange(len(r)), cfg.occ_size, cfg.occ_cell_m)
+        m = 0.75 * cfg.occ_size * cfg.occ_cell_m
+        raster = DrivableRaster(scn.map.drivable_area, ex.min() - m, ey.min() - m, ex.max() + m, ey.max() + m)
+        ch1 = non_drivable(raster, ex, ey, eh, cfg.occ_size, cfg.occ_cell_m)
+        occ[r] = np.packbits(np.stack([ch0, ch1], axis=2), axis=-1)
+    out = SplitArrays(
+        agents=agents, agents_mask=agents_mask, map=maps, map_mask=map_mask, row_scene=row_scene, plan=plan,
+        coll_t=np.nan_to_num(np.array(col["collision_time_s"].to_pylist(), dtype=float), nan=np.inf).astype(np.float32),
+        off_t=np.nan_to_num(np.array(col["offroad_time_s"].to_pylist(), dtype=float), nan=np.inf).astype(np.float32),
+        occ=occ, logged=np.array(pc.equal(col["family"], "logged").to_pylist(), bool),
+        sample_id=col["sample_id"].to_pylist(), outcome=col["outcome"].to_pylist(),
+    )
+    log(f"features[{split}]: {S} scenes, {R} plans in {time.time() - t0:.1f} s")
+    return out
+
+
+def load_split(data: str | Path, split: str, cfg: FeatureConfig, log=print) -> SplitArrays:
+    """Features of one split, from the cache when it is there and complete."""
+    data = Path(data)
+    cache = _cache_dir(data, split, cfg)
+    if (cache / "done.json").exists():
+        arrs = {k: np.load(cache / f"{k}.npy", allow_pickle=False) for k in ARRAYS}
+        extra = json.loads((cache / "done.json").read_text())
+        return SplitArrays(**arrs, sample_id=extra["sample_id"], outcome=extra["outcome"])
+    out = build_split(data, split, cfg, log)
+    tmp = cache.with_name(cache.name + ".tmp")
+    tmp.mkdir(parents=True, exist_ok=True)
+    for k in ARRAYS:
+        np.save(tmp / f"{k}.npy", getattr(out, k), allow_pickle=False)
+    (tmp / "done.json").write_text(json.dumps({"sample_id": out.sample_id, "outcome": out.outcome}))
+    if cache.exists():
+        import shutil
+
+        shutil.rmtree(cache)
+    tmp.rename(cache)
+    return out
+
+
+class GroupSampler:
+    """Batches of ``scenes_per_batch`` scenes with ``plans_per_scene`` plans each.
+
+    Plans of a scene are drawn without replacement (with replacement only when the scene
+    has fewer); an epoch visits every scene once, in a seeded random order.
+    """
+
+    def __init__(self, arrays: SplitArrays, scenes_per_batch: int, plans_per_scene: int, seed: int):
+        self.rows_of = {}
+        for r, s in enumerate(arrays.row_scene):
+            self.rows_of.setdefault(int(s), []).append(r)
+        self.scenes = np.array(sorted(self.rows_of))
+        self.spb, self.pps = scenes_per_batch, plans_per_scene
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return int(np.ceil(len(self.scenes) / self.spb))
+
+    def __iter__(self):
+        order = self.rng.permutation(self.scenes)
+        for i in range(0, len(order), self.spb):
+            batch = []
+            for s in order[i:i + self.spb]:
+                rows = self.rows_of[int(s)]
+                k = min(self.pps, len(rows)) if len(rows) >= self.pps else self.pps
+                pick = self.rng.choice(rows, size=k, replace=len(rows) < self.pps)
+                batch.append(pick)
+            yield np.stack(batch) if len({len(b) for b in batch}) == 1 else batch

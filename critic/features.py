@@ -1,0 +1,128 @@
+"""Ego-centric features of one anchor, and targets of each counterfactual plan.
+
+Frames and units: everything is expressed in the ego frame at the anchor (origin at the
+ego box centre, x along its heading, y to its left; metres, radians, m/s), float32.
+
+* Agents ``[1 + max_agents, history_steps, AGENT_FEATURES]`` (token 0 = ego): x, y,
+  cos, sin of heading, vx, vy, length, width, one-hot type (4), is-ego; mask
+  ``[1 + max_agents, history_steps]``.
+* Map ``[max_polylines, polyline_points, MAP_FEATURES]``: x, y, one-hot kind (8:
+  centerline, solid, double solid, broken, unknown line, road edge, crosswalk,
+  drivable-area boundary); mask.
+* Plan ``[plan_steps, PLAN_FEATURES]``: x, y, cos, sin of heading, speed of every
+  state after the anchor.
+"""
+from __future__ import annotations
+
+import numpy as np
+import shapely
+
+from schemas import LineType, ObjectType, Scenario
+
+from .config import FeatureConfig
+
+AGENT_FEATURES = 13
+MAP_FEATURES = 10
+PLAN_FEATURES = 5
+_KINDS = ("centerline", "solid", "double_solid", "broken", "unknown", "road_edge", "crosswalk", "drivable_boundary")
+_LINE_KIND = {LineType.SOLID: "solid", LineType.DOUBLE_SOLID: "double_solid", LineType.BROKEN: "broken",
+              LineType.UNKNOWN: "unknown"}
+SEGMENT_M = 15.0  # polylines are cut into pieces of at most this length before resampling
+
+
+def to_ego(x, y, pose) -> tuple[np.ndarray, np.ndarray]:
+    """Map-frame points to the ego frame of ``pose = (x0, y0, heading0)``."""
+    c, s = np.cos(pose[2]), np.sin(pose[2])
+    dx, dy = np.asarray(x) - pose[0], np.asarray(y) - pose[1]
+    return c * dx + s * dy, -s * dx + c * dy
+
+
+def anchor_pose(scn: Scenario, anchor: int) -> np.ndarray:
+    e = scn.ego_index
+    return np.array([scn.x[e, anchor], scn.y[e, anchor], scn.heading[e, anchor]])
+
+
+def agent_features(scn: Scenario, anchor: int, cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    pose = anchor_pose(scn, anchor)
+    H = cfg.history_steps
+    frames = np.arange(anchor - H + 1, anchor + 1)
+    ok_f = frames >= 0
+    frames = np.clip(frames, 0, None)
+    e = scn.ego_index
+    others = np.array([i for i in range(scn.num_agents) if i != e], dtype=int)
+    val = scn.valid[others][:, frames] & ok_f[None]
+    seen = val.any(axis=1)
+    last = np.where(val, np.arange(H)[None], -1).max(axis=1)
+    lx = scn.x[others, frames[np.maximum(last, 0)]] if len(others) else np.zeros(0)
+    ly = scn.y[others, frames[np.maximum(last, 0)]] if len(others) else np.zeros(0)
+    dist = np.where(seen, np.hypot(lx - pose[0], ly - pose[1]), np.inf)
+    keep = others[np.argsort(dist)[: cfg.max_agents]]
+    keep = keep[np.isfinite(np.sort(dist)[: cfg.max_agents])]
+    rows = np.r_[e, keep]
+    feats = np.zeros((1 + cfg.max_agents, H, AGENT_FEATURES), np.float32)
+    mask = np.zeros((1 + cfg.max_agents, H), bool)
+    v = scn.valid[rows][:, frames] & ok_f[None]
+    x, y = to_ego(scn.x[rows][:, frames], scn.y[rows][:, frames], pose)
+    h = scn.heading[rows][:, frames] - pose[2]
+    c, s = np.cos(pose[2]), np.sin(pose[2])
+    vx, vy = scn.vx[rows][:, frames], scn.vy[rows][:, frames]
+    block = np.stack([x, y, np.cos(h), np.sin(h), c * vx + s * vy, -s * vx + c * vy,
+                      scn.length[rows][:, frames], scn.width[rows][:, frames]], axis=-1)
+    onehot = np.eye(4, dtype=np.float32)[scn.object_type[rows]]
+    n = len(rows)
+    feats[:n, :, :8] = np.where(v[..., None], np.nan_to_num(block), 0.0)
+    feats[:n, :, 8:12] = np.where(v[..., None], onehot[:, None, :], 0.0)
+    feats[0, :, 12] = v[0]
+    mask[:n] = v
+    return feats, mask
+
+
+def _pieces(coords: np.ndarray) -> list[np.ndarray]:
+    line = shapely.linestrings(coords)
+    n = max(1, int(np.ceil(line.length / SEGMENT_M)))
+    cuts = np.linspace(0.0, line.length, n + 1)
+    return [np.asarray(shapely.get_coordinates(shapely.ops.substring(line, a, b))) for a, b in zip(cuts[:-1], cuts[1:])]
+
+
+def map_features(scn: Scenario, anchor: int, cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    import shapely.ops  # noqa: F401 (substring)
+
+    pose = anchor_pose(scn, anchor)
+    m = scn.map
+    items = [(c, "centerline") for c in m.centerlines]
+    items += [(p, _LINE_KIND[t]) for p, t in zip(m.lane_lines, m.lane_line_types)]
+    items += [(p, "road_edge") for p in m.road_edges]
+    items += [(np.vstack([c, c[:1]]), "crosswalk") for c in m.crosswalks]
+    for poly in m.drivable_area.geoms:
+        items += [(np.asarray(r.coords), "drivable_boundary") for r in (poly.exterior, *poly.interiors)]
+    box = shapely.box(pose[0] - cfg.map_radius_m, pose[1] - cfg.map_radius_m, pose[0] + cfg.map_radius_m,
+                      pose[1] + cfg.map_radius_m)
+    L = cfg.polyline_points
+    cand = []
+    for coords, kind in items:
+        clipped = shapely.intersection(shapely.linestrings(coords), box)
+        for part in shapely.get_parts(clipped):
+            if part.geom_type != "LineString" or part.length < 0.5:
+                continue
+            for piece in _pieces(np.asarray(part.coords)):
+                if len(piece) < 2:
+                    continue
+                seg = np.r_[0.0, np.cumsum(np.hypot(*np.diff(piece, axis=0).T))]
+                u = np.linspace(0.0, seg[-1], L)
+                px, py = np.interp(u, seg, piece[:, 0]), np.interp(u, seg, piece[:, 1])
+                ex, ey = to_ego(px, py, pose)
+                cand.append((float(np.hypot(ex, ey).min()), ex, ey, _KINDS.index(kind)))
+    cand.sort(key=lambda c: c[0])
+    feats = np.zeros((cfg.max_polylines, L, MAP_FEATURES), np.float32)
+    mask = np.zeros((cfg.max_polylines, L), bool)
+    for i, (_, ex, ey, kind) in enumerate(cand[: cfg.max_polylines]):
+        feats[i, :, 0], feats[i, :, 1], feats[i, :, 2 + kind] = ex, ey, 1.0
+        mask[i] = True
+    return feats, mask
+
+
+def plan_features(px, py, ph, ps, pose) -> np.ndarray:
+    """``[R, plan_steps, 5]`` float32 from map-frame plans ``[R, plan_steps + 1]`` (element 0 dropped)."""
+    x, y = to_ego(px[:, 1:], py[:, 1:], pose)
+    h = ph[:, 1:] - pose[2]
+    return np.stack([x, y, np.cos(h), np.sin(h), ps[:, 1:]], axis=-1).astype(np.float32)
