@@ -114,8 +114,8 @@ def test_fast_labels_agree_with_the_slow_shapely_reference_on_random_plans():
 def test_earliest_contact_wins_even_when_a_later_hit_comes_first_in_agent_order():
     t = np.arange(81) * 0.1
     ego = _ego(10.0 * t)
-    # agent 0 is hit at 3.55 s; agent 1 (later in the list) stands closer and is hit at 2.56 s
-    agents = _agents(np.stack([np.full(81, 40.0), np.full(81, 30.1)]), np.zeros((2, 81)))
+    # agent 0 is hit at 2.86 s; agent 1 (later in the list) at 2.83 s, inside the same 0.1 s interval
+    agents = _agents(np.stack([np.full(81, 33.1), np.full(81, 32.8)]), np.stack([np.zeros(81), np.full(81, 1.0)]))
     lab = label_plans(ego, agents, ROAD, None, 0.1, TH)
     assert lab["collision_agent"][0] == 1
-    assert lab["collision_time_s"][0] == pytest.approx(2.56, abs=0.01 + 1e-9)
+    assert lab["collision_time_s"][0] == pytest.approx(2.83, abs=0.01 + 1e-9)
