@@ -142,6 +142,18 @@ def cmd_validate(args) -> int:
     return 0
 
 
+def cmd_train_critic(args) -> int:
+    from critic.config import preset
+    from critic.train import train
+
+    cfg = preset(args.preset, args.variant)
+    summary = train(args.data, args.out, cfg, quiet=args.quiet)
+    last = summary["history"][-1] if summary["history"] else {}
+    print(f"{args.variant}: {summary['steps']} steps in {summary['train_minutes']} min; "
+          + ", ".join(f"{k}={v:.3f}" for k, v in last.items() if k.startswith("val/")) + f" -> {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="impartial", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -187,6 +199,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--ego", help="CommonRoad: obstacle id to play the ego")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     sp.set_defaults(func=cmd_synth)
+
+    sp = sub.add_parser("train-critic", help="train a world-model critic on a synthesized dataset")
+    sp.add_argument("--data", default="outputs/synth", help="dataset folder written by impartial synth")
+    sp.add_argument("--out", required=True, help="checkpoint folder (model.safetensors, config.json, logs)")
+    sp.add_argument("--variant", default="impartial", choices=["impartial", "optimistic", "no-contrastive"])
+    sp.add_argument("--preset", default="default", choices=["default", "demo", "debug"])
+    sp.add_argument("--quiet", action="store_true", help="no progress bar")
+    sp.set_defaults(func=cmd_train_critic)
 
     sp = sub.add_parser("validate", help="re-validate a dataset (schemas, suites, checksums); --docs builds Data Docs")
     sp.add_argument("dir", help="dataset folder written by impartial synth")

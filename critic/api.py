@@ -1,0 +1,114 @@
+"""Public API: ``from critic import ImpartialCritic``.
+
+Inputs are ego-frame tensors (x forward, y left, m; see :mod:`critic.features`):
+
+* ``SceneBatch``: ``agents`` ``[B, 1 + max_agents, history, 13]`` + mask, ``map``
+  ``[B, max_polylines, points, 10]`` + mask. Build one from a canonical Scenario with
+  ``SceneBatch.from_scenarios([(scenario, anchor_frame), ...])``.
+* ``plans`` ``[B, G, plan_steps, 5]``: x, y, cos and sin of heading, speed (m/s) of each
+  state after the anchor at 10 Hz (``plans_from_states`` converts x, y, heading, speed).
+
+Outputs are tensors on the input device; no numpy round trip, ``torch.inference_mode``.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .checkpoint import load_checkpoint
+from .config import TrainConfig
+from .risk import cumulative_risk, expected_event_time
+
+
+@dataclasses.dataclass
+class SceneBatch:
+    """Ego-centric scene tensors of B scenes (see the module docstring for shapes)."""
+
+    agents: torch.Tensor
+    agents_mask: torch.Tensor
+    map: torch.Tensor
+    map_mask: torch.Tensor
+
+    def to(self, device) -> "SceneBatch":
+        return SceneBatch(*(getattr(self, f.name).to(device) for f in dataclasses.fields(self)))
+
+    @staticmethod
+    def from_scenarios(items, cfg: TrainConfig, device="cpu") -> "SceneBatch":
+        """Features of ``(Scenario, anchor_frame)`` pairs, exactly as used in training."""
+        from .features import agent_features, map_features
+
+        a, am, m, mm = zip(*[(*agent_features(s, k, cfg.features), *map_features(s, k, cfg.features)) for s, k in items])
+        t = lambda x, dt=torch.float32: torch.as_tensor(np.stack(x), dtype=dt, device=device)  # noqa: E731
+        return SceneBatch(t(a), t(am, torch.bool), t(m), t(mm, torch.bool))
+
+
+def plans_from_states(x: torch.Tensor, y: torch.Tensor, heading: torch.Tensor, speed: torch.Tensor) -> torch.Tensor:
+    """Stack ego-frame states ``[..., T]`` into critic plans ``[..., T, 5]``."""
+    return torch.stack([x, y, torch.cos(heading), torch.sin(heading), speed], -1)
+
+
+class ImpartialCritic:
+    """A trained world model used as a critic: ``score`` plans, ``dream`` their futures."""
+
+    def __init__(self, model: torch.nn.Module, cfg: TrainConfig):
+        self.model, self.cfg = model.eval(), cfg
+
+    @classmethod
+    def load(cls, path: str | Path, device: str | torch.device = "cpu") -> "ImpartialCritic":
+        """Load a checkpoint folder (``model.safetensors`` + ``config.json``); never unpickles."""
+        from .train import build_model
+
+        model, cfg = load_checkpoint(path, build_model)
+        return cls(model.to(device), cfg)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def step_s(self) -> float:
+        return self.cfg.features.dyn_stride * 0.1
+
+    @torch.inference_mode()
+    def score(self, scenes: SceneBatch, plans: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Score ``plans`` ``[B, G, plan_steps, 5]`` in their scenes.
+
+        Returns ``collision_risk``, ``offroad_risk`` ``[B, G]`` (probability of the event
+        within the horizon), ``risk`` ``[B, G]`` (either event), ``collision_time_s`` /
+        ``offroad_time_s`` ``[B, G]`` (expected first-event time given one occurs),
+        ``hazards`` ``[B, G, S, 2]`` (per-step collision and off-road hazards),
+        ``reward`` ``[B, G, S]`` and ``continue_prob`` ``[B, G, S]``.
+        """
+        out = self.model(scenes.agents, scenes.agents_mask, scenes.map, scenes.map_mask, plans, occupancy=False)
+        hz = torch.sigmoid(out["hazard_logits"])
+        risk = cumulative_risk(hz)[..., -1, :]
+        either = 1.0 - torch.prod(1.0 - hz.sum(-1).clamp(max=1.0), dim=-1)
+        return {
+            "collision_risk": risk[..., 0], "offroad_risk": risk[..., 1], "risk": either,
+            "collision_time_s": expected_event_time(hz[..., 0], self.step_s),
+            "offroad_time_s": expected_event_time(hz[..., 1], self.step_s),
+            "hazards": hz, "reward": out["reward"], "continue_prob": torch.sigmoid(out["continue_logits"]),
+        }
+
+    @torch.inference_mode()
+    def occupancy(self, scenes: SceneBatch, plans: torch.Tensor) -> torch.Tensor:
+        """Deterministic occupancy forecast ``[B, G, K, 2, s, s]`` (probabilities; agents, non-drivable)."""
+        out = self.model(scenes.agents, scenes.agents_mask, scenes.map, scenes.map_mask, plans)
+        return torch.sigmoid(out["occ_logits"])
+
+    @torch.inference_mode()
+    def dream(self, scenes: SceneBatch, plans: torch.Tensor, n: int = 4, steps: int = 10,
+              generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` sampled occupancy futures per plan ``[B, G, n, K, 2, s, s]``.
+
+        Uses the diffusion dream decoder when the checkpoint has one, otherwise ``n``
+        Bernoulli samples of the deterministic occupancy forecast.
+        """
+        out = self.model(scenes.agents, scenes.agents_mask, scenes.map, scenes.map_mask, plans)
+        if hasattr(self.model, "dream"):
+            return self.model.dream.sample(out["latent"], n, steps, generator)
+        p = torch.sigmoid(out["occ_logits"])[:, :, None].expand(-1, -1, n, -1, -1, -1, -1)
+        return torch.bernoulli(p, generator=generator)

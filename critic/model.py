@@ -1,0 +1,157 @@
+"""The impartial latent world model: scene encoder, action-conditioned latent dynamics, heads.
+
+Shapes: B scenes, P plans per scene, A agent tokens, M map tokens, D = d_model,
+S = plan_steps / dyn_stride latent steps (0.5 s each by default), K occupancy frames.
+All inputs are ego-frame tensors from :mod:`critic.features` (float32).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .config import FeatureConfig, ModelConfig
+from .features import AGENT_FEATURES, MAP_FEATURES, PLAN_FEATURES
+
+
+def mlp(i: int, h: int, o: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(i, h), nn.LayerNorm(h), nn.GELU(), nn.Linear(h, o))
+
+
+def masked_max(x: torch.Tensor, mask: torch.Tensor, dim: int) -> torch.Tensor:
+    """Max over ``dim`` of valid entries (0 where nothing is valid)."""
+    x = x.masked_fill(~mask.unsqueeze(-1), float("-inf"))
+    out = x.max(dim=dim).values
+    return torch.where(torch.isfinite(out), out, torch.zeros_like(out))
+
+
+class SceneEncoder(nn.Module):
+    """Vector encoders (per agent history, per polyline) and self-attention over the scene tokens."""
+
+    def __init__(self, mc: ModelConfig):
+        super().__init__()
+        d = mc.d_model
+        self.agent = mlp(AGENT_FEATURES + 1, d, d)
+        self.poly = mlp(MAP_FEATURES + 1, d, d)
+        self.kind = nn.Embedding(2, d)
+        layer = nn.TransformerEncoderLayer(d, mc.heads, 2 * d, dropout=0.0, batch_first=True, norm_first=True)
+        self.attn = nn.TransformerEncoder(layer, mc.scene_layers, enable_nested_tensor=False)
+
+    def forward(self, agents, agents_mask, map_, map_mask):
+        """Returns tokens ``[B, A + M, D]``, their padding mask ``[B, A + M]`` and the ego latent ``[B, D]``."""
+        H = agents.shape[2]
+        t = torch.linspace(-1.0, 0.0, H, device=agents.device).expand(*agents.shape[:3]).unsqueeze(-1)
+        a = masked_max(self.agent(torch.cat([agents, t], -1)), agents_mask, 2)
+        L = map_.shape[2]
+        u = torch.linspace(0.0, 1.0, L, device=map_.device).expand(*map_.shape[:3]).unsqueeze(-1)
+        m = masked_max(self.poly(torch.cat([map_, u], -1)), map_mask, 2)
+        tokens = torch.cat([a + self.kind.weight[0], m + self.kind.weight[1]], 1)
+        valid = torch.cat([agents_mask.any(-1), map_mask.any(-1)], 1)
+        valid[:, 0] = True  # the ego token is always there
+        tokens = self.attn(tokens, src_key_padding_mask=~valid)
+        return tokens, valid, tokens[:, 0]
+
+
+class LatentDynamics(nn.Module):
+    """GRU rolled along the plan; each step attends to the scene tokens of its own scene."""
+
+    def __init__(self, fc: FeatureConfig, mc: ModelConfig):
+        super().__init__()
+        d = mc.d_model
+        self.stride = fc.dyn_stride
+        self.heads = mc.heads
+        self.action = mlp(PLAN_FEATURES * fc.dyn_stride + 1, d, d)
+        self.q, self.k, self.v = nn.Linear(d, d), nn.Linear(d, d), nn.Linear(d, d)
+        self.cell = nn.GRUCell(2 * d, d)
+
+    def actions(self, plan: torch.Tensor) -> torch.Tensor:
+        """``[B, P, S, D]`` action embeddings from plans ``[B, P, plan_steps, 5]``."""
+        B, P, T, F = plan.shape
+        S = T // self.stride
+        chunks = plan[:, :, : S * self.stride].reshape(B, P, S, self.stride * F)
+        t = torch.linspace(0.0, 1.0, S, device=plan.device).expand(B, P, S).unsqueeze(-1)
+        return self.action(torch.cat([chunks, t], -1))
+
+    def forward(self, h0: torch.Tensor, tokens: torch.Tensor, valid: torch.Tensor, plan: torch.Tensor) -> torch.Tensor:
+        """Latents ``[B, P, S, D]`` (state after each step) from ``h0`` ``[B, D]``."""
+        acts = self.actions(plan)
+        B, P, S, D = acts.shape
+        nh, dh = self.heads, D // self.heads
+        K = self.k(tokens).view(B, -1, nh, dh).transpose(1, 2)          # [B, nh, N, dh]
+        V = self.v(tokens).view(B, -1, nh, dh).transpose(1, 2)
+        bias = torch.zeros(valid.shape, device=tokens.device).masked_fill(~valid, float("-inf"))[:, None, None]
+        h = h0[:, None].expand(B, P, D).reshape(B * P, D)
+        out = []
+        for s in range(S):
+            a = acts[:, :, s]
+            q = self.q(h.view(B, P, D) + a).view(B, P, nh, dh).transpose(1, 2)  # [B, nh, P, dh]
+            w = torch.softmax(q @ K.transpose(-1, -2) / math.sqrt(dh) + bias, dim=-1)
+            ctx = (w @ V).transpose(1, 2).reshape(B * P, D)
+            h = self.cell(torch.cat([a.reshape(B * P, D), ctx], -1), h)
+            out.append(h.view(B, P, D))
+        return torch.stack(out, 2)
+
+
+class OccupancyDecoder(nn.Module):
+    """Latent ``[..., D]`` -> occupancy logits ``[..., 2, size, size]`` (agents, non-drivable)."""
+
+    def __init__(self, fc: FeatureConfig, mc: ModelConfig):
+        super().__init__()
+        self.size = fc.occ_size
+        self.fc = nn.Linear(mc.d_model, 32 * 4 * 4)
+        layers, s = [], 4
+        while s < fc.occ_size:
+            layers += [nn.ConvTranspose2d(32, 32, 4, 2, 1), nn.GELU()]
+            s *= 2
+        self.up = nn.Sequential(*layers, nn.Conv2d(32, 2, 3, padding=1))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        lead = z.shape[:-1]
+        x = self.fc(z.reshape(-1, z.shape[-1])).view(-1, 32, 4, 4)
+        return self.up(x).view(*lead, 2, self.size, self.size)
+
+
+class FutureEncoder(nn.Module):
+    """Encodes the true future a plan led to (occupancy frames + event indicators) for InfoNCE."""
+
+    def __init__(self, fc: FeatureConfig, mc: ModelConfig, steps: int):
+        super().__init__()
+        self.conv = nn.Sequential(nn.Conv2d(2, 16, 4, 2, 1), nn.GELU(), nn.Conv2d(16, 32, 4, 2, 1), nn.GELU(),
+                                  nn.AdaptiveAvgPool2d(2))
+        k = fc.plan_steps // (fc.dyn_stride * fc.occ_every)
+        self.out = mlp(k * 128 + 2 * steps, mc.d_model, mc.d_model)
+
+    def forward(self, occ: torch.Tensor, events: torch.Tensor) -> torch.Tensor:
+        """``occ`` ``[B, P, K, 2, s, s]`` float, ``events`` ``[B, P, 2 * S]`` -> ``[B, P, D]``."""
+        B, P, K = occ.shape[:3]
+        f = self.conv(occ.reshape(B * P * K, *occ.shape[3:])).reshape(B, P, K * 128)
+        return self.out(torch.cat([f, events], -1))
+
+
+class WorldModel(nn.Module):
+    """Scene encoder + latent dynamics + heads (+ future encoder for the contrastive loss)."""
+
+    def __init__(self, fc: FeatureConfig, mc: ModelConfig):
+        super().__init__()
+        d = mc.d_model
+        self.fc, self.mc = fc, mc
+        self.steps = fc.plan_steps // fc.dyn_stride
+        self.scene = SceneEncoder(mc)
+        self.dynamics = LatentDynamics(fc, mc)
+        self.hazard = mlp(d, d, 2)        # per-step logits: collision, off-road
+        self.reward = mlp(d, d, 1)
+        self.cont = mlp(d, d, 1)
+        self.occupancy = OccupancyDecoder(fc, mc)
+        self.future = FutureEncoder(fc, mc, self.steps)
+        self.project = mlp(2 * d, d, d)   # predicted future latent for InfoNCE
+
+    def forward(self, agents, agents_mask, map_, map_mask, plan, occupancy: bool = True) -> dict:
+        tokens, valid, ego = self.scene(agents, agents_mask, map_, map_mask)
+        lat = self.dynamics(ego, tokens, valid, plan)                         # [B, P, S, D]
+        out = {"latent": lat, "hazard_logits": self.hazard(lat), "reward": self.reward(lat).squeeze(-1),
+               "continue_logits": self.cont(lat).squeeze(-1),
+               "z_pred": self.project(torch.cat([lat.mean(2), lat[:, :, -1]], -1))}
+        if occupancy:
+            out["occ_logits"] = self.occupancy(lat[:, :, self.fc.occ_every - 1:: self.fc.occ_every])
+        return out

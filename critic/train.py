@@ -1,0 +1,156 @@
+"""``impartial train-critic``: train one variant on a synthesized dataset.
+
+Variants: ``impartial`` (all counterfactuals, every loss), ``no-contrastive`` (same data,
+contrastive weight 0), ``optimistic`` (``family = logged`` rows only: the world model an
+expert-log-only pipeline would give). Losses are logged per step to stdout (progress
+bar) and ``train_log.csv`` under ``loss/<name>``; validation runs every epoch with early
+stopping; the best checkpoint (safetensors + config.json) and ``metrics.json`` are kept.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .batching import eval_groups, make_batch
+from .checkpoint import save_checkpoint
+from .config import TrainConfig
+from .data import GroupSampler, SplitArrays, load_split
+from .losses import compute_losses, step_targets
+from .model import WorldModel
+from .risk import cumulative_risk
+
+
+def build_model(cfg: TrainConfig) -> torch.nn.Module:
+    model = WorldModel(cfg.features, cfg.model)
+    if cfg.model.diffusion:
+        from .diffusion import DreamDecoder
+
+        model.dream = DreamDecoder(cfg.features, cfg.model)
+    return model
+
+
+def _forward_losses(model, batch, cfg: TrainConfig, with_diffusion: bool = True):
+    fc = cfg.features
+    out = model(batch["agents"], batch["agents_mask"], batch["map"], batch["map_mask"], batch["plan"])
+    step_s = fc.dyn_stride * 0.1
+    tg = step_targets(batch["coll_t"], batch["off_t"], batch["plan"], fc.dyn_stride, step_s, model.steps)
+    weights = cfg.loss if cfg.variant != "no-contrastive" else dataclasses.replace(cfg.loss, contrastive=0.0)
+    total, terms = compute_losses(model, out, batch, tg, weights, cfg.focal_gamma, cfg.infonce_temperature,
+                                  getattr(model, "dream", None) if with_diffusion else None)
+    return total, terms, out
+
+
+@torch.no_grad()
+def evaluate(model, arr: SplitArrays, cfg: TrainConfig, max_groups: int = 400) -> dict:
+    """Validation loss and metrics: hazard AUROC (risk at the horizon) and occupancy IoU."""
+    from benchmark.metrics import auroc, iou
+
+    model.eval()
+    losses, risks, labels, occ_p, occ_t = [], {"collision": [], "offroad": []}, {"collision": [], "offroad": []}, [], []
+    seen = 0
+    for idx in eval_groups(arr, cfg.scenes_per_batch):
+        batch = make_batch(arr, idx, cfg.features.occ_size)
+        total, terms, out = _forward_losses(model, batch, cfg, with_diffusion=False)
+        losses.append(float(total))
+        risk = cumulative_risk(torch.sigmoid(out["hazard_logits"]))[:, :, -1]
+        for j, name in enumerate(("collision", "offroad")):
+            risks[name].append(risk[..., j].flatten().numpy())
+        labels["collision"].append(np.isfinite(batch["coll_t"].flatten().numpy()))
+        labels["offroad"].append(np.isfinite(batch["off_t"].flatten().numpy()))
+        occ_p.append((torch.sigmoid(out["occ_logits"]) > 0.5)[:, :, :, 0].numpy())
+        occ_t.append(batch["occ"][:, :, :, 0].numpy() > 0.5)
+        seen += len(idx)
+        if seen >= max_groups:
+            break
+    model.train()
+    res = {"val/loss": float(np.mean(losses))}
+    for name in risks:
+        v, ok = auroc(np.concatenate(risks[name]), np.concatenate(labels[name]))
+        res[f"val/{name}_auroc"] = v if ok else float("nan")
+    v, ok = iou(np.concatenate([p.ravel() for p in occ_p]), np.concatenate([t.ravel() for t in occ_t]))
+    res["val/occupancy_iou"] = v if ok else float("nan")
+    return res
+
+
+def train(data: str | Path, out: str | Path, cfg: TrainConfig, quiet: bool = False) -> dict:
+    from tqdm import tqdm
+
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    log = (lambda *a: None) if quiet else print
+    t_feat = time.time()
+    tr, va = load_split(data, "train", cfg.features, log), load_split(data, "val", cfg.features, log)
+    feature_build_s = time.time() - t_feat
+    if cfg.variant == "optimistic":
+        tr, va = tr.select_rows(tr.logged), va.select_rows(va.logged)
+    pps = 1 if cfg.variant == "optimistic" else cfg.plans_per_scene
+    sampler = GroupSampler(tr, cfg.scenes_per_batch, pps, cfg.seed)
+    model = build_model(cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    n_batches = len(sampler) if not cfg.max_batches_per_epoch else min(len(sampler), cfg.max_batches_per_epoch)
+    total_steps = max(1, n_batches * cfg.epochs)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps)))
+    start, step, best, bad, history = time.time(), 0, float("inf"), 0, []
+    batch_s = feat_s = 0.0
+    with open(out / "train_log.csv", "w", newline="") as fh:
+        writer = None
+        for epoch in range(cfg.epochs):
+            bar = tqdm(total=n_batches, desc=f"{cfg.variant} epoch {epoch + 1}/{cfg.epochs}", disable=quiet, leave=False)
+            for b, idx in enumerate(sampler):
+                if b >= n_batches:
+                    break
+                t0 = time.perf_counter()
+                batch = make_batch(tr, idx, cfg.features.occ_size)
+                t1 = time.perf_counter()
+                total, terms, _ = _forward_losses(model, batch, cfg)
+                opt.zero_grad(set_to_none=True)
+                total.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                opt.step()
+                sched.step()
+                t2 = time.perf_counter()
+                feat_s += t1 - t0
+                batch_s += t2 - t0
+                step += 1
+                row = {"step": step, "epoch": epoch + 1, "loss/total": total.item(),
+                       **{f"loss/{k}": v.item() for k, v in terms.items()}, "lr": sched.get_last_lr()[0],
+                       "time/batch_s": round(t2 - t0, 4), "time/features_s": round(t1 - t0, 4)}
+                if writer is None:
+                    writer = csv.DictWriter(fh, fieldnames=list(row))
+                    writer.writeheader()
+                writer.writerow({k: row.get(k, "") for k in writer.fieldnames})
+                bar.set_postfix({k.split("/")[1]: f"{v:.3f}" for k, v in row.items() if k.startswith("loss/")})
+                bar.update()
+                if time.time() - start > cfg.max_minutes * 60:
+                    break
+            bar.close()
+            metrics = evaluate(model, va, cfg)
+            metrics.update(epoch=epoch + 1, step=step, minutes=round((time.time() - start) / 60, 2))
+            history.append(metrics)
+            log(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()))
+            if metrics["val/loss"] < best - 1e-4:
+                best, bad = metrics["val/loss"], 0
+                save_checkpoint(out, model, cfg, extra={"epoch": epoch + 1, "val": metrics})
+            else:
+                bad += 1
+                if bad > cfg.patience:
+                    log(f"early stop after epoch {epoch + 1}")
+                    break
+            if time.time() - start > cfg.max_minutes * 60:
+                log(f"time budget of {cfg.max_minutes} min reached")
+                break
+    summary = {"variant": cfg.variant, "train_rows": tr.num_rows, "val_rows": va.num_rows, "steps": step,
+               "train_minutes": round((time.time() - start) / 60, 2), "feature_build_s": round(feature_build_s, 1),
+               "feature_fraction_of_step": round(feat_s / max(batch_s, 1e-9), 4), "best_val_loss": best,
+               "history": history}
+    (out / "metrics.json").write_text(json.dumps(summary, indent=1))
+    return summary
