@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 OUT     ?= outputs
 TORCH   := torch==2.13.0
 
-.PHONY: setup demo test synth validate inspect bench clean
+.PHONY: setup demo test synth validate train-critic inspect bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -27,6 +27,11 @@ demo: $(STAMP)
 synth: $(STAMP)
 	$(BIN)/impartial synth --preset default --out $(OUT)/synth $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
+## make train-critic: the impartial and the optimistic critic on outputs/synth (run make synth first)
+train-critic: $(STAMP)
+	$(BIN)/impartial train-critic --data $(OUT)/synth --out $(OUT)/critics/impartial --variant impartial
+	$(BIN)/impartial train-critic --data $(OUT)/synth --out $(OUT)/critics/optimistic --variant optimistic
+
 validate: $(STAMP)
 	$(BIN)/impartial validate $(OUT)/synth --docs $(OUT)/synth-docs
 
@@ -41,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/synth_throughput.py
 	$(BIN)/python benchmarks/pipeline_scaling.py
+	$(BIN)/python benchmarks/critic_latency.py
 
 clean:
 	rm -rf $(OUT) .pytest_cache

@@ -84,7 +84,7 @@ class ImpartialCritic:
         """
         out = self.model(scenes.agents, scenes.agents_mask, scenes.map, scenes.map_mask, plans, occupancy=False)
         hz = torch.sigmoid(out["hazard_logits"])
-        risk = cumulative_risk(hz)[..., -1, :]
+        risk = cumulative_risk(hz.transpose(-1, -2))[..., -1]    # [B, G, 2]
         either = 1.0 - torch.prod(1.0 - hz.sum(-1).clamp(max=1.0), dim=-1)
         return {
             "collision_risk": risk[..., 0], "offroad_risk": risk[..., 1], "risk": either,

@@ -84,7 +84,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     patience: int = 2
     """Early stopping: epochs without validation improvement."""
-    focal_gamma: float = 2.0
+    focal_gamma: float = 1.0
     """Focal-loss gamma of the hazard heads."""
     infonce_temperature: float = 0.1
     seed: int = 0

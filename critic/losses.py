@@ -35,9 +35,10 @@ def step_targets(coll_t, off_t, plan, stride: int, step_s: float, steps: int) ->
             "continue": cont, "alive": alive}
 
 
-def focal_bce(logits, target, mask, gamma: float) -> torch.Tensor:
+def focal_bce(logits, target, mask, gamma: float, pos_weight: float = 4.0) -> torch.Tensor:
+    """Focal BCE with positives up-weighted by ``pos_weight`` (events are rare per step)."""
     p = torch.sigmoid(logits)
-    ce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    ce = F.binary_cross_entropy_with_logits(logits, target, reduction="none") * (1 + (pos_weight - 1) * target)
     pt = p * target + (1 - p) * (1 - target)
     loss = ce * (1 - pt) ** gamma
     return (loss * mask).sum() / mask.sum().clamp_min(1.0)

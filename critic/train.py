@@ -59,7 +59,7 @@ def evaluate(model, arr: SplitArrays, cfg: TrainConfig, max_groups: int = 400) -
         batch = make_batch(arr, idx, cfg.features.occ_size)
         total, terms, out = _forward_losses(model, batch, cfg, with_diffusion=False)
         losses.append(float(total))
-        risk = cumulative_risk(torch.sigmoid(out["hazard_logits"]))[:, :, -1]
+        risk = cumulative_risk(torch.sigmoid(out["hazard_logits"]).transpose(-1, -2))[..., -1]
         for j, name in enumerate(("collision", "offroad")):
             risks[name].append(risk[..., j].flatten().numpy())
         labels["collision"].append(np.isfinite(batch["coll_t"].flatten().numpy()))

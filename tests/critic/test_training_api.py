@@ -1,0 +1,92 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from critic import ImpartialCritic, SceneBatch
+from critic.batching import make_batch
+from critic.config import TrainConfig, preset
+from critic.data import load_split
+from critic.train import train
+from pipelines.config import preset as pipeline_preset
+from pipelines.run import run_synth
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    import dataclasses
+
+    out = tmp_path_factory.mktemp("data")
+    cfg = dataclasses.replace(pipeline_preset("debug"), procedural_scenarios=24, scenarios_per_shard=6)
+    run_synth("procedural", out, cfg, workers=1, quiet=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def checkpoint(dataset, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ckpt")
+    summary = train(dataset, out, preset("debug"), quiet=True)
+    return out, summary
+
+
+def test_debug_preset_trains_and_writes_a_safetensors_checkpoint(checkpoint):
+    out, summary = checkpoint
+    assert (out / "model.safetensors").exists() and (out / "config.json").exists()
+    assert summary["steps"] > 0 and summary["train_minutes"] < 1.0
+    log = (out / "train_log.csv").read_text().splitlines()
+    assert log[0].startswith("step,epoch,loss/total") and "loss/contrastive" in log[0] and "loss/diffusion" in log[0]
+    assert 0.0 <= summary["feature_fraction_of_step"] < 0.5
+
+
+def test_config_round_trips_through_json():
+    cfg = preset("debug", "no-contrastive")
+    assert TrainConfig.from_json(cfg.to_json()) == cfg
+    with pytest.raises(ValueError, match="variant"):
+        TrainConfig(variant="pessimistic")
+
+
+def _inputs(dataset, cfg):
+    va = load_split(dataset, "train", cfg.features)
+    idx = np.stack([np.flatnonzero(va.row_scene == s)[:4] for s in range(2)])
+    b = make_batch(va, idx, cfg.features.occ_size)
+    return SceneBatch(b["agents"], b["agents_mask"], b["map"], b["map_mask"]), b["plan"]
+
+
+def test_score_returns_batched_tensors_without_gradients(dataset, checkpoint):
+    critic = ImpartialCritic.load(checkpoint[0])
+    scenes, plans = _inputs(dataset, critic.cfg)
+    out = critic.score(scenes, plans)
+    assert out["collision_risk"].shape == (2, 4) and out["hazards"].shape == (2, 4, 16, 2)
+    assert not out["risk"].requires_grad and ((out["risk"] >= 0) & (out["risk"] <= 1)).all()
+    assert (out["collision_time_s"] <= 8.0).all()
+    dreams = critic.dream(scenes, plans[:, :2], n=2, steps=3, generator=torch.Generator().manual_seed(0))
+    assert dreams.shape == (2, 2, 2, 8, 2, 32, 32) and ((dreams >= 0) & (dreams <= 1)).all()
+
+
+def test_checkpoint_loaded_in_a_fresh_process_gives_identical_scores(dataset, checkpoint, tmp_path):
+    critic = ImpartialCritic.load(checkpoint[0])
+    scenes, plans = _inputs(dataset, critic.cfg)
+    here = critic.score(scenes, plans)["risk"]
+    torch.save({"a": scenes.agents, "am": scenes.agents_mask, "m": scenes.map, "mm": scenes.map_mask, "p": plans},
+               tmp_path / "inputs.pt")
+    code = (
+        "import sys, torch, json; from critic import ImpartialCritic, SceneBatch;"
+        f"c = ImpartialCritic.load({str(checkpoint[0])!r});"
+        f"d = torch.load({str(tmp_path / 'inputs.pt')!r}, weights_only=True);"
+        "r = c.score(SceneBatch(d['a'], d['am'], d['m'], d['mm']), d['p'])['risk'];"
+        "print(json.dumps(r.double().tolist()))"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert torch.equal(torch.tensor(json.loads(res.stdout), dtype=torch.float64), here.double())
+
+
+def test_load_refuses_a_checkpoint_without_weights(tmp_path):
+    from schemas import InputError
+
+    (tmp_path / "config.json").write_text(preset("debug").to_json())
+    with pytest.raises(InputError, match="model.safetensors"):
+        ImpartialCritic.load(tmp_path)
