@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 OUT     ?= outputs
 TORCH   := torch==2.13.0
 
-.PHONY: setup demo test synth validate train-critic inspect bench clean
+.PHONY: setup demo test synth validate train-critic benchmark inspect bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -27,10 +27,18 @@ demo: $(STAMP)
 synth: $(STAMP)
 	$(BIN)/impartial synth --preset default --out $(OUT)/synth $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
-## make train-critic: the impartial and the optimistic critic on outputs/synth (run make synth first)
+## make train-critic: the impartial, optimistic and no-contrastive critics on outputs/synth (make synth first)
 train-critic: $(STAMP)
 	$(BIN)/impartial train-critic --data $(OUT)/synth --out $(OUT)/critics/impartial --variant impartial
 	$(BIN)/impartial train-critic --data $(OUT)/synth --out $(OUT)/critics/optimistic --variant optimistic
+	$(BIN)/impartial train-critic --data $(OUT)/synth --out $(OUT)/critics/no-contrastive --variant no-contrastive
+
+CRITICS = $(foreach v,impartial no-contrastive optimistic,$(if $(wildcard $(OUT)/critics/$(v)/model.safetensors),--critic $(v)=$(OUT)/critics/$(v)))
+
+## make benchmark: the Risk Foreseeing Benchmark of every trained critic (make train-critic first)
+benchmark: $(STAMP)
+	$(BIN)/impartial benchmark --data $(OUT)/synth $(CRITICS) --out $(OUT)/benchmark
+	$(BIN)/python -m benchmark.recompute $(OUT)/benchmark
 
 validate: $(STAMP)
 	$(BIN)/impartial validate $(OUT)/synth --docs $(OUT)/synth-docs

@@ -54,3 +54,124 @@ def iou(pred: np.ndarray, truth: np.ndarray) -> MetricResult:
     if union == 0:
         return _undefined()
     return float((pred & truth).sum() / union), True
+
+
+@metric("auprc")
+def auprc(scores: np.ndarray, labels: np.ndarray) -> MetricResult:
+    """Average precision: mean precision at the rank of every positive (ties broken pessimistically)."""
+    scores, labels = np.asarray(scores, float), np.asarray(labels, bool)
+    if labels.sum() == 0:
+        return _undefined()
+    order = np.lexsort((labels, -scores))  # descending score; among ties negatives first
+    hits = labels[order]
+    precision = np.cumsum(hits) / np.arange(1, len(hits) + 1)
+    return float(precision[hits].mean()), True
+
+
+@metric("recall_at_5pct_fpr")
+def recall_at_fpr(scores: np.ndarray, labels: np.ndarray, fpr: float = 0.05) -> MetricResult:
+    """Recall of positives scored strictly above the threshold that lets at most ``fpr`` of negatives through."""
+    scores, labels = np.asarray(scores, float), np.asarray(labels, bool)
+    if labels.sum() == 0 or (~labels).sum() == 0:
+        return _undefined()
+    neg = np.sort(scores[~labels])[::-1]
+    k = int(np.floor(fpr * len(neg)))  # negatives allowed above the threshold
+    thr = neg[k] if k < len(neg) else -np.inf
+    return float((scores[labels] > thr).mean()), True
+
+
+@metric("ece")
+def ece(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> MetricResult:
+    """Expected calibration error over ``bins`` equal-width probability bins."""
+    probs, labels = np.asarray(probs, float), np.asarray(labels, float)
+    if len(probs) == 0:
+        return _undefined()
+    idx = np.minimum((probs * bins).astype(int), bins - 1)
+    total = 0.0
+    for b in range(bins):
+        m = idx == b
+        if m.any():
+            total += m.sum() * abs(probs[m].mean() - labels[m].mean())
+    return float(total / len(probs)), True
+
+
+@metric("brier")
+def brier(probs: np.ndarray, labels: np.ndarray) -> MetricResult:
+    probs, labels = np.asarray(probs, float), np.asarray(labels, float)
+    if len(probs) == 0:
+        return _undefined()
+    return float(np.mean((probs - labels) ** 2)), True
+
+
+@metric("mean_risk_on_failures")
+def mean_risk_on_failures(probs: np.ndarray, labels: np.ndarray) -> MetricResult:
+    """Optimism gap, part 1: mean predicted risk on plans that truly fail (1 is ideal)."""
+    probs, labels = np.asarray(probs, float), np.asarray(labels, bool)
+    if labels.sum() == 0:
+        return _undefined()
+    return float(probs[labels].mean()), True
+
+
+@metric("failures_called_safe")
+def failures_called_safe(probs: np.ndarray, labels: np.ndarray, threshold: float = 0.5) -> MetricResult:
+    """Optimism gap, part 2: fraction of true failures predicted safe (risk < threshold; 0 is ideal)."""
+    probs, labels = np.asarray(probs, float), np.asarray(labels, bool)
+    if labels.sum() == 0:
+        return _undefined()
+    return float((probs[labels] < threshold).mean()), True
+
+
+@metric("causal_pairwise_accuracy")
+def causal_pairwise_accuracy(risk: np.ndarray, failed: np.ndarray, group: np.ndarray) -> MetricResult:
+    """Over pairs of plans of the same scene with different outcomes, how often the failing one
+    scores higher (ties count half; 0.5 for a model that ignores the action)."""
+    risk, failed, group = np.asarray(risk, float), np.asarray(failed, bool), np.asarray(group)
+    wins = pairs = 0.0
+    for g in np.unique(group):
+        m = group == g
+        f, s = risk[m & failed], risk[m & ~failed]
+        if len(f) and len(s):
+            diff = f[:, None] - s[None, :]
+            wins += (diff > 0).sum() + 0.5 * (diff == 0).sum()
+            pairs += diff.size
+    if pairs == 0:
+        return _undefined()
+    return float(wins / pairs), True
+
+
+@metric("daf")
+def daf(risk: np.ndarray, pred_time: np.ndarray, failed: np.ndarray, true_time: np.ndarray,
+        threshold: float = 0.5, slack_s: float = 0.5) -> MetricResult:
+    """Danger anticipation F1: a failure is foreseen when risk >= threshold and the predicted
+    event time is no later than the true time + ``slack_s``. Precision = foreseen / alarms,
+    recall = foreseen / failures."""
+    risk, pred_time = np.asarray(risk, float), np.asarray(pred_time, float)
+    failed, true_time = np.asarray(failed, bool), np.asarray(true_time, float)
+    alarm = risk >= threshold
+    foreseen = alarm & failed & (pred_time <= true_time + slack_s)
+    if failed.sum() == 0 or alarm.sum() == 0:
+        return (0.0, True) if failed.sum() and not alarm.sum() else _undefined()
+    p, r = foreseen.sum() / alarm.sum(), foreseen.sum() / failed.sum()
+    return (float(2 * p * r / (p + r)) if p + r > 0 else 0.0), True
+
+
+@metric("time_to_event_mae")
+def time_to_event_mae(pred_time: np.ndarray, true_time: np.ndarray, failed: np.ndarray) -> MetricResult:
+    """Mean absolute error (s) of the predicted first-event time on true failures."""
+    pred_time, true_time, failed = np.asarray(pred_time, float), np.asarray(true_time, float), np.asarray(failed, bool)
+    if failed.sum() == 0:
+        return _undefined()
+    return float(np.abs(pred_time[failed] - true_time[failed]).mean()), True
+
+
+@metric("g_iou")
+def g_iou(pred: np.ndarray, truth: np.ndarray) -> MetricResult:
+    """IoU of forecast vs true agent occupancy over the whole grid (all frames, all plans)."""
+    return iou(pred, truth)
+
+
+@metric("f_iou")
+def f_iou(pred: np.ndarray, truth: np.ndarray, corridor: np.ndarray) -> MetricResult:
+    """IoU restricted to the ego's swept corridor cells (``corridor`` broadcastable mask)."""
+    corridor = np.broadcast_to(np.asarray(corridor, bool), np.shape(pred))
+    return iou(np.asarray(pred, bool) & corridor, np.asarray(truth, bool) & corridor)

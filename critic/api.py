@@ -31,18 +31,23 @@ class SceneBatch:
     agents_mask: torch.Tensor
     map: torch.Tensor
     map_mask: torch.Tensor
+    drivable: torch.Tensor | None = None
+    """``[B, NX, NY]`` bool ego-frame drivable-area raster (needed by ``occupancy`` / ``dream``)."""
 
     def to(self, device) -> "SceneBatch":
-        return SceneBatch(*(getattr(self, f.name).to(device) for f in dataclasses.fields(self)))
+        return SceneBatch(*(None if getattr(self, f.name) is None else getattr(self, f.name).to(device)
+                            for f in dataclasses.fields(self)))
 
     @staticmethod
     def from_scenarios(items, cfg: TrainConfig, device="cpu") -> "SceneBatch":
         """Features of ``(Scenario, anchor_frame)`` pairs, exactly as used in training."""
-        from .features import agent_features, map_features
+        from .features import agent_features, drivable_raster, map_features
 
-        a, am, m, mm = zip(*[(*agent_features(s, k, cfg.features), *map_features(s, k, cfg.features)) for s, k in items])
+        fc = cfg.features
+        a, am, m, mm, d = zip(*[(*agent_features(s, k, fc), *map_features(s, k, fc), drivable_raster(s, k, fc))
+                                for s, k in items])
         t = lambda x, dt=torch.float32: torch.as_tensor(np.stack(x), dtype=dt, device=device)  # noqa: E731
-        return SceneBatch(t(a), t(am, torch.bool), t(m), t(mm, torch.bool))
+        return SceneBatch(t(a), t(am, torch.bool), t(m), t(mm, torch.bool), t(d, torch.bool))
 
 
 def plans_from_states(x: torch.Tensor, y: torch.Tensor, heading: torch.Tensor, speed: torch.Tensor) -> torch.Tensor:
@@ -96,7 +101,7 @@ class ImpartialCritic:
     @torch.inference_mode()
     def occupancy(self, scenes: SceneBatch, plans: torch.Tensor) -> torch.Tensor:
         """Deterministic occupancy forecast ``[B, G, K, 2, s, s]`` (probabilities; agents, non-drivable)."""
-        out = self.model(scenes.agents, scenes.agents_mask, scenes.map, scenes.map_mask, plans)
+        out = self.model(scenes.agents, scenes.agents_mask, scenes.map, scenes.map_mask, plans, scenes.drivable)
         return torch.sigmoid(out["occ_logits"])
 
     @torch.inference_mode()
@@ -107,7 +112,7 @@ class ImpartialCritic:
         Uses the diffusion dream decoder when the checkpoint has one, otherwise ``n``
         Bernoulli samples of the deterministic occupancy forecast.
         """
-        out = self.model(scenes.agents, scenes.agents_mask, scenes.map, scenes.map_mask, plans)
+        out = self.model(scenes.agents, scenes.agents_mask, scenes.map, scenes.map_mask, plans, scenes.drivable)
         if hasattr(self.model, "dream"):
             return self.model.dream.sample(out["latent"], n, steps, generator)
         p = torch.sigmoid(out["occ_logits"])[:, :, None].expand(-1, -1, n, -1, -1, -1, -1)

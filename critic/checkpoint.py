@@ -44,7 +44,11 @@ def load_checkpoint(folder: str | Path, build):
     cfg = TrainConfig.from_json(json.dumps(payload))
     model = build(cfg)
     state = load_file(str(folder / WEIGHTS))
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as err:
+        raise InputError(f"weights do not match the configuration ({str(err).splitlines()[-1].strip()})",
+                         path=str(folder / WEIGHTS)) from None
     if missing or unexpected:
         raise InputError(f"weights do not match the configuration (missing {missing[:3]}, unexpected {unexpected[:3]})",
                          path=str(folder / WEIGHTS))

@@ -33,6 +33,12 @@ class FeatureConfig:
     """Occupancy cell size (m)."""
     occ_every: int = 2
     """Occupancy frames every this many dynamics steps (2 -> every 1 s, 8 frames)."""
+    raster_x: tuple[float, float] = (-40.0, 200.0)
+    """Ego-frame x range (m) of the drivable-area raster given to the model."""
+    raster_y: tuple[float, float] = (-80.0, 80.0)
+    """Ego-frame y range (m) of the drivable-area raster."""
+    raster_cell_m: float = 0.5
+    """Drivable-area raster cell (m)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,7 +109,9 @@ class TrainConfig:
     @staticmethod
     def from_json(text: str) -> "TrainConfig":
         d = json.loads(text)
-        d["features"] = FeatureConfig(**d["features"])
+        f = d["features"]
+        f["raster_x"], f["raster_y"] = tuple(f["raster_x"]), tuple(f["raster_y"])
+        d["features"] = FeatureConfig(**f)
         m = d["model"]
         m["diffusion_channels"] = tuple(m["diffusion_channels"])
         d["model"] = ModelConfig(**m)

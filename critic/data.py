@@ -22,14 +22,14 @@ import pyarrow.parquet as pq
 from schemas import InputError, tables_to_scenarios
 
 from .config import FeatureConfig
-from .features import agent_features, anchor_pose, map_features, plan_features
+from .features import agent_features, anchor_pose, drivable_raster, map_features, plan_features
 from .occupancy import DrivableRaster, agent_occupancy, non_drivable
 
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"
 _ROW_COLUMNS = ("sample_id", "scenario_id", "anchor_frame", "family", "outcome", "collision_time_s", "offroad_time_s",
                 "plan_x", "plan_y", "plan_heading", "plan_speed", "perturbed_track_ids", "perturbed_x", "perturbed_y",
                 "perturbed_heading")
-ARRAYS = ("agents", "agents_mask", "map", "map_mask", "row_scene", "plan", "coll_t", "off_t", "occ", "logged")
+ARRAYS = ("agents", "agents_mask", "map", "map_mask", "drivable", "row_scene", "plan", "coll_t", "off_t", "occ", "logged")
 
 
 @dataclasses.dataclass
@@ -40,6 +40,8 @@ class SplitArrays:
     agents_mask: np.ndarray
     map: np.ndarray
     map_mask: np.ndarray
+    drivable: np.ndarray
+    """``[S, NX, NY / 8]`` uint8: bit-packed ego-frame drivable-area raster per scene."""
     row_scene: np.ndarray
     plan: np.ndarray
     coll_t: np.ndarray
@@ -98,6 +100,7 @@ def build_split(data: Path, split: str, cfg: FeatureConfig, log=print) -> SplitA
     agents_mask = np.zeros((S, 1 + cfg.max_agents, cfg.history_steps), bool)
     maps = np.zeros((S, cfg.max_polylines, cfg.polyline_points, 10), np.float32)
     map_mask = np.zeros((S, cfg.max_polylines, cfg.polyline_points), bool)
+    drivable = None
     plan = np.zeros((R, cfg.plan_steps, 5), np.float32)
     occ = np.zeros((R, K, 2, cfg.occ_size, cfg.occ_size // 8), np.uint8)
     row_scene = np.array([scene_index[k] for k in keys], np.int64)
@@ -114,6 +117,10 @@ def build_split(data: Path, split: str, cfg: FeatureConfig, log=print) -> SplitA
         scn = scns[sid]
         agents[s_i], agents_mask[s_i] = agent_features(scn, anchor, cfg)
         maps[s_i], map_mask[s_i] = map_features(scn, anchor, cfg)
+        ras = np.packbits(drivable_raster(scn, anchor, cfg), axis=-1)
+        if drivable is None:
+            drivable = np.zeros((S,) + ras.shape, np.uint8)
+        drivable[s_i] = ras
         r = np.flatnonzero(row_scene == s_i)
         pose = anchor_pose(scn, anchor)
         plan[r] = plan_features(px[r], py[r], ph[r], ps[r], pose)
@@ -137,7 +144,8 @@ def build_split(data: Path, split: str, cfg: FeatureConfig, log=print) -> SplitA
         ch1 = non_drivable(raster, ex, ey, eh, cfg.occ_size, cfg.occ_cell_m)
         occ[r] = np.packbits(np.stack([ch0, ch1], axis=2), axis=-1)
     out = SplitArrays(
-        agents=agents, agents_mask=agents_mask, map=maps, map_mask=map_mask, row_scene=row_scene, plan=plan,
+        agents=agents, agents_mask=agents_mask, map=maps, map_mask=map_mask, drivable=drivable, row_scene=row_scene,
+        plan=plan,
         coll_t=np.nan_to_num(np.array(col["collision_time_s"].to_pylist(), dtype=float), nan=np.inf).astype(np.float32),
         off_t=np.nan_to_num(np.array(col["offroad_time_s"].to_pylist(), dtype=float), nan=np.inf).astype(np.float32),
         occ=occ, logged=np.array(pc.equal(col["family"], "logged").to_pylist(), bool),

@@ -126,3 +126,15 @@ def plan_features(px, py, ph, ps, pose) -> np.ndarray:
     x, y = to_ego(px[:, 1:], py[:, 1:], pose)
     h = ph[:, 1:] - pose[2]
     return np.stack([x, y, np.cos(h), np.sin(h), ps[:, 1:]], axis=-1).astype(np.float32)
+
+
+def drivable_raster(scn: Scenario, anchor: int, cfg: FeatureConfig) -> np.ndarray:
+    """Ego-frame drivable-area raster ``[NX, NY]`` bool (cell centres inside the drivable area)."""
+    pose = anchor_pose(scn, anchor)
+    cx = np.arange(cfg.raster_x[0], cfg.raster_x[1], cfg.raster_cell_m) + cfg.raster_cell_m / 2
+    cy = np.arange(cfg.raster_y[0], cfg.raster_y[1], cfg.raster_cell_m) + cfg.raster_cell_m / 2
+    X, Y = np.meshgrid(cx, cy, indexing="ij")
+    c, s = np.cos(pose[2]), np.sin(pose[2])
+    da = scn.map.drivable_area
+    shapely.prepare(da)
+    return shapely.contains_xy(da, pose[0] + c * X - s * Y, pose[1] + s * X + c * Y)

@@ -161,23 +161,70 @@ class LatentDynamics(nn.Module):
         return torch.stack(out, 2)
 
 
+class OccupancyPrior(nn.Module):
+    """Observation-only occupancy around the planned poses (no parameters).
+
+    Channel 0: agent boxes extrapolated at constant velocity from their last observed
+    state; channel 1: cells outside the drivable area (the static map, from the scene's
+    ego-frame raster). The occupancy decoder learns a correction on top of it.
+    """
+
+    def __init__(self, fc: FeatureConfig):
+        super().__init__()
+        self.fc = fc
+        c = (torch.arange(fc.occ_size) + 0.5) * fc.occ_cell_m - 0.5 * fc.occ_size * fc.occ_cell_m
+        gx, gy = torch.meshgrid(c, c, indexing="ij")
+        self.register_buffer("gx", gx.reshape(-1), persistent=False)
+        self.register_buffer("gy", gy.reshape(-1), persistent=False)
+
+    def forward(self, agents, agents_mask, drivable, plan) -> torch.Tensor:
+        fc = self.fc
+        every = fc.dyn_stride * fc.occ_every
+        poses = plan[:, :, every - 1:: every]                       # [B, P, K, 5] planned poses at 1 s, 2 s, ...
+        K = poses.shape[2]
+        t = (torch.arange(K, device=plan.device, dtype=plan.dtype) + 1) * every * 0.1
+        c, s = poses[..., 2:3], poses[..., 3:4]
+        X = poses[..., 0:1] + c * self.gx - s * self.gy            # [B, P, K, C] cell centres, anchor frame
+        Y = poses[..., 1:2] + s * self.gx + c * self.gy
+        last, valid = agents[:, 1:, -1], agents_mask[:, 1:, -1]     # [B, A, F]
+        occ = torch.zeros_like(X, dtype=torch.bool)
+        for a in range(last.shape[1]):
+            f = last[:, a]
+            ax = f[:, None, None, 0:1] + t[None, None, :, None] * f[:, None, None, 4:5]
+            ay = f[:, None, None, 1:2] + t[None, None, :, None] * f[:, None, None, 5:6]
+            dx, dy = X - ax, Y - ay
+            ca, sa = f[:, None, None, 2:3], f[:, None, None, 3:4]
+            inside = ((ca * dx + sa * dy).abs() <= f[:, None, None, 6:7] / 2) & \
+                     ((-sa * dx + ca * dy).abs() <= f[:, None, None, 7:8] / 2)
+            occ |= inside & valid[:, a, None, None, None]
+        ix = torch.floor((X - fc.raster_x[0]) / fc.raster_cell_m).long()
+        iy = torch.floor((Y - fc.raster_y[0]) / fc.raster_cell_m).long()
+        nx, ny = drivable.shape[1:]
+        ok = (ix >= 0) & (iy >= 0) & (ix < nx) & (iy < ny)
+        b = torch.arange(X.shape[0], device=X.device)[:, None, None, None].expand_as(ix)
+        drv = drivable[b, ix.clamp(0, nx - 1), iy.clamp(0, ny - 1)] & ok
+        size = fc.occ_size
+        return torch.stack([occ, ~drv], 3).view(*X.shape[:3], 2, size, size).to(plan.dtype)
+
+
 class OccupancyDecoder(nn.Module):
-    """Latent ``[..., D]`` -> occupancy logits ``[..., 2, size, size]`` (agents, non-drivable)."""
+    """Latent ``[..., D]`` plus prior ``[..., 2, s, s]`` -> occupancy logits ``[..., 2, s, s]``."""
 
     def __init__(self, fc: FeatureConfig, mc: ModelConfig):
         super().__init__()
         self.size = fc.occ_size
-        self.fc = nn.Linear(mc.d_model, 32 * 4 * 4)
-        layers, s = [], 4
-        while s < fc.occ_size:
-            layers += [nn.ConvTranspose2d(32, 32, 4, 2, 1), nn.GELU()]
-            s *= 2
-        self.up = nn.Sequential(*layers, nn.Conv2d(32, 2, 3, padding=1))
+        self.fc = nn.Linear(mc.d_model, 16 * 4 * 4)
+        self.net = nn.Sequential(nn.Conv2d(2 + 16, 32, 3, padding=1), nn.GELU(), nn.Conv2d(32, 32, 3, padding=1),
+                                 nn.GELU(), nn.Conv2d(32, 2, 3, padding=1))
+        self.skip = nn.Parameter(torch.tensor(3.0))
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
         lead = z.shape[:-1]
-        x = self.fc(z.reshape(-1, z.shape[-1])).view(-1, 32, 4, 4)
-        return self.up(x).view(*lead, 2, self.size, self.size)
+        lat = self.fc(z.reshape(-1, z.shape[-1])).view(-1, 16, 4, 4)
+        lat = nn.functional.interpolate(lat, size=(self.size, self.size), mode="bilinear", align_corners=False)
+        p = prior.reshape(-1, 2, self.size, self.size) * 2.0 - 1.0
+        out = self.net(torch.cat([p, lat], 1)) + self.skip * p
+        return out.view(*lead, 2, self.size, self.size)
 
 
 class FutureEncoder(nn.Module):
@@ -211,15 +258,19 @@ class WorldModel(nn.Module):
         self.reward = mlp(d, d, 1)
         self.cont = mlp(d, d, 1)
         self.occupancy = OccupancyDecoder(fc, mc)
+        self.prior = OccupancyPrior(fc)
         self.future = FutureEncoder(fc, mc, self.steps)
         self.project = mlp(2 * d, d, d)   # predicted future latent for InfoNCE
 
-    def forward(self, agents, agents_mask, map_, map_mask, plan, occupancy: bool = True) -> dict:
+    def forward(self, agents, agents_mask, map_, map_mask, plan, drivable=None, occupancy: bool = True) -> dict:
+        """``drivable`` ``[B, NX, NY]`` (ego-frame raster) is needed only when ``occupancy`` is True."""
         tokens, valid, ego = self.scene(agents, agents_mask, map_, map_mask)
         lat = self.dynamics(ego, tokens, valid, plan, agents, agents_mask, map_, map_mask)  # [B, P, S, D]
         out = {"latent": lat, "hazard_logits": self.hazard(lat), "reward": self.reward(lat).squeeze(-1),
                "continue_logits": self.cont(lat).squeeze(-1),
                "z_pred": self.project(torch.cat([lat.mean(2), lat[:, :, -1]], -1))}
         if occupancy:
-            out["occ_logits"] = self.occupancy(lat[:, :, self.fc.occ_every - 1:: self.fc.occ_every])
+            prior = self.prior(agents, agents_mask, drivable, plan)
+            out["occ_prior"] = prior
+            out["occ_logits"] = self.occupancy(lat[:, :, self.fc.occ_every - 1:: self.fc.occ_every], prior)
         return out

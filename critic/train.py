@@ -38,7 +38,7 @@ def build_model(cfg: TrainConfig) -> torch.nn.Module:
 
 def _forward_losses(model, batch, cfg: TrainConfig, with_diffusion: bool = True):
     fc = cfg.features
-    out = model(batch["agents"], batch["agents_mask"], batch["map"], batch["map_mask"], batch["plan"])
+    out = model(batch["agents"], batch["agents_mask"], batch["map"], batch["map_mask"], batch["plan"], batch["drivable"])
     step_s = fc.dyn_stride * 0.1
     tg = step_targets(batch["coll_t"], batch["off_t"], batch["plan"], fc.dyn_stride, step_s, model.steps)
     weights = cfg.loss if cfg.variant != "no-contrastive" else dataclasses.replace(cfg.loss, contrastive=0.0)
@@ -87,6 +87,7 @@ def train(data: str | Path, out: str | Path, cfg: TrainConfig, quiet: bool = Fal
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     log = (lambda *a: None) if quiet else print
+    start = time.time()  # the time budget covers feature building too
     t_feat = time.time()
     tr, va = load_split(data, "train", cfg.features, log), load_split(data, "val", cfg.features, log)
     feature_build_s = time.time() - t_feat
@@ -99,7 +100,7 @@ def train(data: str | Path, out: str | Path, cfg: TrainConfig, quiet: bool = Fal
     n_batches = len(sampler) if not cfg.max_batches_per_epoch else min(len(sampler), cfg.max_batches_per_epoch)
     total_steps = max(1, n_batches * cfg.epochs)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps)))
-    start, step, best, bad, history = time.time(), 0, float("inf"), 0, []
+    step, best, bad, history = 0, float("inf"), 0, []
     batch_s = feat_s = 0.0
     with open(out / "train_log.csv", "w", newline="") as fh:
         writer = None

@@ -154,6 +154,32 @@ def cmd_train_critic(args) -> int:
     return 0
 
 
+def cmd_benchmark(args) -> int:
+    from pathlib import Path
+
+    from benchmark.constant_velocity import ConstantVelocityModel
+    from benchmark.evaluate import run_benchmark
+    from benchmark.models import CriticModel, OracleModel
+    from benchmark.report import markdown, write_csv, write_html
+
+    models = []
+    for spec in args.critic:
+        if "=" not in spec:
+            raise InputError("expected NAME=CHECKPOINT_DIR", field="--critic", path=spec)
+        name, ckpt = spec.split("=", 1)
+        models.append(CriticModel(name, ckpt))
+    models += [ConstantVelocityModel(), OracleModel()]
+    out = Path(args.out)
+    rows, bench, preds = run_benchmark(args.data, models, out, log=(lambda *a: None) if args.quiet else print)
+    md = markdown(rows, f"Risk Foreseeing Benchmark: {args.data} (test split)")
+    (out / "leaderboard.md").write_text(md)
+    write_csv(rows, out / "leaderboard.csv")
+    write_html(rows, preds, bench, out / "report.html")
+    print(md)
+    print(f"wrote {out}/leaderboard.md, leaderboard.csv, report.html, predictions.parquet")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="impartial", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -207,6 +233,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--preset", default="default", choices=["default", "demo", "debug"])
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     sp.set_defaults(func=cmd_train_critic)
+
+    sp = sub.add_parser("benchmark", help="Risk Foreseeing Benchmark on a dataset's test split")
+    sp.add_argument("--data", default="outputs/synth", help="dataset folder")
+    sp.add_argument("--critic", action="append", default=[], help="NAME=CHECKPOINT_DIR (repeatable)")
+    sp.add_argument("--out", default="outputs/benchmark", help="output folder")
+    sp.add_argument("--quiet", action="store_true")
+    sp.set_defaults(func=cmd_benchmark)
 
     sp = sub.add_parser("validate", help="re-validate a dataset (schemas, suites, checksums); --docs builds Data Docs")
     sp.add_argument("dir", help="dataset folder written by impartial synth")

@@ -52,7 +52,7 @@ def _inputs(dataset, cfg):
     va = load_split(dataset, "train", cfg.features)
     idx = np.stack([np.flatnonzero(va.row_scene == s)[:4] for s in range(2)])
     b = make_batch(va, idx, cfg.features.occ_size)
-    return SceneBatch(b["agents"], b["agents_mask"], b["map"], b["map_mask"]), b["plan"]
+    return SceneBatch(b["agents"], b["agents_mask"], b["map"], b["map_mask"], b["drivable"]), b["plan"]
 
 
 def test_score_returns_batched_tensors_without_gradients(dataset, checkpoint):
@@ -70,13 +70,14 @@ def test_checkpoint_loaded_in_a_fresh_process_gives_identical_scores(dataset, ch
     critic = ImpartialCritic.load(checkpoint[0])
     scenes, plans = _inputs(dataset, critic.cfg)
     here = critic.score(scenes, plans)["risk"]
-    torch.save({"a": scenes.agents, "am": scenes.agents_mask, "m": scenes.map, "mm": scenes.map_mask, "p": plans},
+    torch.save({"a": scenes.agents, "am": scenes.agents_mask, "m": scenes.map, "mm": scenes.map_mask, "p": plans,
+                "d": scenes.drivable},
                tmp_path / "inputs.pt")
     code = (
         "import sys, torch, json; from critic import ImpartialCritic, SceneBatch;"
         f"c = ImpartialCritic.load({str(checkpoint[0])!r});"
         f"d = torch.load({str(tmp_path / 'inputs.pt')!r}, weights_only=True);"
-        "r = c.score(SceneBatch(d['a'], d['am'], d['m'], d['mm']), d['p'])['risk'];"
+        "r = c.score(SceneBatch(d['a'], d['am'], d['m'], d['mm'], d['d']), d['p'])['risk'];"
         "print(json.dumps(r.double().tolist()))"
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -1,0 +1,128 @@
+"""Risk Foreseeing Benchmark: score every model on the test split, build the leaderboard.
+
+``run_benchmark`` writes ``predictions.parquet`` (one row per (model, sample_id) with
+every score, the truth, and per-row occupancy intersection / union counts), then computes
+the leaderboard from that table alone (``leaderboard_from_predictions``), so anyone can
+recompute it from the parquet.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from critic.config import FeatureConfig
+from critic.data import load_split
+
+from .metrics import METRICS
+from .models import BenchData, Predictions
+
+EVENTS = ("collision", "offroad")
+#: corridor of the f-IoU: cells within 2 m of the ego's planned centreline, from 4 m behind to 16 m ahead
+CORRIDOR = (-4.0, 16.0, 2.0)
+
+
+def corridor_mask(size: int, cell: float) -> np.ndarray:
+    c = (np.arange(size) + 0.5) * cell - 0.5 * size * cell
+    X, Y = np.meshgrid(c, c, indexing="ij")
+    return (X >= CORRIDOR[0]) & (X <= CORRIDOR[1]) & (np.abs(Y) <= CORRIDOR[2])
+
+
+def bench_data(data_dir: str | Path, cfg: FeatureConfig | None = None) -> BenchData:
+    import json
+
+    cfg = cfg or FeatureConfig()
+    arr = load_split(data_dir, "test", cfg, log=lambda *a: None)
+    # ego box size per row (from the scene features: token 0, last history step)
+    size = arr.agents[arr.row_scene, 0, -1, 6:8]
+    _ = json  # noqa: F841
+    return BenchData(arr, str(data_dir), cfg.occ_size, cfg.occ_cell_m, size[:, 0].astype(float), size[:, 1].astype(float))
+
+
+def predictions_table(name: str, pred: Predictions, bench: BenchData) -> pa.Table:
+    arr = bench.arrays
+    truth_occ = np.unpackbits(arr.occ, axis=-1, count=bench.occ_size)[:, :, 0].astype(bool)  # agents channel
+    R = arr.num_rows
+    cols = {
+        "model": [name] * R, "sample_id": arr.sample_id, "scene": arr.row_scene.astype(np.int64),
+        "outcome": arr.outcome,
+        "true_collision": np.isfinite(arr.coll_t), "true_offroad": np.isfinite(arr.off_t),
+        "true_collision_time_s": np.where(np.isfinite(arr.coll_t), arr.coll_t, np.nan).astype(float),
+        "true_offroad_time_s": np.where(np.isfinite(arr.off_t), arr.off_t, np.nan).astype(float),
+        "collision_risk": pred.collision_risk.astype(float), "offroad_risk": pred.offroad_risk.astype(float),
+        "risk": pred.risk.astype(float), "collision_time_s": pred.collision_time_s.astype(float),
+        "offroad_time_s": pred.offroad_time_s.astype(float),
+    }
+    if pred.occupancy is not None:
+        p = pred.occupancy[:, :, 0] >= 0.5
+        corr = corridor_mask(bench.occ_size, bench.occ_cell_m)
+        cols["g_inter"] = (p & truth_occ).sum(axis=(1, 2, 3)).astype(np.int64)
+        cols["g_union"] = (p | truth_occ).sum(axis=(1, 2, 3)).astype(np.int64)
+        cols["f_inter"] = (p & truth_occ & corr).sum(axis=(1, 2, 3)).astype(np.int64)
+        cols["f_union"] = ((p | truth_occ) & corr).sum(axis=(1, 2, 3)).astype(np.int64)
+    else:
+        for k in ("g_inter", "g_union", "f_inter", "f_union"):
+            cols[k] = pa.nulls(R, pa.int64())
+    return pa.table(cols)
+
+
+def _v(res) -> float:
+    value, valid = res
+    return value if valid else float("nan")
+
+
+def leaderboard_from_predictions(table: pa.Table) -> list[dict]:
+    """One leaderboard row per model, computed only from the predictions table."""
+    rows = []
+    for model in dict.fromkeys(table.column("model").to_pylist()):
+        t = table.filter(pa.compute.equal(table.column("model"), model))
+        g = {c: t.column(c).to_numpy(zero_copy_only=False) for c in t.column_names if c not in ("model", "sample_id", "outcome")}
+        row = {"model": model, "plans": t.num_rows}
+        for ev in EVENTS:
+            y, p = g[f"true_{ev}"].astype(bool), g[f"{ev}_risk"]
+            row[f"{ev}_auroc"] = _v(METRICS["auroc"](p, y))
+            row[f"{ev}_auprc"] = _v(METRICS["auprc"](p, y))
+            row[f"{ev}_recall@5%fpr"] = _v(METRICS["recall_at_5pct_fpr"](p, y))
+            row[f"{ev}_ece"] = _v(METRICS["ece"](p, y))
+            row[f"{ev}_brier"] = _v(METRICS["brier"](p, y))
+            row[f"{ev}_daf"] = _v(METRICS["daf"](p, g[f"{ev}_time_s"], y, g[f"true_{ev}_time_s"]))
+            row[f"{ev}_time_mae_s"] = _v(METRICS["time_to_event_mae"](g[f"{ev}_time_s"], g[f"true_{ev}_time_s"], y))
+        failed = g["true_collision"].astype(bool) | g["true_offroad"].astype(bool)
+        true_t = np.fmin(g["true_collision_time_s"], g["true_offroad_time_s"])
+        # predicted failure time: the earliest predicted event among those that raise an alarm
+        alarm_c, alarm_o = g["collision_risk"] >= 0.5, g["offroad_risk"] >= 0.5
+        pred_t = np.fmin(np.where(alarm_c, g["collision_time_s"], np.nan), np.where(alarm_o, g["offroad_time_s"], np.nan))
+        pred_t = np.where(np.isnan(pred_t), np.where(g["collision_risk"] >= g["offroad_risk"], g["collision_time_s"],
+                                                     g["offroad_time_s"]), pred_t)
+        row["mean_risk_on_failures"] = _v(METRICS["mean_risk_on_failures"](g["risk"], failed))
+        row["failures_called_safe"] = _v(METRICS["failures_called_safe"](g["risk"], failed))
+        row["causal_pairwise_acc"] = _v(METRICS["causal_pairwise_accuracy"](g["risk"], failed, g["scene"]))
+        row["daf"] = _v(METRICS["daf"](g["risk"], pred_t, failed, true_t))
+        if t.column("g_union").null_count == 0:
+            gu, fu = g["g_union"].sum(), g["f_union"].sum()
+            row["g_iou"] = float(g["g_inter"].sum() / gu) if gu else float("nan")
+            row["f_iou"] = float(g["f_inter"].sum() / fu) if fu else float("nan")
+        else:
+            row["g_iou"] = row["f_iou"] = float("nan")
+        rows.append(row)
+    return rows
+
+
+def run_benchmark(data_dir: str | Path, models: list, out: str | Path, log=print) -> tuple[list[dict], BenchData, dict]:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    bench = bench_data(data_dir)
+    log(f"test split: {bench.arrays.num_rows} plans from {len(set(bench.arrays.row_scene))} scenes")
+    tables, preds = [], {}
+    for m in models:
+        for name, pred in m.predict(bench).items():
+            preds[name] = pred
+            tables.append(predictions_table(name, pred, bench))
+            log(f"scored {name}")
+    table = pa.concat_tables(tables)
+    tmp = out / ".predictions.parquet.tmp"
+    pq.write_table(table, tmp)
+    tmp.rename(out / "predictions.parquet")
+    return leaderboard_from_predictions(pq.read_table(out / "predictions.parquet")), bench, preds

@@ -1,0 +1,123 @@
+"""Models on the leaderboard behind one small scoring interface.
+
+``RiskModel.predict(bench) -> {row name: Predictions}``: per test row, collision and
+off-road risk in [0, 1], their union ``risk``, expected first-event times (s) and,
+optionally, forecast occupancy ``[R, K, 2, s, s]`` (agents, non-drivable) in the frame of
+the ego's planned pose. A world-model critic yields two rows: risk from its hazard head,
+and risk computed from its forecast occupancy under the ego footprint (as AD-R1
+computes rewards in occupancy space).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from critic.batching import eval_groups, make_batch
+from critic.data import SplitArrays
+
+HORIZON_S = 8.0
+
+
+@dataclasses.dataclass
+class Predictions:
+    collision_risk: np.ndarray
+    offroad_risk: np.ndarray
+    collision_time_s: np.ndarray
+    offroad_time_s: np.ndarray
+    occupancy: np.ndarray | None = None
+
+    @property
+    def risk(self) -> np.ndarray:
+        return 1.0 - (1.0 - self.collision_risk) * (1.0 - self.offroad_risk)
+
+
+@dataclasses.dataclass
+class BenchData:
+    """The test split: cached features (``arrays``), its rows and the dataset folder."""
+
+    arrays: SplitArrays
+    data_dir: str
+    occ_size: int
+    occ_cell_m: float
+    ego_length: np.ndarray  # [R] m
+    ego_width: np.ndarray   # [R] m
+
+
+class RiskModel(Protocol):
+    name: str
+
+    def predict(self, bench: BenchData) -> dict[str, Predictions]: ...
+
+
+def footprint_mask(size: int, cell: float, length: float, width: float) -> np.ndarray:
+    """Cells of the grid whose centre lies under an ego box of ``length x width`` at the centre."""
+    c = (np.arange(size) + 0.5) * cell - 0.5 * size * cell
+    X, Y = np.meshgrid(c, c, indexing="ij")
+    return (np.abs(X) <= length / 2) & (np.abs(Y) <= width / 2)
+
+
+def occupancy_risk(occ: np.ndarray, bench: BenchData, threshold: float = 0.5) -> tuple[np.ndarray, ...]:
+    """Collision / off-road risk and first-event times from occupancy ``[R, K, 2, s, s]`` probabilities.
+
+    Risk is the largest probability under the ego footprint over all frames; the event
+    time is the first frame (1 s apart) where it reaches ``threshold`` (the horizon if never).
+    """
+    R, K = occ.shape[:2]
+    risks, times = [], []
+    for ch in (0, 1):
+        peak = np.zeros((R, K))
+        for r in range(R):
+            m = footprint_mask(bench.occ_size, bench.occ_cell_m, bench.ego_length[r], bench.ego_width[r])
+            peak[r] = occ[r, :, ch][:, m].max(axis=-1) if m.any() else 0.0
+        risks.append(peak.max(axis=1))
+        hit = peak >= threshold
+        times.append(np.where(hit.any(axis=1), (np.argmax(hit, axis=1) + 1) * HORIZON_S / K, HORIZON_S))
+    return risks[0], risks[1], times[0], times[1]
+
+
+class CriticModel:
+    """A trained world model (``ImpartialCritic`` checkpoint): hazard-head and occupancy rows."""
+
+    def __init__(self, name: str, checkpoint: str):
+        from critic import ImpartialCritic
+
+        self.name, self.critic = name, ImpartialCritic.load(checkpoint)
+
+    def predict(self, bench: BenchData) -> dict[str, Predictions]:
+        from critic import SceneBatch
+
+        arr, R = bench.arrays, bench.arrays.num_rows
+        cr, orr, ct, ot = (np.zeros(R) for _ in range(4))
+        occ = None
+        torch.set_num_threads(2)
+        for idx in eval_groups(arr, 16):
+            b = make_batch(arr, idx, self.critic.cfg.features.occ_size)
+            scenes = SceneBatch(b["agents"], b["agents_mask"], b["map"], b["map_mask"], b["drivable"])
+            s = self.critic.score(scenes, b["plan"])
+            o = self.critic.occupancy(scenes, b["plan"]).numpy()
+            if occ is None:
+                occ = np.zeros((R,) + o.shape[2:], np.float16)
+            flat = idx.reshape(-1)
+            cr[flat], orr[flat] = s["collision_risk"].reshape(-1).numpy(), s["offroad_risk"].reshape(-1).numpy()
+            ct[flat], ot[flat] = s["collision_time_s"].reshape(-1).numpy(), s["offroad_time_s"].reshape(-1).numpy()
+            occ[flat] = o.reshape((-1,) + o.shape[2:])
+        occ32 = occ.astype(np.float32)
+        ocr, oor, oct_, oot = occupancy_risk(occ32, bench)
+        return {self.name: Predictions(cr, orr, ct, ot, occ32),
+                f"{self.name} (occupancy)": Predictions(ocr, oor, oct_, oot, occ32)}
+
+
+class OracleModel:
+    """True futures: risk 1 on true events at their true times, true occupancy (upper bound)."""
+
+    name = "oracle"
+
+    def predict(self, bench: BenchData) -> dict[str, Predictions]:
+        arr = bench.arrays
+        occ = np.unpackbits(arr.occ, axis=-1, count=bench.occ_size).astype(np.float32)
+        c, o = np.isfinite(arr.coll_t), np.isfinite(arr.off_t)
+        return {self.name: Predictions(c.astype(float), o.astype(float), np.where(c, arr.coll_t, HORIZON_S),
+                                       np.where(o, arr.off_t, HORIZON_S), occ)}
