@@ -9,7 +9,7 @@ non-drivable cells.
 """
 from __future__ import annotations
 
-import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -28,7 +28,8 @@ class ConstantVelocityModel:
     def predict(self, bench: BenchData) -> dict[str, Predictions]:
         data = bench.data_dir
         cols = ["sample_id", "scenario_id", "anchor_frame", "plan_x", "plan_y", "plan_heading", "plan_speed"]
-        parts = sorted((__import__("pathlib").Path(data) / "counterfactuals" / "split=test").glob("*.parquet"))
+        parts = [p for sp in bench.splits
+                 for p in sorted((Path(data) / "counterfactuals" / f"split={sp}").glob("*.parquet"))]
         import pyarrow as pa
 
         t = pa.concat_tables([pq.read_table(p, columns=cols) for p in parts])
@@ -38,7 +39,7 @@ class ConstantVelocityModel:
         ct, ot = np.full(R, HORIZON_S), np.full(R, HORIZON_S)
         K = bench.arrays.occ.shape[1]
         occ = np.zeros((R, K, 2, bench.occ_size, bench.occ_size), np.float32)
-        scns = _read_scenarios(__import__("pathlib").Path(data), sorted(set(t.column("scenario_id").to_pylist())))
+        scns = _read_scenarios(Path(data), sorted(set(t.column("scenario_id").to_pylist())))
         sids, anchors = t.column("scenario_id").to_pylist(), t.column("anchor_frame").to_pylist()
         groups: dict = {}
         for i, key in enumerate(zip(sids, anchors)):

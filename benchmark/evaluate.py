@@ -14,7 +14,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from critic.config import FeatureConfig
-from critic.data import load_split
 
 from .metrics import METRICS
 from .models import BenchData, Predictions
@@ -30,15 +29,15 @@ def corridor_mask(size: int, cell: float) -> np.ndarray:
     return (X >= CORRIDOR[0]) & (X <= CORRIDOR[1]) & (np.abs(Y) <= CORRIDOR[2])
 
 
-def bench_data(data_dir: str | Path, cfg: FeatureConfig | None = None) -> BenchData:
-    import json
+def bench_data(data_dir: str | Path, cfg: FeatureConfig | None = None, splits: tuple[str, ...] = ("test",)) -> BenchData:
+    from critic.data import load_splits
 
     cfg = cfg or FeatureConfig()
-    arr = load_split(data_dir, "test", cfg, log=lambda *a: None)
+    arr = load_splits(str(data_dir), splits, cfg, log=lambda *a: None)
     # ego box size per row (from the scene features: token 0, last history step)
     size = arr.agents[arr.row_scene, 0, -1, 6:8]
-    _ = json  # noqa: F841
-    return BenchData(arr, str(data_dir), cfg.occ_size, cfg.occ_cell_m, size[:, 0].astype(float), size[:, 1].astype(float))
+    return BenchData(arr, str(data_dir), cfg.occ_size, cfg.occ_cell_m, size[:, 0].astype(float), size[:, 1].astype(float),
+                     splits)
 
 
 def predictions_table(name: str, pred: Predictions, bench: BenchData) -> pa.Table:
@@ -110,11 +109,12 @@ def leaderboard_from_predictions(table: pa.Table) -> list[dict]:
     return rows
 
 
-def run_benchmark(data_dir: str | Path, models: list, out: str | Path, log=print) -> tuple[list[dict], BenchData, dict]:
+def run_benchmark(data_dir: str | Path, models: list, out: str | Path, log=print,
+                  splits: tuple[str, ...] = ("test",)) -> tuple[list[dict], BenchData, dict]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    bench = bench_data(data_dir)
-    log(f"test split: {bench.arrays.num_rows} plans from {len(set(bench.arrays.row_scene))} scenes")
+    bench = bench_data(data_dir, splits=splits)
+    log(f"{'+'.join(splits)}: {bench.arrays.num_rows} plans from {len(set(bench.arrays.row_scene))} scenes")
     tables, preds = [], {}
     for m in models:
         for name, pred in m.predict(bench).items():

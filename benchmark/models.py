@@ -44,6 +44,7 @@ class BenchData:
     occ_cell_m: float
     ego_length: np.ndarray  # [R] m
     ego_width: np.ndarray   # [R] m
+    splits: tuple[str, ...] = ("test",)
 
 
 class RiskModel(Protocol):

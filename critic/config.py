@@ -81,6 +81,8 @@ class TrainConfig:
     """Scenes (anchors) per batch."""
     plans_per_scene: int = 8
     """Counterfactual plans per scene in a batch (hard negatives of each other)."""
+    occ_plans_per_scene: int = 3
+    """Plans per scene whose occupancy is decoded and supervised in a training batch (cost control)."""
     epochs: int = 6
     """Maximum epochs."""
     max_minutes: float = 13.0

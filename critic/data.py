@@ -205,3 +205,32 @@ class GroupSampler:
                 pick = self.rng.choice(rows, size=k, replace=len(rows) < self.pps)
                 batch.append(pick)
             yield np.stack(batch) if len({len(b) for b in batch}) == 1 else batch
+
+
+def concat_arrays(parts: list[SplitArrays]) -> SplitArrays:
+    """One SplitArrays from several (datasets or splits); scene indices are offset."""
+    if len(parts) == 1:
+        return parts[0]
+    offs = np.cumsum([0] + [len(p.agents) for p in parts[:-1]])
+    cat = lambda k: np.concatenate([getattr(p, k) for p in parts])  # noqa: E731
+    return SplitArrays(
+        agents=cat("agents"), agents_mask=cat("agents_mask"), map=cat("map"), map_mask=cat("map_mask"),
+        drivable=cat("drivable"), row_scene=np.concatenate([p.row_scene + o for p, o in zip(parts, offs)]),
+        plan=cat("plan"), coll_t=cat("coll_t"), off_t=cat("off_t"), occ=cat("occ"), logged=cat("logged"),
+        sample_id=[s for p in parts for s in p.sample_id], outcome=[o for p in parts for o in p.outcome])
+
+
+def load_splits(data: str | Path | list, splits: tuple[str, ...], cfg: FeatureConfig, log=print) -> SplitArrays:
+    """Several splits of one or more datasets (``data`` may be a comma-separated list), concatenated.
+
+    Splits a dataset does not have are skipped.
+    """
+    dirs = data if isinstance(data, (list, tuple)) else [d for d in str(data).split(",") if d]
+    parts = []
+    for d in dirs:
+        for sp in splits:
+            if (Path(d) / "counterfactuals" / f"split={sp}").exists():
+                parts.append(load_split(d, sp, cfg, log))
+    if not parts:
+        raise InputError(f"no counterfactuals for splits {splits}", path=",".join(map(str, dirs)))
+    return concat_arrays(parts)

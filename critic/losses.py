@@ -65,7 +65,7 @@ def compute_losses(model, out: dict, batch: dict, tg: dict, weights: LossWeights
     terms = {
         "hazard": 0.5 * (focal_bce(hl[..., 0], tg["coll_events"], tg["coll_at_risk"], gamma)
                          + focal_bce(hl[..., 1], tg["off_events"], tg["off_at_risk"], gamma)),
-        "occupancy": F.binary_cross_entropy_with_logits(out["occ_logits"], batch["occ"],
+        "occupancy": F.binary_cross_entropy_with_logits(out["occ_logits"], batch["occ"][:, : out["occ_logits"].shape[1]],
                                                         pos_weight=torch.tensor(3.0, device=hl.device)),
         "reward": F.mse_loss(out["reward"], tg["reward"])
         + F.binary_cross_entropy_with_logits(out["continue_logits"], tg["continue"]),
@@ -75,6 +75,7 @@ def compute_losses(model, out: dict, batch: dict, tg: dict, weights: LossWeights
         z_true = model.future(batch["occ"], events)
         terms["contrastive"] = info_nce(out["z_pred"], z_true, batch["row_ids"], temperature)
     if diffusion is not None and weights.diffusion > 0:
-        terms["diffusion"] = diffusion.loss(out["latent"], batch["occ"])
+        n = out["occ_logits"].shape[1]
+        terms["diffusion"] = diffusion.loss(out["latent"][:, :n], batch["occ"][:, :n])
     total = sum(getattr(weights, k) * v for k, v in terms.items())
     return total, terms

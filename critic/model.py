@@ -262,15 +262,18 @@ class WorldModel(nn.Module):
         self.future = FutureEncoder(fc, mc, self.steps)
         self.project = mlp(2 * d, d, d)   # predicted future latent for InfoNCE
 
-    def forward(self, agents, agents_mask, map_, map_mask, plan, drivable=None, occupancy: bool = True) -> dict:
-        """``drivable`` ``[B, NX, NY]`` (ego-frame raster) is needed only when ``occupancy`` is True."""
+    def forward(self, agents, agents_mask, map_, map_mask, plan, drivable=None, occupancy: bool = True,
+                occ_plans: int | None = None) -> dict:
+        """``drivable`` ``[B, NX, NY]`` (ego-frame raster) is needed only when ``occupancy`` is True;
+        ``occ_plans`` limits the occupancy forecast to the first plans of each scene (training speed)."""
         tokens, valid, ego = self.scene(agents, agents_mask, map_, map_mask)
         lat = self.dynamics(ego, tokens, valid, plan, agents, agents_mask, map_, map_mask)  # [B, P, S, D]
         out = {"latent": lat, "hazard_logits": self.hazard(lat), "reward": self.reward(lat).squeeze(-1),
                "continue_logits": self.cont(lat).squeeze(-1),
                "z_pred": self.project(torch.cat([lat.mean(2), lat[:, :, -1]], -1))}
         if occupancy:
-            prior = self.prior(agents, agents_mask, drivable, plan)
+            n = plan.shape[1] if occ_plans is None else min(occ_plans, plan.shape[1])
+            prior = self.prior(agents, agents_mask, drivable, plan[:, :n])
             out["occ_prior"] = prior
-            out["occ_logits"] = self.occupancy(lat[:, :, self.fc.occ_every - 1:: self.fc.occ_every], prior)
+            out["occ_logits"] = self.occupancy(lat[:, :n, self.fc.occ_every - 1:: self.fc.occ_every], prior)
         return out

@@ -21,7 +21,7 @@ import torch
 from .batching import eval_groups, make_batch
 from .checkpoint import save_checkpoint
 from .config import TrainConfig
-from .data import GroupSampler, SplitArrays, load_split
+from .data import GroupSampler, SplitArrays, load_splits
 from .losses import compute_losses, step_targets
 from .model import WorldModel
 from .risk import cumulative_risk
@@ -36,9 +36,10 @@ def build_model(cfg: TrainConfig) -> torch.nn.Module:
     return model
 
 
-def _forward_losses(model, batch, cfg: TrainConfig, with_diffusion: bool = True):
+def _forward_losses(model, batch, cfg: TrainConfig, with_diffusion: bool = True, occ_plans: int | None = None):
     fc = cfg.features
-    out = model(batch["agents"], batch["agents_mask"], batch["map"], batch["map_mask"], batch["plan"], batch["drivable"])
+    out = model(batch["agents"], batch["agents_mask"], batch["map"], batch["map_mask"], batch["plan"], batch["drivable"],
+                occ_plans=occ_plans)
     step_s = fc.dyn_stride * 0.1
     tg = step_targets(batch["coll_t"], batch["off_t"], batch["plan"], fc.dyn_stride, step_s, model.steps)
     weights = cfg.loss if cfg.variant != "no-contrastive" else dataclasses.replace(cfg.loss, contrastive=0.0)
@@ -48,7 +49,7 @@ def _forward_losses(model, batch, cfg: TrainConfig, with_diffusion: bool = True)
 
 
 @torch.no_grad()
-def evaluate(model, arr: SplitArrays, cfg: TrainConfig, max_groups: int = 400) -> dict:
+def evaluate(model, arr: SplitArrays, cfg: TrainConfig, max_groups: int = 160, occ_plans: int = 8) -> dict:
     """Validation loss and metrics: hazard AUROC (risk at the horizon) and occupancy IoU."""
     from benchmark.metrics import auroc, iou
 
@@ -57,7 +58,7 @@ def evaluate(model, arr: SplitArrays, cfg: TrainConfig, max_groups: int = 400) -
     seen = 0
     for idx in eval_groups(arr, cfg.scenes_per_batch):
         batch = make_batch(arr, idx, cfg.features.occ_size)
-        total, terms, out = _forward_losses(model, batch, cfg, with_diffusion=False)
+        total, terms, out = _forward_losses(model, batch, cfg, with_diffusion=False, occ_plans=occ_plans)
         losses.append(float(total))
         risk = cumulative_risk(torch.sigmoid(out["hazard_logits"]).transpose(-1, -2))[..., -1]
         for j, name in enumerate(("collision", "offroad")):
@@ -65,7 +66,7 @@ def evaluate(model, arr: SplitArrays, cfg: TrainConfig, max_groups: int = 400) -
         labels["collision"].append(np.isfinite(batch["coll_t"].flatten().numpy()))
         labels["offroad"].append(np.isfinite(batch["off_t"].flatten().numpy()))
         occ_p.append((torch.sigmoid(out["occ_logits"]) > 0.5)[:, :, :, 0].numpy())
-        occ_t.append(batch["occ"][:, :, :, 0].numpy() > 0.5)
+        occ_t.append(batch["occ"][:, : out["occ_logits"].shape[1], :, 0].numpy() > 0.5)
         seen += len(idx)
         if seen >= max_groups:
             break
@@ -89,7 +90,7 @@ def train(data: str | Path, out: str | Path, cfg: TrainConfig, quiet: bool = Fal
     log = (lambda *a: None) if quiet else print
     start = time.time()  # the time budget covers feature building too
     t_feat = time.time()
-    tr, va = load_split(data, "train", cfg.features, log), load_split(data, "val", cfg.features, log)
+    tr, va = load_splits(data, ("train",), cfg.features, log), load_splits(data, ("val",), cfg.features, log)
     feature_build_s = time.time() - t_feat
     if cfg.variant == "optimistic":
         tr, va = tr.select_rows(tr.logged), va.select_rows(va.logged)
@@ -112,7 +113,7 @@ def train(data: str | Path, out: str | Path, cfg: TrainConfig, quiet: bool = Fal
                 t0 = time.perf_counter()
                 batch = make_batch(tr, idx, cfg.features.occ_size)
                 t1 = time.perf_counter()
-                total, terms, _ = _forward_losses(model, batch, cfg)
+                total, terms, _ = _forward_losses(model, batch, cfg, occ_plans=cfg.occ_plans_per_scene)
                 opt.zero_grad(set_to_none=True)
                 total.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

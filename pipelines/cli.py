@@ -170,8 +170,10 @@ def cmd_benchmark(args) -> int:
         models.append(CriticModel(name, ckpt))
     models += [ConstantVelocityModel(), OracleModel()]
     out = Path(args.out)
-    rows, bench, preds = run_benchmark(args.data, models, out, log=(lambda *a: None) if args.quiet else print)
-    md = markdown(rows, f"Risk Foreseeing Benchmark: {args.data} (test split)")
+    splits = ("train", "val", "test") if args.splits == "all" else tuple(args.splits.split(","))
+    rows, bench, preds = run_benchmark(args.data, models, out, log=(lambda *a: None) if args.quiet else print,
+                                       splits=splits)
+    md = markdown(rows, f"Risk Foreseeing Benchmark: {args.data} ({'+'.join(splits)})")
     (out / "leaderboard.md").write_text(md)
     write_csv(rows, out / "leaderboard.csv")
     write_html(rows, preds, bench, out / "report.html")
@@ -227,7 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_synth)
 
     sp = sub.add_parser("train-critic", help="train a world-model critic on a synthesized dataset")
-    sp.add_argument("--data", default="outputs/synth", help="dataset folder written by impartial synth")
+    sp.add_argument("--data", default="outputs/synth",
+                    help="dataset folder written by impartial synth (several: comma-separated)")
     sp.add_argument("--out", required=True, help="checkpoint folder (model.safetensors, config.json, logs)")
     sp.add_argument("--variant", default="impartial", choices=["impartial", "optimistic", "no-contrastive"])
     sp.add_argument("--preset", default="default", choices=["default", "demo", "debug"])
@@ -238,6 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--data", default="outputs/synth", help="dataset folder")
     sp.add_argument("--critic", action="append", default=[], help="NAME=CHECKPOINT_DIR (repeatable)")
     sp.add_argument("--out", default="outputs/benchmark", help="output folder")
+    sp.add_argument("--splits", default="test",
+                    help="splits to score: 'test' (default), a comma list, or 'all' (only for data no critic trained on)")
     sp.add_argument("--quiet", action="store_true")
     sp.set_defaults(func=cmd_benchmark)
 
