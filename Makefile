@@ -16,12 +16,17 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-## make demo: inspect the built-in data, synthesise a small counterfactual dataset, validate it, draw one
+## make demo: the chain on small presets: inspect, synthesise, validate, draw a collision,
+## train the impartial and optimistic critics, benchmark them (ends with the leaderboard)
 demo: $(STAMP)
 	$(BIN)/impartial inspect procedural --count 3 --png $(OUT)/demo/procedural.png
 	$(BIN)/impartial synth --preset demo --out $(OUT)/demo/synth
 	$(BIN)/impartial validate $(OUT)/demo/synth
 	$(BIN)/impartial render procedural --count 1 --outcome COLLISION --png $(OUT)/demo/collision.png --gif $(OUT)/demo/collision.gif
+	$(BIN)/impartial train-critic --preset demo --data $(OUT)/demo/synth --out $(OUT)/demo/critics/impartial --variant impartial
+	$(BIN)/impartial train-critic --preset demo --data $(OUT)/demo/synth --out $(OUT)/demo/critics/optimistic --variant optimistic
+	$(BIN)/impartial benchmark --data $(OUT)/demo/synth --critic impartial=$(OUT)/demo/critics/impartial \
+		--critic optimistic=$(OUT)/demo/critics/optimistic --out $(OUT)/demo/benchmark
 
 ## make synth: the default counterfactual dataset (>= 100k rows, 500 procedural scenes) into outputs/synth
 synth: $(STAMP)

@@ -68,11 +68,14 @@ def occupancy_risk(occ: np.ndarray, bench: BenchData, threshold: float = 0.5) ->
     """
     R, K = occ.shape[:2]
     risks, times = [], []
+    sizes = np.round(np.stack([bench.ego_length, bench.ego_width], 1), 2)
     for ch in (0, 1):
         peak = np.zeros((R, K))
-        for r in range(R):
-            m = footprint_mask(bench.occ_size, bench.occ_cell_m, bench.ego_length[r], bench.ego_width[r])
-            peak[r] = occ[r, :, ch][:, m].max(axis=-1) if m.any() else 0.0
+        for size in np.unique(sizes, axis=0):  # one footprint mask per distinct ego size
+            rows = np.flatnonzero((sizes == size).all(axis=1))
+            m = footprint_mask(bench.occ_size, bench.occ_cell_m, size[0], size[1])
+            if m.any():
+                peak[rows] = occ[rows][:, :, ch][:, :, m].max(axis=-1)
         risks.append(peak.max(axis=1))
         hit = peak >= threshold
         times.append(np.where(hit.any(axis=1), (np.argmax(hit, axis=1) + 1) * HORIZON_S / K, HORIZON_S))

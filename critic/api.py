@@ -85,10 +85,13 @@ class ImpartialCritic:
         within the horizon), ``risk`` ``[B, G]`` (either event), ``collision_time_s`` /
         ``offroad_time_s`` ``[B, G]`` (expected first-event time given one occurs),
         ``hazards`` ``[B, G, S, 2]`` (per-step collision and off-road hazards),
-        ``reward`` ``[B, G, S]`` and ``continue_prob`` ``[B, G, S]``.
+        ``reward`` ``[B, G, S]`` and ``continue_prob`` ``[B, G, S]``. Hazards include the
+        validation-fitted calibration offsets of :mod:`critic.calibrate`.
         """
         out = self.model(scenes.agents, scenes.agents_mask, scenes.map, scenes.map_mask, plans, occupancy=False)
-        hz = torch.sigmoid(out["hazard_logits"])
+        cal = getattr(self.model, "calibration", {"collision": 0.0, "offroad": 0.0})
+        offset = torch.tensor([cal["collision"], cal["offroad"]], dtype=out["hazard_logits"].dtype, device=plans.device)
+        hz = torch.sigmoid(out["hazard_logits"] + offset)
         risk = cumulative_risk(hz.transpose(-1, -2))[..., -1]    # [B, G, 2]
         either = 1.0 - torch.prod(1.0 - hz.sum(-1).clamp(max=1.0), dim=-1)
         return {

@@ -40,7 +40,7 @@ def load_checkpoint(folder: str | Path, build):
         if not (folder / name).exists():
             raise InputError("checkpoint file is missing", path=str(folder / name))
     payload = json.loads((folder / CONFIG).read_text())
-    payload.pop("_extra", None)
+    extra = payload.pop("_extra", None) or {}
     cfg = TrainConfig.from_json(json.dumps(payload))
     model = build(cfg)
     state = load_file(str(folder / WEIGHTS))
@@ -52,4 +52,5 @@ def load_checkpoint(folder: str | Path, build):
     if missing or unexpected:
         raise InputError(f"weights do not match the configuration (missing {missing[:3]}, unexpected {unexpected[:3]})",
                          path=str(folder / WEIGHTS))
+    model.calibration = extra.get("calibration", {"collision": 0.0, "offroad": 0.0})
     return model, cfg

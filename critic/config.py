@@ -126,7 +126,7 @@ def preset(name: str, variant: str = "impartial") -> TrainConfig:
     if name == "default":
         cfg = TrainConfig(variant=variant)
     elif name == "demo":
-        cfg = TrainConfig(variant=variant, epochs=3, max_minutes=2.0, model=ModelConfig(d_model=64))
+        cfg = TrainConfig(variant=variant, epochs=30, max_minutes=2.0, patience=4, model=ModelConfig(d_model=64))
     elif name == "debug":
         cfg = TrainConfig(variant=variant, epochs=1, max_minutes=0.5, scenes_per_batch=4, plans_per_scene=4,
                           max_batches_per_epoch=6, model=ModelConfig(d_model=32, heads=2, scene_layers=1, diffusion=True,

@@ -154,5 +154,9 @@ def train(data: str | Path, out: str | Path, cfg: TrainConfig, quiet: bool = Fal
                "train_minutes": round((time.time() - start) / 60, 2), "feature_build_s": round(feature_build_s, 1),
                "feature_fraction_of_step": round(feat_s / max(batch_s, 1e-9), 4), "best_val_loss": best,
                "history": history}
+    if (out / "model.safetensors").exists():
+        from .calibrate import calibrate
+
+        summary["calibration"] = calibrate(out, str(data))
     (out / "metrics.json").write_text(json.dumps(summary, indent=1))
     return summary

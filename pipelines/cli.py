@@ -147,6 +147,10 @@ def cmd_train_critic(args) -> int:
     from critic.train import train
 
     cfg = preset(args.preset, args.variant)
+    if args.max_minutes is not None:
+        import dataclasses
+
+        cfg = dataclasses.replace(cfg, max_minutes=args.max_minutes)
     summary = train(args.data, args.out, cfg, quiet=args.quiet)
     last = summary["history"][-1] if summary["history"] else {}
     print(f"{args.variant}: {summary['steps']} steps in {summary['train_minutes']} min; "
@@ -234,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True, help="checkpoint folder (model.safetensors, config.json, logs)")
     sp.add_argument("--variant", default="impartial", choices=["impartial", "optimistic", "no-contrastive"])
     sp.add_argument("--preset", default="default", choices=["default", "demo", "debug"])
+    sp.add_argument("--max-minutes", type=float, help="override the preset's wall-time budget")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     sp.set_defaults(func=cmd_train_critic)
 

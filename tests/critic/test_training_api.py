@@ -11,31 +11,22 @@ from critic.batching import make_batch
 from critic.config import TrainConfig, preset
 from critic.data import load_split
 from critic.train import train
-from pipelines.config import preset as pipeline_preset
-from pipelines.run import run_synth
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    import dataclasses
-
-    out = tmp_path_factory.mktemp("data")
-    cfg = dataclasses.replace(pipeline_preset("debug"), procedural_scenarios=24, scenarios_per_shard=6)
-    run_synth("procedural", out, cfg, workers=1, quiet=True)
-    return out
+def dataset(synth_dataset):
+    return synth_dataset
 
 
 @pytest.fixture(scope="module")
-def checkpoint(dataset, tmp_path_factory):
-    out = tmp_path_factory.mktemp("ckpt")
-    summary = train(dataset, out, preset("debug"), quiet=True)
-    return out, summary
+def checkpoint(debug_critic):
+    return debug_critic
 
 
 def test_debug_preset_trains_and_writes_a_safetensors_checkpoint(checkpoint):
     out, summary = checkpoint
     assert (out / "model.safetensors").exists() and (out / "config.json").exists()
-    assert summary["steps"] > 0 and summary["train_minutes"] < 1.0
+    assert summary["steps"] > 0
     log = (out / "train_log.csv").read_text().splitlines()
     assert log[0].startswith("step,epoch,loss/total") and "loss/contrastive" in log[0] and "loss/diffusion" in log[0]
     assert 0.0 <= summary["feature_fraction_of_step"] < 0.5

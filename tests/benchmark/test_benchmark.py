@@ -1,0 +1,32 @@
+import pyarrow.parquet as pq
+
+from benchmark.constant_velocity import ConstantVelocityModel
+from benchmark.evaluate import run_benchmark
+from benchmark.models import CriticModel, OracleModel
+from benchmark.recompute import compare
+from benchmark.report import markdown, write_csv, write_html
+
+
+def test_benchmark_writes_every_output_and_recomputes_exactly(synth_dataset, debug_critic, tmp_path):
+    models = [CriticModel("debug", str(debug_critic[0])), ConstantVelocityModel(), OracleModel()]
+    rows, bench, preds = run_benchmark(synth_dataset, models, tmp_path, log=lambda *a: None)
+    names = [r["model"] for r in rows]
+    assert names == ["debug", "debug (occupancy)", "constant-velocity", "oracle"]
+    md = markdown(rows)
+    write_csv(rows, tmp_path / "leaderboard.csv")
+    write_html(rows, preds, bench, tmp_path / "report.html")
+    assert "| oracle |" in md and (tmp_path / "report.html").read_text().count("data:image/png;base64") >= 2
+    t = pq.read_table(tmp_path / "predictions.parquet")
+    assert t.num_rows == 4 * bench.arrays.num_rows and {"risk", "collision_time_s", "g_inter"} <= set(t.column_names)
+    assert compare(tmp_path) == []
+    oracle = rows[-1]
+    assert oracle["collision_auroc"] == 1.0 and oracle["causal_pairwise_acc"] == 1.0 and oracle["g_iou"] == 1.0
+    cv = rows[2]
+    assert cv["offroad_auroc"] == 1.0  # the static map makes off-road exact for a geometric model
+
+
+def test_recompute_detects_a_tampered_leaderboard(synth_dataset, debug_critic, tmp_path):
+    rows, _, _ = run_benchmark(synth_dataset, [OracleModel()], tmp_path, log=lambda *a: None)
+    rows[0]["collision_auroc"] = 0.5
+    write_csv(rows, tmp_path / "leaderboard.csv")
+    assert any("collision_auroc" in p for p in compare(tmp_path))
