@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
-from schemas import LineType, ObjectType, Scenario
+from schemas import LineType, Scenario
 
 from .config import FeatureConfig
 

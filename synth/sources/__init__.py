@@ -2,7 +2,8 @@
 from .base import Source, discover, read_any, registry
 from .scenarionet import ScenarioNetSource
 
-__all__ = ["ScenarioNetSource", "Source", "discover", "read_any", "registry"]
+__all__ = ["Av2Source", "CommonRoadSource", "NuPlanSource", "ProceduralConfig", "ProceduralSource", "ScenarioNetSource",
+           "Source", "discover", "read_any", "registry"]
 from .av2 import Av2Source  # noqa: E402
 from .commonroad import CommonRoadSource  # noqa: E402
 from .nuplan import NuPlanSource  # noqa: E402

@@ -21,7 +21,7 @@ import shapely
 from schemas import CANONICAL_DT, InputError, LineType, MapLayer, ObjectType, Scenario
 
 from .base import Source
-from .common import IMPUTED_SIZE, as_multipolygon, smooth_track
+from .common import IMPUTED_SIZE, as_multipolygon, resample_polyline, smooth_track
 
 _TYPES = {
     "vehicle": ObjectType.VEHICLE, "bus": ObjectType.VEHICLE,
@@ -152,7 +152,7 @@ def av2_map_layer(m: dict) -> MapLayer:
             centerlines.append(_xy(ls["centerline"]))
         else:
             n = max(len(left), len(right), 2)
-            centerlines.append((_resample(left, n) + _resample(right, n)) / 2)
+            centerlines.append((resample_polyline(left, n) + resample_polyline(right, n)) / 2)
         if len(left) >= 2 and len(right) >= 2:
             lane_polys.append(shapely.make_valid(shapely.polygons(np.vstack([left, right[::-1]]))))
         for pts, mark in ((left, ls.get("left_lane_mark_type")), (right, ls.get("right_lane_mark_type"))):
@@ -172,8 +172,3 @@ def av2_map_layer(m: dict) -> MapLayer:
     return MapLayer(centerlines=centerlines, lane_lines=lines, lane_line_types=types, road_edges=[],
                     crosswalks=crosswalks, drivable_area=da, drivable_area_source="EXPLICIT")
 
-
-def _resample(pts: np.ndarray, n: int) -> np.ndarray:
-    seg = np.r_[0.0, np.cumsum(np.hypot(*np.diff(pts, axis=0).T))]
-    s = np.linspace(0.0, seg[-1], n)
-    return np.column_stack([np.interp(s, seg, pts[:, 0]), np.interp(s, seg, pts[:, 1])])

@@ -154,3 +154,10 @@ def smooth_track(x: np.ndarray, y: np.ndarray, vx: np.ndarray, vy: np.ndarray, v
                     out[-half:], der[-half:] = vals, ders
             arr[run], vel[run] = out, der
     return x, y, vx, vy
+
+
+def resample_polyline(pts: np.ndarray, n: int) -> np.ndarray:
+    """``n`` points evenly spaced by arc length along a polyline ``(K, 2)``."""
+    seg = np.r_[0.0, np.cumsum(np.hypot(*np.diff(pts, axis=0).T))]
+    s = np.linspace(0.0, seg[-1], n)
+    return np.column_stack([np.interp(s, seg, pts[:, 0]), np.interp(s, seg, pts[:, 1])])

@@ -19,7 +19,7 @@ import shapely
 from schemas import InputError, LineType, MapLayer, ObjectType, Scenario
 
 from .base import Source
-from .common import as_multipolygon, choose_ego
+from .common import as_multipolygon, choose_ego, resample_polyline
 
 _TYPES = {
     "car": ObjectType.VEHICLE, "truck": ObjectType.VEHICLE, "bus": ObjectType.VEHICLE,
@@ -144,7 +144,7 @@ class CommonRoadSource(Source):
             if len(lp) < 2 or len(rp) < 2:
                 raise InputError(f"lanelet {ll.get('id')} has a bound with fewer than 2 points", field="lanelet")
             n = max(len(lp), len(rp))
-            centerlines.append((_resample(lp, n) + _resample(rp, n)) / 2)
+            centerlines.append((resample_polyline(lp, n) + resample_polyline(rp, n)) / 2)
             polys.append(shapely.make_valid(shapely.polygons(np.vstack([lp, rp[::-1]]))))
             for pts, bound in ((lp, left), (rp, right)):
                 key = tuple(np.round(pts, 2).ravel())
@@ -159,8 +159,3 @@ class CommonRoadSource(Source):
         return MapLayer(centerlines=centerlines, lane_lines=lines, lane_line_types=types, road_edges=[],
                         crosswalks=[], drivable_area=da, drivable_area_source="EXPLICIT")
 
-
-def _resample(pts: np.ndarray, n: int) -> np.ndarray:
-    seg = np.r_[0.0, np.cumsum(np.hypot(*np.diff(pts, axis=0).T))]
-    s = np.linspace(0.0, seg[-1], n)
-    return np.column_stack([np.interp(s, seg, pts[:, 0]), np.interp(s, seg, pts[:, 1])])
