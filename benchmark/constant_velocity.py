@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from critic.data import _read_scenarios
+from critic.data import read_scenarios
 from critic.occupancy import DrivableRaster, agent_occupancy, non_drivable
 from synth.config import LabelThresholds
 from synth.labels import AgentFutures, EgoPlans, label_plans
@@ -39,7 +39,7 @@ class ConstantVelocityModel:
         ct, ot = np.full(R, HORIZON_S), np.full(R, HORIZON_S)
         K = bench.arrays.occ.shape[1]
         occ = np.zeros((R, K, 2, bench.occ_size, bench.occ_size), np.float32)
-        scns = _read_scenarios(Path(data), sorted(set(t.column("scenario_id").to_pylist())))
+        scns = read_scenarios(Path(data), sorted(set(t.column("scenario_id").to_pylist())))
         sids, anchors = t.column("scenario_id").to_pylist(), t.column("anchor_frame").to_pylist()
         groups: dict = {}
         for i, key in enumerate(zip(sids, anchors)):

@@ -70,14 +70,21 @@ def _read_rows(data: Path, split: str) -> pa.Table:
     return pa.concat_tables([pq.read_table(p, columns=list(_ROW_COLUMNS)) for p in parts])
 
 
-def _read_scenarios(data: Path, ids: list[str]) -> dict:
+def read_scenarios(data: Path, ids: list[str]) -> dict:
+    """Canonical Scenarios ``{scenario_id: Scenario}`` of a dataset folder (only ``ids``).
+
+    A filtered directory read drops the per-file schema metadata; it is restored from the
+    first partition so the schema-version check still applies.
+    """
     filt = [("scenario_id", "in", ids)]
-    scen = pq.read_table(data / "scenarios", filters=filt)
-    feats = pq.read_table(data / "map_features", filters=filt)
-    meta = {b"schema_version": b"1", b"table": b"scenarios"}
-    scen = scen.replace_schema_metadata(meta)
-    feats = feats.replace_schema_metadata({b"schema_version": b"1", b"table": b"map_features"})
-    return {s.scenario_id: s for s in tables_to_scenarios(scen, feats, where=str(data))}
+    tables = []
+    for kind in ("scenarios", "map_features"):
+        first = sorted((data / kind).glob("part-*.parquet"))
+        if not first:
+            raise InputError("no partitions", path=str(data / kind))
+        t = pq.read_table(data / kind, filters=filt)
+        tables.append(t.replace_schema_metadata(pq.read_schema(first[0]).metadata))
+    return {s.scenario_id: s for s in tables_to_scenarios(*tables, where=str(data))}
 
 
 def _cache_dir(data: Path, split: str, cfg: FeatureConfig) -> Path:
@@ -93,7 +100,7 @@ def build_split(data: Path, split: str, cfg: FeatureConfig, log=print) -> SplitA
     keys = list(zip(rows.column("scenario_id").to_pylist(), rows.column("anchor_frame").to_pylist()))
     scenes = sorted(set(keys))
     scene_index = {k: i for i, k in enumerate(scenes)}
-    scns = _read_scenarios(data, sorted({k[0] for k in scenes}))
+    scns = read_scenarios(data, sorted({k[0] for k in scenes}))
     S, R = len(scenes), rows.num_rows
     K = cfg.plan_steps // (cfg.dyn_stride * cfg.occ_every)
     agents = np.zeros((S, 1 + cfg.max_agents, cfg.history_steps, 13), np.float32)

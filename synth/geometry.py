@@ -42,21 +42,3 @@ def boxes_overlap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
             overlap &= (pa_.max(-1) >= pb_.min(-1)) & (pb_.max(-1) >= pa_.min(-1))
     return overlap
 
-
-def obb_overlap(x1, y1, h1, l1, w1, x2, y2, h2, l2, w2) -> np.ndarray:
-    """Closed-form separating-axis test for two oriented rectangles (broadcasting arrays).
-
-    Same result as :func:`boxes_overlap` on their corners (touching counts as overlap),
-    without building corners: on each of the four box axes the centre separation is
-    compared with the sum of both projected half-extents.
-    """
-    c1, s1, c2, s2 = np.cos(h1), np.sin(h1), np.cos(h2), np.sin(h2)
-    dx, dy = x2 - x1, y2 - y1
-    a1, b1, a2, b2 = 0.5 * l1, 0.5 * w1, 0.5 * l2, 0.5 * w2
-    cc = np.abs(c1 * c2 + s1 * s2)  # |cos(h1 - h2)|
-    ss = np.abs(s1 * c2 - c1 * s2)  # |sin(h1 - h2)|
-    ok = np.abs(dx * c1 + dy * s1) <= a1 + a2 * cc + b2 * ss
-    ok &= np.abs(-dx * s1 + dy * c1) <= b1 + a2 * ss + b2 * cc
-    ok &= np.abs(dx * c2 + dy * s2) <= a2 + a1 * cc + b1 * ss
-    ok &= np.abs(-dx * s2 + dy * c2) <= b2 + a1 * ss + b1 * cc
-    return ok
