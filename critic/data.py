@@ -205,13 +205,9 @@ class GroupSampler:
     def __iter__(self):
         order = self.rng.permutation(self.scenes)
         for i in range(0, len(order), self.spb):
-            batch = []
-            for s in order[i:i + self.spb]:
-                rows = self.rows_of[int(s)]
-                k = min(self.pps, len(rows)) if len(rows) >= self.pps else self.pps
-                pick = self.rng.choice(rows, size=k, replace=len(rows) < self.pps)
-                batch.append(pick)
-            yield np.stack(batch) if len({len(b) for b in batch}) == 1 else batch
+            yield np.stack([self.rng.choice(self.rows_of[int(s)], size=self.pps,
+                                            replace=len(self.rows_of[int(s)]) < self.pps)
+                            for s in order[i:i + self.spb]])
 
 
 def concat_arrays(parts: list[SplitArrays]) -> SplitArrays:

@@ -57,30 +57,14 @@ def draw_scenario(scn: Scenario, path: str) -> None:
     from matplotlib.patches import Polygon as MplPolygon
 
     from synth.geometry import box_corners
-    from schemas import LineType
+    from synth.render import AGENT_COLORS, draw_map
 
     fig, ax = plt.subplots(figsize=(9, 9), dpi=110)
-    for poly in scn.map.drivable_area.geoms:
-        ax.add_patch(MplPolygon(np.asarray(poly.exterior.coords), closed=True, fc="#e8e8e8", ec="none", zorder=0))
-        for ring in poly.interiors:
-            ax.add_patch(MplPolygon(np.asarray(ring.coords), closed=True, fc="white", ec="none", zorder=0))
-    for cw in scn.map.crosswalks:
-        ax.add_patch(MplPolygon(cw, closed=True, fc="#fff2a8", ec="#c9b400", lw=0.5, zorder=1))
-    for c in scn.map.centerlines:
-        ax.plot(c[:, 0], c[:, 1], color="#9db4d6", lw=0.5, ls=":", zorder=1)
-    style = {LineType.SOLID: ("#444444", 1.0, "-"), LineType.DOUBLE_SOLID: ("#d49a00", 2.0, "-"),
-             LineType.BROKEN: ("#777777", 0.8, "--"), LineType.UNKNOWN: ("#aaaaaa", 0.6, "-")}
-    for pts, t in zip(scn.map.lane_lines, scn.map.lane_line_types):
-        col, lw, ls = style[t]
-        ax.plot(pts[:, 0], pts[:, 1], color=col, lw=lw, ls=ls, zorder=2)
-    for e in scn.map.road_edges:
-        ax.plot(e[:, 0], e[:, 1], color="black", lw=1.2, zorder=2)
-    colors = {ObjectType.VEHICLE: "#1f77b4", ObjectType.PEDESTRIAN: "#d62728", ObjectType.CYCLIST: "#2ca02c",
-              ObjectType.STATIC: "#7f7f7f"}
+    draw_map(ax, scn, centerlines=True)
     for a in range(scn.num_agents):
         v = scn.valid[a]
         ego = a == scn.ego_index
-        col = "#ff7f0e" if ego else colors[ObjectType(scn.object_type[a])]
+        col = "#ff7f0e" if ego else AGENT_COLORS[ObjectType(scn.object_type[a])]
         ax.plot(scn.x[a, v], scn.y[a, v], color=col, lw=2.2 if ego else 0.7, alpha=1.0 if ego else 0.6, zorder=4 if ego else 3)
         f = int(np.flatnonzero(v)[0])
         corners = box_corners(scn.x[a, f], scn.y[a, f], scn.heading[a, f], scn.length[a, f], scn.width[a, f])

@@ -13,6 +13,7 @@ skipped; anything else is redone, and stray temp files are removed first.
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import subprocess
 import time
@@ -23,8 +24,6 @@ import dask
 from .config import PipelineConfig, to_dict
 from .shards import ShardSpec, plan_shards
 from .worker import process_shard, sha256, write_json_atomic
-
-import json
 
 
 def _finished(out: Path, spec: ShardSpec) -> dict | None:

@@ -8,6 +8,7 @@ redone by the next run. Bad input fails the shard, not the run: the marker then 
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -26,8 +27,6 @@ from .config import PipelineConfig
 from .io import write_parquet_atomic
 from .shards import ShardSpec
 from .validation import check_counterfactual_rules, validate_table
-
-import dataclasses
 
 
 def sha256(path: Path) -> str:
@@ -55,7 +54,7 @@ def _scenarios(spec: ShardSpec, cfg: PipelineConfig, options: dict):
     adapters = registry()
     for item, name in zip(spec.items, spec.adapters):
         cls = adapters[name]
-        yield from cls(**{k: v for k, v in options.items() if k in cls.option_names() and v is not None}).read(Path(item))
+        yield from cls.from_options(**options).read(Path(item))
 
 
 def _validator(name: str, where: Path):

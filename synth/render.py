@@ -15,7 +15,7 @@ from schemas import LineType, ObjectType, Scenario
 
 from .geometry import box_corners
 
-_COLORS = {ObjectType.VEHICLE: "#1f77b4", ObjectType.PEDESTRIAN: "#d62728", ObjectType.CYCLIST: "#2ca02c",
+AGENT_COLORS = {ObjectType.VEHICLE: "#1f77b4", ObjectType.PEDESTRIAN: "#d62728", ObjectType.CYCLIST: "#2ca02c",
            ObjectType.STATIC: "#7f7f7f"}
 _LINES = {LineType.SOLID: ("#444444", 1.0, "-"), LineType.DOUBLE_SOLID: ("#d49a00", 2.0, "-"),
           LineType.BROKEN: ("#777777", 0.8, "--"), LineType.UNKNOWN: ("#aaaaaa", 0.6, "-")}
@@ -32,7 +32,8 @@ def _agent_futures(scn: Scenario, row: dict):
     return fut
 
 
-def _base(ax, scn: Scenario, center, span):
+def draw_map(ax, scn: Scenario, centerlines: bool = False) -> None:
+    """Drivable area, crosswalks, typed lane lines and road edges of ``scn`` onto a matplotlib axis."""
     from matplotlib.patches import Polygon as MplPolygon
 
     for poly in scn.map.drivable_area.geoms:
@@ -41,11 +42,18 @@ def _base(ax, scn: Scenario, center, span):
             ax.add_patch(MplPolygon(np.asarray(ring.coords), closed=True, fc="white", ec="none", zorder=0))
     for cw in scn.map.crosswalks:
         ax.add_patch(MplPolygon(cw, closed=True, fc="#fff2a8", ec="#c9b400", lw=0.5, zorder=1))
+    if centerlines:
+        for c in scn.map.centerlines:
+            ax.plot(c[:, 0], c[:, 1], color="#9db4d6", lw=0.5, ls=":", zorder=1)
     for pts, t in zip(scn.map.lane_lines, scn.map.lane_line_types):
         col, lw, ls = _LINES[t]
         ax.plot(pts[:, 0], pts[:, 1], color=col, lw=lw, ls=ls, zorder=2)
     for e in scn.map.road_edges:
         ax.plot(e[:, 0], e[:, 1], color="black", lw=1.0, zorder=2)
+
+
+def _base(ax, scn: Scenario, center, span):
+    draw_map(ax, scn)
     ax.set_xlim(center[0] - span, center[0] + span)
     ax.set_ylim(center[1] - span, center[1] + span)
     ax.set_aspect("equal")
@@ -89,7 +97,7 @@ def render_sample(scn: Scenario, row: dict, path: str | Path) -> Path:
         if a == e or not fut["valid"][a].any():
             continue
         v = fut["valid"][a]
-        col = _COLORS[ObjectType(scn.object_type[a])]
+        col = AGENT_COLORS[ObjectType(scn.object_type[a])]
         ax.plot(fut["x"][a, v], fut["y"][a, v], color=col, lw=0.8, alpha=0.5, zorder=3)
         f = int(np.flatnonzero(v)[0])
         c = box_corners(fut["x"][a, f], fut["y"][a, f], fut["heading"][a, f], fut["length"][a, f], fut["width"][a, f])
@@ -135,7 +143,7 @@ def animate_sample(scn: Scenario, row: dict, path: str | Path, fps: int = 10) ->
     e = scn.ego_index
     L, W = scn.length[e, row["anchor_frame"]], scn.width[e, row["anchor_frame"]]
     agents = [a for a in range(scn.num_agents) if a != e and fut["valid"][a].any()]
-    patches = {a: ax.add_patch(MplPolygon(np.zeros((4, 2)), closed=True, fc=_COLORS[ObjectType(scn.object_type[a])],
+    patches = {a: ax.add_patch(MplPolygon(np.zeros((4, 2)), closed=True, fc=AGENT_COLORS[ObjectType(scn.object_type[a])],
                                           ec="black", lw=0.4, zorder=6)) for a in agents}
     ego_patch = ax.add_patch(MplPolygon(np.zeros((4, 2)), closed=True, fc="#ff7f0e", ec="black", zorder=7))
     title = ax.set_title("", fontsize=9)

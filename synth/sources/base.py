@@ -42,6 +42,14 @@ class Source(abc.ABC):
     def read(self, path: Path) -> Iterator[Scenario]:
         """Yield the canonical scenarios held in ``path``."""
 
+    @classmethod
+    def from_options(cls, **options) -> "Source":
+        """An adapter built from the ``options`` its constructor accepts (others and None values ignored)."""
+        import inspect
+
+        accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
+        return cls(**{k: v for k, v in options.items() if k in accepted and v is not None})
+
 
 def registry() -> dict[str, type[Source]]:
     """Adapters by name (importing ``synth.sources`` registers the built-in ones)."""
@@ -81,13 +89,4 @@ def discover(path: str | Path) -> list[tuple[type[Source], Path]]:
 def read_any(path: str | Path, **options) -> Iterator[Scenario]:
     """Yield every scenario under ``path``; ``options`` go to adapters that accept them."""
     for adapter, item in discover(path):
-        yield from adapter(**{k: v for k, v in options.items() if k in adapter.option_names()}).read(item)
-
-
-def option_names(cls) -> tuple[str, ...]:
-    import inspect
-
-    return tuple(p for p in inspect.signature(cls.__init__).parameters if p != "self")
-
-
-Source.option_names = classmethod(option_names)
+        yield from adapter.from_options(**options).read(item)
