@@ -100,8 +100,8 @@ class CriticModel:
         for idx in eval_groups(arr, 16):
             b = make_batch(arr, idx, self.critic.cfg.features.occ_size)
             scenes = SceneBatch(b["agents"], b["agents_mask"], b["map"], b["map_mask"], b["drivable"])
-            s = self.critic.score(scenes, b["plan"])
-            o = self.critic.occupancy(scenes, b["plan"]).numpy()
+            s, o = self.critic.score_with_occupancy(scenes, b["plan"])
+            o = o.numpy()
             if occ is None:
                 occ = np.zeros((R,) + o.shape[2:], np.float16)
             flat = idx.reshape(-1)

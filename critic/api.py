@@ -89,6 +89,9 @@ class ImpartialCritic:
         validation-fitted calibration offsets of :mod:`critic.calibrate`.
         """
         out = self.model(scenes.agents, scenes.agents_mask, scenes.map, scenes.map_mask, plans, occupancy=False)
+        return self._scores(out, plans)
+
+    def _scores(self, out: dict, plans: torch.Tensor) -> dict[str, torch.Tensor]:
         cal = getattr(self.model, "calibration", {"collision": 0.0, "offroad": 0.0})
         offset = torch.tensor([cal["collision"], cal["offroad"]], dtype=out["hazard_logits"].dtype, device=plans.device)
         hz = torch.sigmoid(out["hazard_logits"] + offset)
@@ -104,8 +107,13 @@ class ImpartialCritic:
     @torch.inference_mode()
     def occupancy(self, scenes: SceneBatch, plans: torch.Tensor) -> torch.Tensor:
         """Deterministic occupancy forecast ``[B, G, K, 2, s, s]`` (probabilities; agents, non-drivable)."""
+        return self.score_with_occupancy(scenes, plans)[1]
+
+    @torch.inference_mode()
+    def score_with_occupancy(self, scenes: SceneBatch, plans: torch.Tensor) -> tuple[dict, torch.Tensor]:
+        """``score`` and ``occupancy`` from one forward pass."""
         out = self.model(scenes.agents, scenes.agents_mask, scenes.map, scenes.map_mask, plans, scenes.drivable)
-        return torch.sigmoid(out["occ_logits"])
+        return self._scores(out, plans), torch.sigmoid(out["occ_logits"])
 
     @torch.inference_mode()
     def dream(self, scenes: SceneBatch, plans: torch.Tensor, n: int = 4, steps: int = 10,
