@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 OUT     ?= outputs
 TORCH   := torch==2.13.0
 
-.PHONY: setup demo test synth validate train-critic benchmark inspect bench clean
+.PHONY: setup demo test synth validate train-critic benchmark refine inspect bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -17,7 +17,8 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 ## make demo: the chain on small presets: inspect, synthesise, validate, draw a collision,
-## train the impartial and optimistic critics, benchmark them (ends with the leaderboard)
+## train the impartial and optimistic critics, benchmark them, refine a driving policy with
+## each (ends with the leaderboard and the closed-loop table)
 demo: $(STAMP)
 	$(BIN)/impartial inspect procedural --count 3 --png $(OUT)/demo/procedural.png
 	$(BIN)/impartial synth --preset demo --out $(OUT)/demo/synth
@@ -27,6 +28,9 @@ demo: $(STAMP)
 	$(BIN)/impartial train-critic --preset demo --data $(OUT)/demo/synth --out $(OUT)/demo/critics/optimistic --variant optimistic
 	$(BIN)/impartial benchmark --data $(OUT)/demo/synth --critic impartial=$(OUT)/demo/critics/impartial \
 		--critic optimistic=$(OUT)/demo/critics/optimistic --out $(OUT)/demo/benchmark
+	$(BIN)/impartial refine --preset demo --data $(OUT)/demo/synth --critic impartial=$(OUT)/demo/critics/impartial \
+		--critic optimistic=$(OUT)/demo/critics/optimistic --out $(OUT)/demo/refine
+	@cat $(OUT)/demo/benchmark/leaderboard.md $(OUT)/demo/refine/closed_loop.md
 
 ## make synth: the default counterfactual dataset (>= 100k rows, 500 procedural scenes) into outputs/synth
 synth: $(STAMP)
@@ -45,6 +49,12 @@ benchmark: $(STAMP)
 	$(BIN)/impartial benchmark --data $(OUT)/synth $(CRITICS) --out $(OUT)/benchmark
 	$(BIN)/python -m benchmark.recompute $(OUT)/benchmark
 
+## make refine: GRPO-refine one imitation policy with the impartial critic, the optimistic critic and the
+## true pseudo-simulation reward; closed-loop table and plot in outputs/refine (make train-critic first)
+refine: $(STAMP)
+	$(BIN)/impartial refine --data $(OUT)/synth --critic impartial=$(OUT)/critics/impartial \
+		--critic optimistic=$(OUT)/critics/optimistic --out $(OUT)/refine
+
 validate: $(STAMP)
 	$(BIN)/impartial validate $(OUT)/synth --docs $(OUT)/synth-docs
 
@@ -60,6 +70,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/synth_throughput.py
 	$(BIN)/python benchmarks/pipeline_scaling.py
 	$(BIN)/python benchmarks/critic_latency.py
+	$(BIN)/python benchmarks/pseudo_sim.py
 
 clean:
 	rm -rf $(OUT) .pytest_cache

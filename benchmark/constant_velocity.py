@@ -67,8 +67,9 @@ class ConstantVelocityModel:
             ego = EgoPlans(px[r], py[r], ph[r], ps[r], float(scn.length[e, anchor]), float(scn.width[e, anchor]))
             lab = label_plans(ego, ag, scn.map.drivable_area, None, 0.1, LabelThresholds())
             out = np.array([pos[ids[i]] for i in rows])
-            cr[out], orr[out] = lab["collision"].astype(float), lab["offroad"].astype(float)
-            ct[out] = np.where(lab["collision"], lab["collision_time_s"], HORIZON_S)
+            hit = lab["collision_at_fault"]
+            cr[out], orr[out] = hit.astype(float), lab["offroad"].astype(float)
+            ct[out] = np.where(hit, lab["collision_time_s"], HORIZON_S)
             ot[out] = np.where(lab["offroad"], lab["offroad_time_s"], HORIZON_S)
             k = (np.arange(1, K + 1) * (T - 1) // K)
             ex, ey, eh = px[r][:, k], py[r][:, k], ph[r][:, k]

@@ -45,12 +45,21 @@ class FeatureConfig:
 class ModelConfig:
     """Network sizes."""
 
-    d_model: int = 96
+    d_model: int = 64
     """Token and latent width."""
     heads: int = 4
     """Attention heads."""
     scene_layers: int = 2
     """Self-attention layers over scene tokens."""
+    poly_stride: int = 2
+    """The scene encoder reads every k-th point of each polyline (the plan-relative map
+    geometry of the dynamics always uses every point)."""
+    agent_width: int = 32
+    """Width of the per (plan, step, agent) interaction network (its cost is B x P x S x nearest x width)."""
+    nearest_agents: int = 4
+    """Agents nearest to each planned pose that the interaction network looks at."""
+    map_every: int = 2
+    """Plan-relative map geometry is evaluated every this many dynamics steps (the map is static)."""
     diffusion: bool = False
     """Train the diffusers dream decoder (UNet + DDPM) next to the deterministic occupancy head."""
     diffusion_channels: tuple[int, int] = (32, 64)
@@ -83,7 +92,7 @@ class TrainConfig:
     """Counterfactual plans per scene in a batch (hard negatives of each other)."""
     occ_plans_per_scene: int = 3
     """Plans per scene whose occupancy is decoded and supervised in a training batch (cost control)."""
-    epochs: int = 6
+    epochs: int = 9
     """Maximum epochs."""
     max_minutes: float = 13.0
     """Stop training (after the current batch) once this much wall time has passed."""

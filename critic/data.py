@@ -25,10 +25,10 @@ from .config import FeatureConfig
 from .features import agent_features, anchor_pose, drivable_raster, map_features, plan_features
 from .occupancy import DrivableRaster, agent_occupancy, non_drivable
 
-CACHE_VERSION = "2"
+CACHE_VERSION = "3"
 _ROW_COLUMNS = ("sample_id", "scenario_id", "anchor_frame", "family", "outcome", "collision_time_s", "offroad_time_s",
                 "plan_x", "plan_y", "plan_heading", "plan_speed", "perturbed_track_ids", "perturbed_x", "perturbed_y",
-                "perturbed_heading")
+                "perturbed_heading", "collision_at_fault")
 ARRAYS = ("agents", "agents_mask", "map", "map_mask", "drivable", "row_scene", "plan", "coll_t", "off_t", "occ", "logged")
 
 
@@ -67,7 +67,14 @@ def _read_rows(data: Path, split: str) -> pa.Table:
     parts = sorted(folder.glob("part-*.parquet"))
     if not parts:
         raise InputError(f"no counterfactual partitions for split {split!r}", path=str(folder))
-    return pa.concat_tables([pq.read_table(p, columns=list(_ROW_COLUMNS)) for p in parts])
+    tables = []
+    for p in parts:
+        names = set(pq.read_schema(p).names)
+        if "collision_at_fault" not in names:
+            raise InputError("column missing: the dataset predates at-fault collision labels; re-run impartial synth",
+                             path=str(p), field="collision_at_fault")
+        tables.append(pq.read_table(p, columns=list(_ROW_COLUMNS)))
+    return pa.concat_tables(tables)
 
 
 def read_scenarios(data: Path, ids: list[str]) -> dict:
@@ -153,7 +160,10 @@ def build_split(data: Path, split: str, cfg: FeatureConfig, log=print) -> SplitA
     out = SplitArrays(
         agents=agents, agents_mask=agents_mask, map=maps, map_mask=map_mask, drivable=drivable, row_scene=row_scene,
         plan=plan,
-        coll_t=np.nan_to_num(np.array(col["collision_time_s"].to_pylist(), dtype=float), nan=np.inf).astype(np.float32),
+        # the collision event the critic learns is the one the ego causes (at fault)
+        coll_t=np.where(np.array(col["collision_at_fault"].to_pylist(), bool),
+                        np.nan_to_num(np.array(col["collision_time_s"].to_pylist(), dtype=float), nan=np.inf),
+                        np.inf).astype(np.float32),
         off_t=np.nan_to_num(np.array(col["offroad_time_s"].to_pylist(), dtype=float), nan=np.inf).astype(np.float32),
         occ=occ, logged=np.array(pc.equal(col["family"], "logged").to_pylist(), bool),
         sample_id=col["sample_id"].to_pylist(), outcome=col["outcome"].to_pylist(),

@@ -32,6 +32,25 @@ def masked_max(x: torch.Tensor, mask: torch.Tensor, dim: int) -> torch.Tensor:
     return torch.where(torch.isfinite(out), out, torch.zeros_like(out))
 
 
+class AttentionBlock(nn.Module):
+    """Pre-norm self-attention + feed-forward block (``scaled_dot_product_attention``)."""
+
+    def __init__(self, d: int, heads: int):
+        super().__init__()
+        self.heads = heads
+        self.norm1, self.norm2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.qkv, self.out = nn.Linear(d, 3 * d), nn.Linear(d, d)
+        self.ff = nn.Sequential(nn.Linear(d, 2 * d), nn.GELU(), nn.Linear(2 * d, d))
+
+    def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        """``x`` ``[B, N, D]``, additive key mask ``bias`` ``[B, 1, 1, N]`` (0 or -inf)."""
+        B, N, D = x.shape
+        q, k, v = self.qkv(self.norm1(x)).view(B, N, 3, self.heads, D // self.heads).permute(2, 0, 3, 1, 4)
+        o = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+        x = x + self.out(o.transpose(1, 2).reshape(B, N, D))
+        return x + self.ff(self.norm2(x))
+
+
 class SceneEncoder(nn.Module):
     """Vector encoders (per agent history, per polyline) and self-attention over the scene tokens."""
 
@@ -43,21 +62,24 @@ class SceneEncoder(nn.Module):
         self.kind = nn.Embedding(2, d)
         self.register_buffer("agent_scale", torch.tensor(AGENT_SCALE), persistent=False)
         self.register_buffer("map_scale", torch.tensor(MAP_SCALE), persistent=False)
-        layer = nn.TransformerEncoderLayer(d, mc.heads, 2 * d, dropout=0.0, batch_first=True, norm_first=True)
-        self.attn = nn.TransformerEncoder(layer, mc.scene_layers, enable_nested_tensor=False)
+        self.attn = nn.ModuleList(AttentionBlock(d, mc.heads) for _ in range(mc.scene_layers))
+        self.poly_stride = mc.poly_stride
 
     def forward(self, agents, agents_mask, map_, map_mask):
         """Returns tokens ``[B, A + M, D]``, their padding mask ``[B, A + M]`` and the ego latent ``[B, D]``."""
         H = agents.shape[2]
         t = torch.linspace(-1.0, 0.0, H, device=agents.device).expand(*agents.shape[:3]).unsqueeze(-1)
         a = masked_max(self.agent(torch.cat([agents / self.agent_scale, t], -1)), agents_mask, 2)
+        map_, map_mask = map_[:, :, :: self.poly_stride], map_mask[:, :, :: self.poly_stride]
         L = map_.shape[2]
         u = torch.linspace(0.0, 1.0, L, device=map_.device).expand(*map_.shape[:3]).unsqueeze(-1)
         m = masked_max(self.poly(torch.cat([map_ / self.map_scale, u], -1)), map_mask, 2)
         tokens = torch.cat([a + self.kind.weight[0], m + self.kind.weight[1]], 1)
         valid = torch.cat([agents_mask.any(-1), map_mask.any(-1)], 1)
         valid[:, 0] = True  # the ego token is always there
-        tokens = self.attn(tokens, src_key_padding_mask=~valid)
+        bias = torch.zeros(valid.shape, dtype=tokens.dtype, device=tokens.device).masked_fill(~valid, float("-inf"))
+        for block in self.attn:
+            tokens = block(tokens, bias[:, None, None])
         return tokens, valid, tokens[:, 0]
 
 
@@ -65,54 +87,84 @@ class Interactions(nn.Module):
     """Plan-relative geometry at the end of every dynamics step.
 
     Agents: each agent's last observed state extrapolated at constant velocity, expressed
-    in the frame of the ego's *planned* pose (relative position, distance, relative
-    velocity, size, type) -> MLP -> masked max over agents. Map: per polyline kind, the
-    distance from the planned position to the nearest point of that kind, plus the
-    nearest drivable-area-boundary and road-edge points in the planned frame.
+    in the frame of the ego's *planned* pose (relative position, distance, proximity) plus
+    its static features (velocity, size, type); the ``nearest`` agents to each planned pose
+    -> a narrow two-layer network -> masked max over them -> projection to ``d``. The first layer is split into a geometric part
+    (per plan, step and agent) and a static part (per agent, computed once), so the
+    expensive ``B x P x S x A`` tensor is only ``width`` wide. Map: per polyline kind, the
+    distance from the planned position to the nearest point of that kind, plus the nearest
+    drivable-area-boundary and road-edge points in the planned frame (nearest point per
+    polyline first, then per kind: the map kind is constant along a polyline).
     """
 
-    AGENT_IN = 12
+    AGENT_GEO = 4
+    AGENT_STATIC = 8
     MAP_IN = 8 + 4 + 1
 
-    def __init__(self, d: int):
+    def __init__(self, d: int, width: int, nearest: int, map_every: int):
         super().__init__()
-        self.agent = mlp(self.AGENT_IN, d, d)
+        self.nearest, self.map_every = nearest, map_every
+        self.geo = nn.Linear(self.AGENT_GEO, width)
+        self.static = nn.Linear(self.AGENT_STATIC, width, bias=False)
+        self.agent = nn.Sequential(nn.GELU(), nn.Linear(width, width))
+        self.agent_out = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, d))
         self.map = mlp(self.MAP_IN, d, d)
 
-    def forward(self, agents, agents_mask, map_, map_mask, ego_xy, ego_cs, t):
-        """``ego_xy`` ``[B, P, S, 2]``, ``ego_cs`` (cos, sin) ``[B, P, S, 2]``, ``t`` ``[S]`` s -> ``[B, P, S, 2D]``."""
+    def agents(self, agents, agents_mask, ego_xy, ego_cs, t):
+        """``[B, P, S, D]`` summary of the ``nearest`` constant-velocity agents around each planned pose."""
         last = agents[:, 1:, -1]                                   # [B, A, F] (ego token excluded)
         valid = agents_mask[:, 1:, -1]
         pos = last[:, None, :, :2] + t[None, :, None, None] * last[:, None, :, 4:6]  # [B, S, A, 2]
         rel = pos[:, None] - ego_xy[:, :, :, None]                 # [B, P, S, A, 2]
-        c, s = ego_cs[..., 0:1], ego_cs[..., 1:2]
-        rx = c[..., None, :] * rel[..., 0:1] + s[..., None, :] * rel[..., 1:2]
-        ry = -s[..., None, :] * rel[..., 0:1] + c[..., None, :] * rel[..., 1:2]
-        dist = torch.sqrt(rx**2 + ry**2 + 1e-6)
-        B, P, S, A = rel.shape[:4]
-        v = last[:, None, None, :, 4:6].expand(B, P, S, A, 2)
-        size = last[:, None, None, :, 6:8].expand(B, P, S, A, 2)
-        kind = last[:, None, None, :, 8:12].expand(B, P, S, A, 4)
-        f = torch.cat([rx / 20, ry / 20, dist / 20, torch.exp(-dist / 5), v / 10, size / 5, kind], -1)
-        h = masked_max(self.agent(f), valid[:, None, None].expand(B, P, S, A), 3)
-        # map: nearest point per kind
-        pts = map_[..., :2].flatten(1, 2)                          # [B, N, 2]
-        kinds = map_[..., 2:].flatten(1, 2)                        # [B, N, 8]
-        pm = map_mask.flatten(1, 2)
-        d = torch.cdist(ego_xy.flatten(1, 2), pts)                 # [B, P*S, N]
-        d = d.masked_fill(~pm[:, None], 1e3)
-        per_kind = torch.where(kinds[:, None].bool(), d[..., None], torch.full_like(d[..., None], 1e3)).amin(2)
-        per_kind = torch.exp(-per_kind / 3.0)                      # [B, P*S, 8], 0 when absent / far
+        c, s = ego_cs[..., 0:1], ego_cs[..., 1:2]                  # [B, P, S, 1]
+        rx = c * rel[..., 0] + s * rel[..., 1]
+        ry = -s * rel[..., 0] + c * rel[..., 1]
+        dist = torch.sqrt(rx**2 + ry**2 + 1e-6).masked_fill(~valid[:, None, None], 1e4)
+        k = min(self.nearest, dist.shape[-1])
+        dist, idx = dist.topk(k, dim=-1, largest=False)           # [B, P, S, k] nearest agents per pose
+        rx, ry = torch.gather(rx, -1, idx), torch.gather(ry, -1, idx)
+        geo = torch.stack([rx / 20, ry / 20, dist / 20, torch.exp(-dist / 5)], -1)
+        static = self.static(torch.cat([last[..., 4:6] / 10, last[..., 6:8] / 5, last[..., 8:12]], -1))  # [B, A, W]
+        B, P, S = idx.shape[:3]
+        st = torch.gather(static, 1, idx.reshape(B, -1, 1).expand(-1, -1, static.shape[-1])).view(B, P, S, k, -1)
+        h = self.agent(self.geo(geo) + st)                        # [B, P, S, k, W]
+        return self.agent_out(masked_max(h, dist < 1e3, 3))
+
+    def map_geometry(self, map_, map_mask, ego_xy, ego_cs, t):
+        """``[B, P, S, D]`` summary of the map around each planned position."""
+        B, P, S = ego_xy.shape[:3]
+        M, L = map_.shape[1:3]
+        q = ego_xy.flatten(1, 2)                                   # [B, Q, 2]
+        pts = map_[..., :2].flatten(1, 2)                          # [B, M * L, 2]
+        far_pts = torch.where(map_mask.flatten(1, 2)[..., None], pts, torch.full_like(pts, 1e3))
+        # squared distances in one fused pass: |p|^2 - 2 q.p (+ |q|^2 after the min)
+        d2 = torch.baddbmm((far_pts**2).sum(-1)[:, None], q, far_pts.transpose(1, 2), alpha=-2.0)
+        d2, jpoly = d2.view(B, -1, M, L).min(-1)                   # [B, Q, M] nearest point per polyline
+        dpoly = torch.sqrt((d2 + (q**2).sum(-1, keepdim=True)).clamp_min(0.0))
+        kinds = map_[:, :, 0, 2:].bool()                           # [B, M, 8]
+        far = torch.full_like(dpoly, 1e3)
+        per_kind = torch.stack([torch.where(kinds[:, None, :, k], dpoly, far).amin(-1) for k in range(8)], -1)
+        per_kind = torch.exp(-per_kind / 3.0)                      # [B, Q, 8], 0 when absent / far
+        cc, ss = ego_cs.flatten(1, 2)[..., 0], ego_cs.flatten(1, 2)[..., 1]
         near = []
         for k in (7, 5):                                           # drivable boundary, road edge
-            dk = torch.where(kinds[..., k][:, None].bool(), d, torch.full_like(d, 1e3))
-            j = dk.argmin(-1)                                      # [B, P*S]
-            q = torch.gather(pts, 1, j[..., None].expand(-1, -1, 2)) - ego_xy.flatten(1, 2)
-            cc, ss = ego_cs.flatten(1, 2)[..., 0], ego_cs.flatten(1, 2)[..., 1]
-            near.append(torch.stack([cc * q[..., 0] + ss * q[..., 1], -ss * q[..., 0] + cc * q[..., 1]], -1) / 10)
+            m = torch.where(kinds[:, None, :, k], dpoly, far).argmin(-1, keepdim=True)  # [B, Q, 1]
+            j = m[..., 0] * L + torch.gather(jpoly, 2, m)[..., 0]
+            p = torch.gather(pts, 1, j[..., None].expand(-1, -1, 2)) - q
+            near.append(torch.stack([cc * p[..., 0] + ss * p[..., 1], -ss * p[..., 0] + cc * p[..., 1]], -1) / 10)
         tt = t[None, None, :].expand(B, P, S).reshape(B, P * S, 1) / 8
-        m = self.map(torch.cat([per_kind, near[0].clamp(-5, 5), near[1].clamp(-5, 5), tt], -1)).view(B, P, S, -1)
-        return torch.cat([h, m], -1)
+        return self.map(torch.cat([per_kind, near[0].clamp(-5, 5), near[1].clamp(-5, 5), tt], -1)).view(B, P, S, -1)
+
+    def forward(self, agents, agents_mask, map_, map_mask, ego_xy, ego_cs, t):
+        """``ego_xy`` ``[B, P, S, 2]``, ``ego_cs`` (cos, sin) ``[B, P, S, 2]``, ``t`` ``[S]`` s -> ``[B, P, S, 2D]``."""
+        S = t.shape[0]
+        # the map is static: its geometry is evaluated every ``map_every`` steps (at the end of
+        # each block) and shared by the steps of the block
+        key = torch.clamp(torch.arange(S, device=t.device) // self.map_every * self.map_every + self.map_every - 1,
+                          max=S - 1)
+        at, inv = torch.unique(key, return_inverse=True)
+        m = self.map_geometry(map_, map_mask, ego_xy[:, :, at], ego_cs[:, :, at], t[at])[:, :, inv]
+        return torch.cat([self.agents(agents, agents_mask, ego_xy, ego_cs, t), m], -1)
 
 
 class LatentDynamics(nn.Module):
@@ -123,20 +175,60 @@ class LatentDynamics(nn.Module):
         super().__init__()
         d = mc.d_model
         self.stride = fc.dyn_stride
+        self.total_steps = fc.plan_steps // fc.dyn_stride
         self.heads = mc.heads
         self.action = mlp(PLAN_FEATURES * fc.dyn_stride + 1, d, d)
-        self.q, self.k, self.v = nn.Linear(d, d), nn.Linear(d, d), nn.Linear(d, d)
-        self.inter = Interactions(d)
-        self.cell = nn.GRUCell(4 * d, d)
+        self.q, self.q_h = nn.Linear(d, d), nn.Linear(d, d, bias=False)   # query from state + action
+        self.k, self.v = nn.Linear(d, d), nn.Linear(d, d)
+        self.inter = Interactions(d, mc.agent_width, mc.nearest_agents, mc.map_every)
+        self.gate_x = nn.Linear(3 * d, 3 * d)                  # GRU input gates: action + geometry
+        self.gate_ctx = nn.Linear(d, 3 * d, bias=False)        # ... + attention context
+        self.gate_h = nn.Linear(d, 3 * d)                      # GRU hidden gates (r, z, n)
         self.register_buffer("plan_scale", torch.tensor(PLAN_SCALE), persistent=False)
 
-    def actions(self, plan: torch.Tensor) -> torch.Tensor:
-        """``[B, P, S, D]`` action embeddings from plans ``[B, P, plan_steps, 5]``."""
+    def actions(self, plan: torch.Tensor, first_step: int = 0) -> torch.Tensor:
+        """``[B, P, S, D]`` action embeddings from plan states ``[B, P, S * stride, 5]`` that start at
+        latent step ``first_step`` (0 for a whole plan; the time feature runs over the full horizon)."""
         B, P, T, F = plan.shape
         S = T // self.stride
         chunks = (plan / self.plan_scale)[:, :, : S * self.stride].reshape(B, P, S, self.stride * F)
-        t = torch.linspace(0.0, 1.0, S, device=plan.device).expand(B, P, S).unsqueeze(-1)
+        t = (torch.arange(first_step, first_step + S, device=plan.device, dtype=plan.dtype)
+             / max(self.total_steps - 1, 1)).expand(B, P, S).unsqueeze(-1)
         return self.action(torch.cat([chunks, t], -1))
+
+    def memory(self, tokens: torch.Tensor, valid: torch.Tensor) -> tuple:
+        """Keys, values and key mask of the scene tokens, shared by every step."""
+        B, N, D = tokens.shape
+        nh, dh = self.heads, D // self.heads
+        K = self.k(tokens).view(B, N, nh, dh).transpose(1, 2)             # [B, nh, N, dh]
+        V = self.v(tokens).view(B, N, nh, dh).transpose(1, 2)
+        bias = torch.zeros(valid.shape, device=tokens.device).masked_fill(~valid, float("-inf"))[:, None, None]
+        return K, V, bias
+
+    def cell(self, h: torch.Tensor, gx: torch.Tensor, qa: torch.Tensor, mem: tuple) -> torch.Tensor:
+        """One GRU step: state ``h`` ``[B * P, D]``, input gates ``gx`` ``[B * P, 3D]`` (action and
+        geometry part), action query ``qa`` ``[B, P, D]``; attention context from ``mem``."""
+        K, V, bias = mem
+        B, P, D = qa.shape
+        nh, dh = self.heads, D // self.heads
+        q = (self.q_h(h).view(B, P, D) + qa).view(B, P, nh, dh).transpose(1, 2)  # [B, nh, P, dh]
+        w = torch.softmax(q @ K.transpose(-1, -2) / math.sqrt(dh) + bias, dim=-1)
+        ctx = (w @ V).transpose(1, 2).reshape(B * P, D)
+        xr, xz, xn = (gx + self.gate_ctx(ctx)).chunk(3, -1)
+        hr, hz, hn = self.gate_h(h).chunk(3, -1)
+        r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
+        return (1 - z) * torch.tanh(xn + r * hn) + z * h
+
+    def step(self, h, chunk, step: int, mem: tuple, agents, agents_mask, map_, map_mask) -> torch.Tensor:
+        """Advance latents ``h`` ``[B, P, D]`` by one step along plan states ``chunk`` ``[B, P, stride, 5]``
+        (latent step ``step``); used by imagination rollouts (:mod:`critic.rl.imagination`)."""
+        B, P, D = h.shape
+        act = self.actions(chunk, step)                                     # [B, P, 1, D]
+        t = torch.full((1,), (step + 1) * self.stride * 0.1, device=h.device, dtype=h.dtype)
+        end = chunk[:, :, -1:]
+        geo = self.inter(agents, agents_mask, map_, map_mask, end[..., :2], end[..., 2:4], t)
+        gx = self.gate_x(torch.cat([act, geo], -1)).reshape(B * P, 3 * D)
+        return self.cell(h.reshape(B * P, D), gx, self.q(act[:, :, 0]), mem).view(B, P, D)
 
     def forward(self, h0, tokens, valid, plan, agents, agents_mask, map_, map_mask) -> torch.Tensor:
         """Latents ``[B, P, S, D]`` (state after each step) from ``h0`` ``[B, D]``."""
@@ -145,20 +237,17 @@ class LatentDynamics(nn.Module):
         ends = plan[:, :, self.stride - 1:: self.stride][:, :, :S]
         t = (torch.arange(S, device=plan.device, dtype=plan.dtype) + 1) * self.stride * 0.1
         geo = self.inter(agents, agents_mask, map_, map_mask, ends[..., :2], ends[..., 2:4], t)  # [B, P, S, 2D]
-        nh, dh = self.heads, D // self.heads
-        K = self.k(tokens).view(B, -1, nh, dh).transpose(1, 2)          # [B, nh, N, dh]
-        V = self.v(tokens).view(B, -1, nh, dh).transpose(1, 2)
-        bias = torch.zeros(valid.shape, device=tokens.device).masked_fill(~valid, float("-inf"))[:, None, None]
+        mem = self.memory(tokens, valid)
+        # the input-to-gate products of the action and geometry parts do not depend on the
+        # state, so they are computed for all steps in one matmul (step-major layout)
+        gx = self.gate_x(torch.cat([acts, geo], -1)).permute(2, 0, 1, 3).reshape(S, B * P, 3 * D)
+        qa = self.q(acts).permute(2, 0, 1, 3).reshape(S, B, P, D)
         h = h0[:, None].expand(B, P, D).reshape(B * P, D)
         out = []
         for s in range(S):
-            a = acts[:, :, s]
-            q = self.q(h.view(B, P, D) + a).view(B, P, nh, dh).transpose(1, 2)  # [B, nh, P, dh]
-            w = torch.softmax(q @ K.transpose(-1, -2) / math.sqrt(dh) + bias, dim=-1)
-            ctx = (w @ V).transpose(1, 2).reshape(B * P, D)
-            h = self.cell(torch.cat([a.reshape(B * P, D), ctx, geo[:, :, s].reshape(B * P, 2 * D)], -1), h)
-            out.append(h.view(B, P, D))
-        return torch.stack(out, 2)
+            h = self.cell(h, gx[s], qa[s], mem)
+            out.append(h)
+        return torch.stack(out, 1).view(B, P, S, D)
 
 
 class OccupancyPrior(nn.Module):

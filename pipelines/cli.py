@@ -166,12 +166,7 @@ def cmd_benchmark(args) -> int:
     from benchmark.models import CriticModel, OracleModel
     from benchmark.report import markdown, write_csv, write_html
 
-    models = []
-    for spec in args.critic:
-        if "=" not in spec:
-            raise InputError("expected NAME=CHECKPOINT_DIR", field="--critic", path=spec)
-        name, ckpt = spec.split("=", 1)
-        models.append(CriticModel(name, ckpt))
+    models = [CriticModel(name, ckpt) for name, ckpt in _named_checkpoints(args.critic).items()]
     models += [ConstantVelocityModel(), OracleModel()]
     out = Path(args.out)
     splits = ("train", "val", "test") if args.splits == "all" else tuple(args.splits.split(","))
@@ -183,6 +178,35 @@ def cmd_benchmark(args) -> int:
     write_html(rows, preds, bench, out / "report.html")
     print(md)
     print(f"wrote {out}/leaderboard.md, leaderboard.csv, report.html, predictions.parquet")
+    return 0
+
+
+def _named_checkpoints(specs: list[str]) -> dict[str, str]:
+    out = {}
+    for spec in specs:
+        if "=" not in spec:
+            raise InputError("expected NAME=CHECKPOINT_DIR", field="--critic", path=spec)
+        name, ckpt = spec.split("=", 1)
+        out[name] = ckpt
+    return out
+
+
+def cmd_refine(args) -> int:
+    import dataclasses
+    from pathlib import Path
+
+    from critic.rl.config import preset
+    from critic.rl.refine import refine
+
+    cfg = preset(args.preset)
+    if args.train_anchors:
+        cfg = dataclasses.replace(cfg, train_anchors=args.train_anchors)
+    if args.eval_anchors:
+        cfg = dataclasses.replace(cfg, eval_anchors=args.eval_anchors)
+    res = refine(Path(args.data), {k: Path(v) for k, v in _named_checkpoints(args.critic).items()}, Path(args.out), cfg,
+                 log=(lambda *a: None) if args.quiet else print)
+    print(f"refine: {res['test_episodes']} held-out episodes in {res['seconds']:.0f} s; "
+          f"wrote {args.out}/closed_loop.md, closed_loop.csv, closed_loop.png, refine.json")
     return 0
 
 
@@ -250,6 +274,16 @@ def build_parser() -> argparse.ArgumentParser:
                     help="splits to score: 'test' (default), a comma list, or 'all' (only for data no critic trained on)")
     sp.add_argument("--quiet", action="store_true")
     sp.set_defaults(func=cmd_benchmark)
+
+    sp = sub.add_parser("refine", help="GRPO-refine a speed policy with each critic and the simulator; closed-loop table")
+    sp.add_argument("--data", default="outputs/synth", help="dataset folder (train split refines, test split evaluates)")
+    sp.add_argument("--critic", action="append", default=[], help="NAME=CHECKPOINT_DIR (repeatable)")
+    sp.add_argument("--out", default="outputs/refine", help="output folder")
+    sp.add_argument("--preset", default="default", choices=["default", "demo", "debug"])
+    sp.add_argument("--train-anchors", type=int, help="override the preset's number of training anchors")
+    sp.add_argument("--eval-anchors", type=int, help="override the preset's number of held-out anchors")
+    sp.add_argument("--quiet", action="store_true")
+    sp.set_defaults(func=cmd_refine)
 
     sp = sub.add_parser("validate", help="re-validate a dataset (schemas, suites, checksums); --docs builds Data Docs")
     sp.add_argument("dir", help="dataset folder written by impartial synth")

@@ -94,6 +94,8 @@ def counterfactual_columns(plan_steps: int = DEFAULT_PLAN_STEPS) -> tuple[Column
         Column("collision_time_s", F64, True, "s after t0 of first contact; null without collision"),
         Column("collision_agent_type", STR, True, "ObjectType of the first agent hit; null without collision"),
         Column("collision_rel_speed", F64, True, "m/s, norm of ego minus agent velocity at contact"),
+        Column("collision_at_fault", BOOL, False, "the ego caused the first contact (false when it was stopped or hit "
+               "from behind, NAVSIM's rule); false without collision"),
         Column("offroad", BOOL, False, "an ego footprint corner leaves the drivable area"),
         Column("offroad_time_s", F64, True, "s after t0 of the first corner outside; null if never"),
         Column("solid_line_crossings", I32, False, "number of SOLID or DOUBLE_SOLID line crossings by the ego centre"),

@@ -128,6 +128,7 @@ def _append_row(rows, ctx, lab, i, k, seed, split) -> None:
     rows["collision_time_s"].append(_f(L["collision_time_s"][i]))
     rows["collision_agent_type"].append(L["collision_agent_type"][i])
     rows["collision_rel_speed"].append(_f(L["collision_rel_speed"][i]) if L["collision"][i] else None)
+    rows["collision_at_fault"].append(bool(L["collision_at_fault"][i]))
     rows["offroad"].append(bool(L["offroad"][i]))
     rows["offroad_time_s"].append(_f(L["offroad_time_s"][i]))
     rows["solid_line_crossings"].append(int(L["solid_line_crossings"][i]))

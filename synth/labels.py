@@ -36,6 +36,7 @@ TTC_REACH_M = 25.0     # TTC is evaluated where the centre gap is below this
 TTC_HORIZON_S = 5.0    # a projected contact later than this does not count
 TTC_STRIDE = 2         # TTC is evaluated every TTC_STRIDE frames (5 Hz)
 SAFE_SPEED_MPS = 45.0  # off-road shortcut valid up to this speed (faster samples are always checked)
+STOPPED_MPS = 0.5      # an ego slower than this at contact is not at fault
 EXACT_DISTANCE_M = 5.0  # min distance is exact below this; above it, centre distance minus half-diagonals (a lower bound)
 
 
@@ -92,6 +93,7 @@ def label_plans(ego: EgoPlans, agents: AgentFutures, drivable: shapely.Geometry,
         dt, th.fine_steps, PAIR_RANGE_M, TTC_REACH_M, TTC_HORIZON_S, TTC_STRIDE, th.ttc_min_closing_mps,
         EXACT_DISTANCE_M)
     collision = np.isfinite(coll_t)
+    at_fault = collision_at_fault(ego, agents, rows, coll_t, coll_agent, dt)
 
     # ---------------------------------------------------------------- off-road
     offroad_t = _first_exit(ego, drivable, th.offroad_steps, dt, inner=drivable_inner)
@@ -123,12 +125,31 @@ def label_plans(ego: EgoPlans, agents: AgentFutures, drivable: shapely.Geometry,
         "collision_agent": coll_agent,
         "collision_agent_type": np.where(collision, types[coll_agent], None),
         "collision_rel_speed": coll_rel,
+        "collision_at_fault": at_fault,
         "offroad": offroad,
         "offroad_time_s": np.where(offroad, offroad_t, np.nan),
         "solid_line_crossings": crossings,
         "min_ttc_s": np.where(np.isfinite(min_ttc), min_ttc, np.nan),
         "min_distance_m": np.where(np.isfinite(min_dist), min_dist, np.nan),
     }
+
+
+def collision_at_fault(ego: EgoPlans, agents: AgentFutures, rows: np.ndarray, coll_t: np.ndarray,
+                       coll_agent: np.ndarray, dt: float) -> np.ndarray:
+    """``[N]`` bool: the first contact counts against the ego (NAVSIM's rule): not when the ego
+    is (nearly) stopped, below :data:`STOPPED_MPS`, or the other box's centre is behind the
+    ego's rear bumper (the ego was hit from behind). Evaluated at the first frame at or after
+    contact. With non-reactive log replay, followers running into a braking ego are artefacts."""
+    N, T = ego.x.shape
+    hit = np.isfinite(coll_t)
+    k = np.clip(np.ceil(np.nan_to_num(coll_t, nan=0.0, posinf=0.0) / dt - 1e-9).astype(np.int64), 0, T - 1)
+    a = np.clip(coll_agent, 0, max(agents.x.shape[1] - 1, 0))
+    n = np.arange(N)
+    if agents.x.shape[1] == 0:
+        return np.zeros(N, bool)
+    dx, dy = agents.x[rows, a, k] - ego.x[n, k], agents.y[rows, a, k] - ego.y[n, k]
+    behind = np.cos(ego.heading[n, k]) * dx + np.sin(ego.heading[n, k]) * dy < -0.5 * ego.length
+    return hit & (ego.speed[n, k] >= STOPPED_MPS) & ~behind
 
 
 def _first_exit(ego: EgoPlans, drivable, sub: int, dt: float, only=None, until=None, inner=None) -> np.ndarray:

@@ -82,3 +82,23 @@ def test_load_refuses_a_checkpoint_without_weights(tmp_path):
     (tmp_path / "config.json").write_text(preset("debug").to_json())
     with pytest.raises(InputError, match="model.safetensors"):
         ImpartialCritic.load(tmp_path)
+
+
+def test_collision_targets_are_the_at_fault_ones_and_old_datasets_are_refused(dataset, tmp_path):
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    from schemas import InputError
+
+    cfg = preset("debug").features
+    arr = load_split(dataset, "val", cfg, log=lambda *a: None)
+    t = pq.read_table(dataset / "counterfactuals" / "split=val")
+    fault = np.array(t["collision_at_fault"].to_pylist(), bool)
+    assert np.isfinite(arr.coll_t).sum() == fault.sum() <= np.array(t["collision"].to_pylist()).sum()
+    old = tmp_path / "old"
+    shutil.copytree(dataset, old, ignore=shutil.ignore_patterns("_cache"))
+    part = sorted((old / "counterfactuals" / "split=val").glob("part-*.parquet"))[0]
+    pq.write_table(pq.read_table(part).drop_columns(["collision_at_fault"]), part)
+    with pytest.raises(InputError, match="collision_at_fault"):
+        load_split(old, "val", cfg, log=lambda *a: None)

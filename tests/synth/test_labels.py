@@ -90,6 +90,21 @@ def test_precedence_collision_over_offroad():
     assert lab["collision"][0] and lab["offroad"][0] and lab["outcome"][0] == "COLLISION"
 
 
+def test_hitting_a_parked_car_is_at_fault_but_being_rear_ended_or_hit_while_stopped_is_not():
+    t = np.arange(81) * 0.1
+    lab = label_plans(_ego(10.0 * t), _agents(np.full(81, 40.0), np.zeros(81)), ROAD, None, 0.1, TH)
+    assert lab["collision_at_fault"][0]
+    follower = _agents(-12.0 + 13.0 * t, np.zeros(81), vx=13.0)          # faster car closing from behind
+    lab = label_plans(_ego(10.0 * t), follower, ROAD, None, 0.1, TH)
+    assert lab["collision"][0] and not lab["collision_at_fault"][0]
+    stopped = _ego(np.zeros(81), speed=np.zeros(81))
+    crossing = _agents(np.zeros(81), -10.0 + 4.0 * t, heading=np.pi / 2)   # drives into the stopped ego's side
+    lab = label_plans(stopped, crossing, ROAD, None, 0.1, TH)
+    assert lab["collision"][0] and not lab["collision_at_fault"][0]
+    assert not label_plans(_ego(10.0 * t), _agents(np.full(81, 400.0), np.zeros(81)), ROAD, None, 0.1,
+                           TH)["collision_at_fault"][0]
+
+
 def test_fast_labels_agree_with_the_slow_shapely_reference_on_random_plans():
     cfg = SynthConfig()
     n = 0

@@ -1,0 +1,143 @@
+"""Observations at any step of a closed-loop episode: the critic's scene features and the
+policy's compact vector.
+
+The episode's timeline is the scenario's, with the ego's frames from the anchor on replaced
+by the simulated trajectory and perturbed agents' frames by their perturbed futures;
+:func:`critic.features.agent_features` reads it exactly as in training (ego frame at the
+current step). Map features are computed once per episode at the anchor and moved rigidly
+to the current ego frame (the polyline selection stays the anchor's).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from critic.config import FeatureConfig
+from critic.features import agent_features, map_features, plan_features
+
+from .sim import Episode, Trajectory
+
+NEAREST = 6
+AGENT_OBS = 12
+LEAD_OBS = 5
+OBS_DIM = 2 + LEAD_OBS + NEAREST * AGENT_OBS + 3
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class TrackView:
+    """The scenario's track arrays ``[num_agents, num_frames]`` with the simulated / perturbed
+    frames substituted (what :func:`critic.features.agent_features` reads)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    heading: np.ndarray
+    vx: np.ndarray
+    vy: np.ndarray
+    length: np.ndarray
+    width: np.ndarray
+    valid: np.ndarray
+    object_type: np.ndarray
+    ego_index: int
+
+    @property
+    def num_agents(self) -> int:
+        return self.x.shape[0]
+
+
+def track_view(ep: Episode, ego: Trajectory | None) -> TrackView:
+    """Timeline of ``ep`` with the ego's closed-loop ``ego`` ``[1, k + 1]`` from the anchor."""
+    scn, ctx = ep.ctx.scenario, ep.ctx
+    arr = {k: np.array(getattr(scn, k), dtype=float) for k in ("x", "y", "heading", "vx", "vy", "length", "width")}
+    valid = np.array(scn.valid, dtype=bool)
+    a0, H = ctx.anchor, ctx.steps
+    if ep.agents is not ctx.agents:  # substitute perturbed futures of the kept agents
+        rows = np.array([list(scn.track_id).index(t) for t in ctx.agent_ids], dtype=int)
+        for k in ("x", "y", "heading", "vx", "vy"):
+            arr[k][rows, a0: a0 + H + 1] = getattr(ep.agents, k)[0]
+    if ego is not None:
+        e, n = scn.ego_index, ego.x.shape[1]
+        arr["x"][e, a0: a0 + n], arr["y"][e, a0: a0 + n], arr["heading"][e, a0: a0 + n] = ego.x[0], ego.y[0], ego.heading[0]
+        arr["vx"][e, a0: a0 + n] = ego.speed[0] * np.cos(ego.heading[0])
+        arr["vy"][e, a0: a0 + n] = ego.speed[0] * np.sin(ego.heading[0])
+        valid[e, a0: a0 + n] = True
+    return TrackView(**arr, valid=valid, object_type=np.asarray(scn.object_type), ego_index=scn.ego_index)
+
+
+class Observer:
+    """Builds observations of one episode at closed-loop steps."""
+
+    def __init__(self, ep: Episode, fc: FeatureConfig):
+        self.ep, self.fc = ep, fc
+        self.map0, self.map_mask = map_features(ep.ctx.scenario, ep.ctx.anchor, fc)
+        self.pose0 = np.array(ep.ctx.anchor_state[:3])
+
+    def critic_scene(self, ego: Trajectory) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(agents, agents_mask, map, map_mask, pose)`` at the last frame of ``ego`` ``[1, k + 1]``."""
+        view = track_view(self.ep, ego)
+        k = ego.x.shape[1] - 1
+        agents, mask = agent_features(view, self.ep.ctx.anchor + k, self.fc)
+        pose = np.array([ego.x[0, -1], ego.y[0, -1], ego.heading[0, -1]])
+        return agents, mask, self._moved_map(pose), self.map_mask, pose
+
+    def _moved_map(self, pose: np.ndarray) -> np.ndarray:
+        """Anchor-frame map features re-expressed in the ego frame of ``pose``."""
+        c0, s0 = np.cos(self.pose0[2]), np.sin(self.pose0[2])
+        mx = self.pose0[0] + c0 * self.map0[..., 0] - s0 * self.map0[..., 1]
+        my = self.pose0[1] + s0 * self.map0[..., 0] + c0 * self.map0[..., 1]
+        c, s = np.cos(pose[2]), np.sin(pose[2])
+        out = self.map0.copy()
+        out[..., 0] = np.where(self.map_mask, c * (mx - pose[0]) + s * (my - pose[1]), 0.0)
+        out[..., 1] = np.where(self.map_mask, -s * (mx - pose[0]) + c * (my - pose[1]), 0.0)
+        return out
+
+    def path_preview(self, pose: np.ndarray, idx: int) -> np.ndarray:
+        """Heading change (rad) of the reference path 10, 20 and 40 m ahead of sample ``idx``."""
+        p = self.ep.ctx.path
+        n = self.ep.ctx.path_normals
+        ahead = np.clip(idx + np.array([20, 40, 80]), 0, len(p) - 1)
+        h = np.arctan2(-n[ahead, 0], n[ahead, 1])
+        return (h - pose[2] + np.pi) % (2 * np.pi) - np.pi
+
+
+def policy_obs(agents: np.ndarray, mask: np.ndarray, preview: np.ndarray) -> np.ndarray:
+    """Compact policy observation ``[OBS_DIM]`` from the critic's agent features at one step.
+
+    Ego speed and acceleration (last second); the lead (nearest agent ahead within 2 m of
+    the ego's axis): present, bumper gap / 30 m, closing speed / 10 m/s, inverse time to
+    contact (1/s, capped at 2), its speed change over the last second / 5; then the
+    :data:`NEAREST` agents (ahead first) at the last frame: x, y, vx, vy (ego frame), speed
+    change over the last second, length, width, one-hot type, valid; then the path preview.
+    """
+    H = agents.shape[1]
+    ego_v = float(np.hypot(*agents[0, -1, 4:6]))
+    first = int(np.argmax(mask[0]))
+    ego_a = (ego_v - float(np.hypot(*agents[0, first, 4:6]))) / max((H - 1 - first) * 0.1, 0.1)
+    last, ok = agents[1:, -1], mask[1:, -1]
+    dist = np.hypot(last[:, 0], last[:, 1]) + 50.0 * (last[:, 0] < -3.0)
+    order = np.argsort(np.where(ok, dist, np.inf))[:NEAREST]
+    rows = np.zeros((NEAREST, AGENT_OBS), np.float32)
+    for i, j in enumerate(order):
+        if not ok[j]:
+            continue
+        f = agents[1 + j]
+        v_then = f[int(np.argmax(mask[1 + j])), 4:6]
+        dv = np.hypot(*f[-1, 4:6]) - np.hypot(*v_then)
+        rows[i] = [f[-1, 0] / 30, f[-1, 1] / 10, f[-1, 4] / 10, f[-1, 5] / 10, dv / 5, f[-1, 6] / 5, f[-1, 7] / 3,
+                   *f[-1, 8:12], 1.0]
+    lead = np.zeros(LEAD_OBS, np.float32)
+    ego_len = float(agents[0, -1, 6])
+    ahead = ok & (last[:, 0] > 0.0) & (np.abs(last[:, 1]) < 2.0)
+    if ahead.any():
+        j = int(np.flatnonzero(ahead)[np.argmin(last[ahead, 0])])
+        gap = max(float(last[j, 0] - 0.5 * (last[j, 6] + ego_len)), 0.0)
+        closing = ego_v - float(last[j, 4])
+        f = agents[1 + j]
+        dv = np.hypot(*f[-1, 4:6]) - np.hypot(*f[int(np.argmax(mask[1 + j])), 4:6])
+        lead[:] = [1.0, min(gap / 30, 3.0), closing / 10, min(max(closing, 0.0) / max(gap, 0.5), 2.0), dv / 5]
+    return np.concatenate([[ego_v / 10, ego_a / 4], lead, rows.ravel(), preview]).astype(np.float32)
+
+
+def candidate_plans(traj: Trajectory, pose: np.ndarray) -> np.ndarray:
+    """Critic plan features ``[N, plan_steps, 5]`` of candidate trajectories ``[N, plan_steps + 1]``."""
+    return plan_features(traj.x, traj.y, traj.heading, traj.speed, pose)

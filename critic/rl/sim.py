@@ -1,0 +1,254 @@
+"""Vector-space pseudo-simulation in the spirit of PerlAD (Background: PerlAD, RA-L 2026).
+
+The ego is a kinematic bicycle whose steering follows a lateral path (PID on the signed
+cross-track error plus heading feed-forward) and whose acceleration follows a target speed
+(PID), integrated at ``dt / substeps`` and recorded every ``dt``. Agents are replayed from
+the log or from a perturbed future (lead brakes / cut-in, from the ``agent_perturbation``
+synthesis family). Events come from :func:`synth.labels.label_plans`: exact oriented-box
+contacts refined at 100 Hz, so a contact between two recorded steps is never missed.
+
+Shapes: N candidates (vectorised), T recorded frames. Scenario frame, m / s / rad.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import shapely
+
+from schemas import LineType, ObjectType
+from synth.config import LabelThresholds
+from synth.context import AnchorContext
+from synth.kinematics import PATH_DS
+from synth.labels import AgentFutures, EgoPlans, label_plans
+
+from .config import SimConfig
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Episode:
+    """One anchor of one scenario with one version of the other agents' behaviour.
+
+    ``agents``: futures ``[1, A, H + 1]`` from the anchor (log replay or perturbed);
+    ``variant``: ``log`` or the perturbation mode; ``solid`` / ``double_solid``: the
+    map's SOLID and DOUBLE_SOLID lines near the anchor (None when absent).
+    """
+
+    ctx: AnchorContext
+    agents: AgentFutures
+    variant: str
+    solid: shapely.Geometry | None
+    double_solid: shapely.Geometry | None
+
+    @staticmethod
+    def build(ctx: AnchorContext, agents: AgentFutures | None = None, variant: str = "log") -> "Episode":
+        m = ctx.scenario.map
+        region = shapely.envelope(ctx.drivable) if not ctx.drivable.is_empty else None
+        lines = {}
+        for t in (LineType.SOLID, LineType.DOUBLE_SOLID):
+            ls = [shapely.linestrings(p) for p, k in zip(m.lane_lines, m.lane_line_types) if k == t]
+            g = shapely.multilinestrings(ls) if ls else None
+            if g is not None and region is not None:
+                g = shapely.intersection(g, region)
+            if g is not None and not g.is_empty:
+                shapely.prepare(g)
+                lines[t] = g
+        return Episode(ctx, ctx.agents if agents is None else agents, variant,
+                       lines.get(LineType.SOLID), lines.get(LineType.DOUBLE_SOLID))
+
+    @property
+    def logged_xy(self) -> np.ndarray:
+        """Logged ego positions ``[H + 1, 2]``."""
+        return np.stack([self.ctx.logged.x[0], self.ctx.logged.y[0]], -1)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class EgoState:
+    """Ego states of N candidates plus controller memory (arrays ``[N]``)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    heading: np.ndarray
+    speed: np.ndarray
+    accel: np.ndarray
+    steer: np.ndarray
+    lat_int: np.ndarray
+    """Integral of the cross-track error (m s)."""
+    lat_err: np.ndarray
+    """Previous cross-track error (m), for the derivative term."""
+    spd_int: np.ndarray
+    """Integral of the speed error (m)."""
+    path_idx: np.ndarray
+    """Index of the nearest path sample (int)."""
+
+    @staticmethod
+    def at_anchor(ep: Episode, n: int = 1) -> "EgoState":
+        x, y, h, v = ep.ctx.anchor_state
+        f = lambda val: np.full(n, float(val))  # noqa: E731
+        return EgoState(f(x), f(y), f(h), f(v), f(ep.ctx.anchor_accel), f(ep.ctx.anchor_steer), f(0), f(0), f(0),
+                        np.zeros(n, dtype=np.int64))
+
+    def repeat(self, n: int) -> "EgoState":
+        """The first candidate's state copied ``n`` times."""
+        return EgoState(*(np.repeat(getattr(self, k.name)[:1], n) for k in dataclasses.fields(self)))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Trajectory:
+    """Recorded ego states ``[N, T]`` (element 0 = the start state)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    heading: np.ndarray
+    speed: np.ndarray
+    accel: np.ndarray
+
+    def frames(self, sl) -> "Trajectory":
+        """The frames ``sl`` (a slice) of every candidate."""
+        return Trajectory(*(getattr(self, f.name)[:, sl] for f in dataclasses.fields(self)))
+
+    def rows(self, idx) -> "Trajectory":
+        """Candidates ``idx``."""
+        return Trajectory(*(getattr(self, f.name)[idx] for f in dataclasses.fields(self)))
+
+    @staticmethod
+    def concat_time(a: "Trajectory", b: "Trajectory") -> "Trajectory":
+        """``b`` appended to ``a`` in time (``b``'s first frame duplicates ``a``'s last and is dropped)."""
+        return Trajectory(*(np.concatenate([getattr(a, f.name), getattr(b, f.name)[:, 1:]], 1)
+                            for f in dataclasses.fields(a)))
+
+
+def _wrap(a: np.ndarray) -> np.ndarray:
+    return (a + np.pi) % (2 * np.pi) - np.pi
+
+
+def simulate(ep: Episode, state: EgoState, target_speed: np.ndarray, steps: int, cfg: SimConfig,
+             path: np.ndarray | None = None) -> tuple[Trajectory, EgoState]:
+    """Track the lateral ``path`` (default: the logged path) at ``target_speed`` ``[N]`` (m/s) for ``steps``.
+
+    Returns the recorded trajectory ``[N, steps + 1]`` and the final state (controller memory
+    included, so successive calls continue one closed-loop run).
+    """
+    path = ep.ctx.path if path is None else path
+    normals = ep.ctx.path_normals
+    tang = np.stack([normals[:, 1], -normals[:, 0]], -1)
+    path_h = np.arctan2(tang[:, 1], tang[:, 0])
+    x, y, h, v, a, st = (getattr(state, k).astype(float).copy() for k in ("x", "y", "heading", "speed", "accel", "steer"))
+    li, le, si, idx = state.lat_int.copy(), state.lat_err.copy(), state.spd_int.copy(), state.path_idx.copy()
+    target = np.broadcast_to(np.asarray(target_speed, dtype=float), x.shape)
+    h_dt = cfg.dt / cfg.substeps
+    kp, ki, kd = cfg.speed_pid
+    lp, lii, ld = cfg.lateral_pid
+    out = np.zeros((5, len(x), steps + 1))
+    out[:, :, 0] = x, y, h, v, a
+    win = np.arange(-4, 16)
+    M = len(path)
+    for k in range(steps):
+        for _ in range(cfg.substeps):
+            cand = np.clip(idx[:, None] + win[None], 0, M - 1)
+            d2 = (path[cand, 0] - x[:, None]) ** 2 + (path[cand, 1] - y[:, None]) ** 2
+            idx = cand[np.arange(len(x)), d2.argmin(1)]
+            e = (x - path[idx, 0]) * normals[idx, 0] + (y - path[idx, 1]) * normals[idx, 1]
+            li = np.clip(li + e * h_dt, -5.0, 5.0)
+            de = (e - le) / h_dt
+            le = e
+            want = cfg.heading_gain * _wrap(path_h[idx] - h) - (lp * e + lii * li + ld * de)
+            want = np.clip(want, -cfg.max_steer, cfg.max_steer)
+            st = st + np.clip(want - st, -cfg.max_steer_rate * h_dt, cfg.max_steer_rate * h_dt)
+            err = target - v
+            si = np.clip(si + err * h_dt, -10.0, 10.0)
+            a_cmd = np.clip(kp * err + ki * si, -cfg.max_decel, cfg.max_accel)
+            jerk = np.where(a_cmd < -cfg.comfort_decel, cfg.max_jerk, cfg.comfort_jerk) * h_dt
+            a = a + np.clip(a_cmd - a, -jerk, jerk)
+            a = np.where((v <= 0.0) & (a < 0.0), 0.0, a)
+            x = x + v * np.cos(h) * h_dt
+            y = y + v * np.sin(h) * h_dt
+            h = h + v * np.tan(st) / cfg.wheelbase * h_dt
+            v = np.maximum(v + a * h_dt, 0.0)
+        out[:, :, k + 1] = x, y, h, v, a
+    return Trajectory(*out), EgoState(x, y, h, v, a, st, li, le, si, idx)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Events:
+    """Per-candidate events of trajectories ``[N, T]`` started at episode step ``t0``.
+
+    Steps count recorded frames after the start (1..T-1), -1 when the event does not occur.
+    """
+
+    collision_step: np.ndarray
+    collision_type: np.ndarray
+    """ObjectType value of the first agent hit (-1 without collision)."""
+    collision_agent: np.ndarray
+    """Index (into the episode's agents) of the first agent hit (-1 without collision)."""
+    collision_speed: np.ndarray
+    """Ego speed (m/s) at the contact frame."""
+    at_fault: np.ndarray
+    """``[N]`` bool: the first contact counts against the ego (:func:`synth.labels.collision_at_fault`)."""
+    offroad_step: np.ndarray
+    solid: np.ndarray
+    """``[N, T - 1]`` bool: the step's centre segment crosses a SOLID line."""
+    double_solid: np.ndarray
+    """``[N, T - 1]`` bool: ... a DOUBLE_SOLID line."""
+    along: np.ndarray
+    """``[N, T]`` distance (m) advanced along the logged path since the start frame."""
+    logged_progress_m: np.ndarray
+    """``[N]`` distance (m) the log advanced over the same frames."""
+    log_distance: np.ndarray
+    """``[N, T]`` L2 distance (m) to the logged position at the same time."""
+
+
+    def without_safety(self) -> "Events":
+        """The same events with collisions and off-road removed (the critic supplies those)."""
+        none = np.full_like(self.collision_step, -1)
+        return dataclasses.replace(self, collision_step=none, collision_type=none, collision_agent=none, offroad_step=none,
+                                   at_fault=np.zeros_like(self.at_fault))
+
+
+def _step_of(t_s: np.ndarray, dt: float) -> np.ndarray:
+    return np.where(np.isfinite(t_s), np.ceil(np.nan_to_num(t_s, nan=0.0) / dt - 1e-9), -1).astype(np.int64)
+
+
+def _crossings(traj: Trajectory, lines: shapely.Geometry | None) -> np.ndarray:
+    N, T = traj.x.shape
+    if lines is None:
+        return np.zeros((N, T - 1), bool)
+    p = np.stack([traj.x, traj.y], -1)
+    segs = shapely.linestrings(np.stack([p[:, :-1], p[:, 1:]], 2).reshape(-1, 2, 2))
+    hit = shapely.intersects(segs, lines).reshape(N, T - 1)
+    # a trajectory that starts on a line has not crossed it there
+    hit[:, 0] &= ~shapely.intersects(lines, shapely.points(p[:, 0]))
+    return hit
+
+
+def events(ep: Episode, traj: Trajectory, t0: int, th: LabelThresholds = LabelThresholds()) -> Events:
+    """Exact events of ``traj`` (frames ``t0 .. t0 + T - 1`` of the episode) against the episode's agents."""
+    N, T = traj.x.shape
+    ctx = ep.ctx
+    ag = ep.agents
+    sl = slice(t0, t0 + T)
+    fut = AgentFutures(*(getattr(ag, f.name)[:, :, sl] for f in dataclasses.fields(AgentFutures)[:-1]), type=ag.type)
+    ego = EgoPlans(traj.x, traj.y, traj.heading, traj.speed, ctx.logged.length, ctx.logged.width)
+    lab = label_plans(ego, fut, ctx.drivable, None, ctx.dt, th, ctx.drivable_inner)
+    cstep = _step_of(lab["collision_time_s"], ctx.dt)
+    ctype = np.where(lab["collision"], np.asarray(ag.type)[np.clip(lab["collision_agent"], 0, max(len(ag.type) - 1, 0))]
+                     if len(ag.type) else -1, -1)
+    cspeed = np.where(cstep >= 0, traj.speed[np.arange(N), np.clip(cstep, 0, T - 1)], np.nan)
+    at_fault = lab["collision_at_fault"]
+    s, _ = ctx.project(traj.x.ravel(), traj.y.ravel())
+    s = s.reshape(N, T)
+    lx, ly = ctx.logged.x[0, sl], ctx.logged.y[0, sl]
+    s_log, _ = ctx.project(lx, ly)
+    return Events(cstep, ctype.astype(np.int64), np.where(lab["collision"], lab["collision_agent"], -1), cspeed, at_fault, _step_of(lab["offroad_time_s"], ctx.dt),
+                  _crossings(traj, ep.solid), _crossings(traj, ep.double_solid), s - s[:, :1],
+                  np.full(N, s_log[-1] - s_log[0]), np.hypot(traj.x - lx, traj.y - ly))
+
+
+def collision_penalty(types: np.ndarray, rc) -> np.ndarray:
+    """PerlAD collision penalty per ObjectType value (0 where ``types`` is -1)."""
+    t = np.asarray(types)
+    return np.select([t == ObjectType.VEHICLE, (t == ObjectType.PEDESTRIAN) | (t == ObjectType.CYCLIST),
+                      t == ObjectType.STATIC], [rc.collision_vehicle, rc.collision_pedestrian, rc.collision_static], 0.0)
+
+
+__all__ = ["Episode", "EgoState", "Trajectory", "Events", "simulate", "events", "collision_penalty", "PATH_DS"]

@@ -1,0 +1,164 @@
+"""Pseudo-simulation, PerlAD reward values on hand-built cases, PDMS pieces, Gymnasium env."""
+import numpy as np
+import pytest
+import shapely
+
+from benchmark.closed_loop import comfort_ok, obb_overlap
+from critic.rl.config import RewardConfig, SimConfig
+from critic.rl.rewards import critic_reward, expected_event_penalty, perlad_reward
+from critic.rl.sim import EgoState, Episode, Events, simulate
+from schemas import MapLayer, ObjectType, Scenario
+from synth.config import SynthConfig
+from synth.context import build_context
+from synth.kernels import obb_overlap1
+
+RC = RewardConfig(gamma=1.0, distance=0.0, progress=0.0)
+
+
+def _events(T=11, coll=-1, ctype=-1, off=-1, solid=(), double=(), fault=True):
+    s, d = np.zeros((1, T - 1), bool), np.zeros((1, T - 1), bool)
+    for k in solid:
+        s[0, k - 1] = True
+    for k in double:
+        d[0, k - 1] = True
+    return Events(np.array([coll]), np.array([ctype]), np.array([0 if coll >= 0 else -1]), np.array([5.0]),
+                  np.array([coll >= 0 and fault]),
+                  np.array([off]), s, d, np.zeros((1, T)), np.array([10.0]), np.zeros((1, T)))
+
+
+@pytest.mark.parametrize("kind,value", [(ObjectType.VEHICLE, -30.0), (ObjectType.PEDESTRIAN, -50.0),
+                                        (ObjectType.CYCLIST, -50.0), (ObjectType.STATIC, -10.0)])
+def test_collision_penalty_reproduces_the_perlad_value_per_object_type(kind, value):
+    assert perlad_reward(_events(coll=4, ctype=int(kind)), RC)["total"][0] == value
+
+
+def test_line_crossings_cost_30_for_double_solid_and_10_for_solid():
+    r = perlad_reward(_events(solid=(2, 7), double=(5,)), RC)
+    assert r["lane"][0] == -50.0 and r["total"][0] == -50.0
+
+
+def test_a_collision_ends_the_episode_so_later_crossings_are_not_charged():
+    r = perlad_reward(_events(coll=3, ctype=int(ObjectType.VEHICLE), double=(5,)), RC)
+    assert r["total"][0] == -30.0
+
+
+def test_a_contact_the_ego_is_not_at_fault_for_costs_nothing_and_does_not_end_the_episode():
+    r = perlad_reward(_events(coll=3, ctype=int(ObjectType.VEHICLE), double=(5,), fault=False), RC)
+    assert r["collision"][0] == 0.0 and r["total"][0] == -30.0    # the later double-solid crossing still counts
+
+
+def test_being_rear_ended_by_a_replayed_follower_is_not_at_fault():
+    from critic.rl.sim import events
+    scn = _road_scenario(None)
+    ep = road_episode(None)
+    follower = dict(x=scn.x[0] - 12.0 + 1.5 * np.arange(scn.num_frames) * 0.1)  # faster car behind
+    from synth.labels import AgentFutures
+    T = ep.ctx.steps + 1
+    fx = follower["x"][ep.ctx.anchor: ep.ctx.anchor + T]
+    ag = AgentFutures(fx[None, None], np.full((1, 1, T), -1.75), np.zeros((1, 1, T)), np.full((1, 1, T), 11.5),
+                      np.zeros((1, 1, T)), np.full((1, 1, T), 4.5), np.full((1, 1, T), 1.9), np.ones((1, 1, T), bool),
+                      type=np.array([int(ObjectType.VEHICLE)]))
+    ep2 = Episode.build(ep.ctx, ag, "follower")
+    traj, _ = simulate(ep2, EgoState.at_anchor(ep2), np.array([10.0]), 80, SimConfig())
+    ev = events(ep2, traj, 0)
+    assert ev.collision_step[0] > 0 and not ev.at_fault[0]
+
+
+def test_discount_distance_and_progress_terms():
+    rc = RewardConfig(gamma=0.9, distance=0.5, progress=1.0)
+    ev = _events(T=3)
+    ev = Events(**{**ev.__dict__, "log_distance": np.array([[0.0, 2.0, 4.0]]), "along": np.array([[0.0, 3.0, 5.0]])})
+    r = perlad_reward(ev, rc)
+    assert r["distance"][0] == pytest.approx(-0.5 * 2.0 - 0.9 * 0.5 * 4.0)
+    assert r["progress"][0] == pytest.approx(0.9 * 0.5)   # 5 m of the logged 10 m, at the last step
+
+
+def test_expected_event_penalty_matches_the_first_event_distribution():
+    hz = np.array([0.1, 0.5, 0.2, 0.9])
+    first = [0.1, 0.9 * 0.5, 0.9 * 0.5 * 0.2, 0.9 * 0.5 * 0.8 * 0.9]
+    want = sum(-30.0 * p * 0.99 ** ((j + 1) * 5 - 1) for j, p in enumerate(first[:3]))   # 3 steps within 15 frames
+    import torch
+    got = expected_event_penalty(torch.tensor(hz), -30.0, 5, 15, 0.99)
+    assert float(got) == pytest.approx(want, rel=1e-5)
+    h2 = torch.zeros(1, 4, 2)
+    assert float(critic_reward(h2, torch.tensor([1.5]), RewardConfig(), 5, 20)[0]) == pytest.approx(1.5)
+
+
+def _road_scenario(lead_x: float | None = 60.0, T: int = 100):
+    m = MapLayer(centerlines=[np.array([[0.0, -1.75], [400.0, -1.75]])], lane_lines=[np.array([[0.0, 0.0], [400.0, 0.0]])],
+                 lane_line_types=["DOUBLE_SOLID"], road_edges=[np.array([[0.0, -3.5], [400.0, -3.5]])],
+                 crosswalks=[], drivable_area=shapely.box(0.0, -3.5, 400.0, 3.5), drivable_area_source="EXPLICIT")
+    t = np.arange(T) * 0.1
+    ex = 10.0 + 10.0 * t
+    tracks = [("ego", ObjectType.VEHICLE, ex, 10.0, 4.5, 1.9)]
+    if lead_x is not None:
+        tracks.append(("lead", ObjectType.VEHICLE, np.full(T, lead_x), 0.0, 4.5, 1.9))
+    n = len(tracks)
+    return Scenario(scenario_id="road", source="test", map_name="unit", dt=0.1, track_id=[k[0] for k in tracks],
+                    object_type=[k[1] for k in tracks], size_imputed=[False] * n, x=np.stack([k[2] for k in tracks]),
+                    y=np.full((n, T), -1.75), heading=np.zeros((n, T)), vx=np.stack([np.full(T, k[3]) for k in tracks]),
+                    vy=np.zeros((n, T)), length=np.stack([np.full(T, k[4]) for k in tracks]),
+                    width=np.stack([np.full(T, k[5]) for k in tracks]), valid=np.ones((n, T), bool), ego_index=0, map=m)
+
+
+def road_episode(lead_x: float | None = 60.0) -> Episode:
+    return Episode.build(build_context(_road_scenario(lead_x), 11, SynthConfig()))
+
+
+def test_pid_tracking_holds_the_lane_and_reaches_the_target_speed():
+    ep = road_episode(None)
+    traj, _ = simulate(ep, EgoState.at_anchor(ep, 3), np.array([5.0, 10.0, 15.0]), 80, SimConfig())
+    assert np.abs(traj.speed[:, -1] - [5.0, 10.0, 15.0]).max() < 0.3
+    assert np.abs(traj.y + 1.75).max() < 0.05
+
+
+def test_a_fast_plan_into_a_parked_car_collides_and_a_stopping_plan_does_not():
+    from critic.rl.sim import events
+    ep = road_episode(60.0)
+    traj, _ = simulate(ep, EgoState.at_anchor(ep, 2), np.array([0.0, 15.0]), 60, SimConfig())
+    ev = events(ep, traj, 0)
+    assert ev.collision_step[0] == -1 and ev.collision_step[1] > 0
+    assert int(ev.collision_type[1]) == ObjectType.VEHICLE
+    r = perlad_reward(ev, RewardConfig())
+    assert r["collision"][1] < -20 and r["collision"][0] == 0.0
+
+
+def test_simulation_continues_exactly_across_calls():
+    ep = road_episode(None)
+    sc = SimConfig()
+    whole, _ = simulate(ep, EgoState.at_anchor(ep), np.array([12.0]), 20, sc)
+    a, st = simulate(ep, EgoState.at_anchor(ep), np.array([12.0]), 10, sc)
+    b, _ = simulate(ep, st, np.array([12.0]), 10, sc)
+    assert np.allclose(whole.x[0, 10:], b.x[0]) and np.allclose(whole.speed[0, :11], a.speed[0])
+
+
+def test_vectorised_box_overlap_agrees_with_the_compiled_scalar_test():
+    rng = np.random.default_rng(0)
+    a = rng.uniform([-5, -5, -3, 1, 1], [5, 5, 3, 6, 3], (400, 5))
+    b = rng.uniform([-5, -5, -3, 1, 1], [5, 5, 3, 6, 3], (400, 5))
+    fast = obb_overlap(*a.T, *b.T)
+    slow = np.array([obb_overlap1(*x, *y) for x, y in zip(a, b)])
+    assert (fast == slow).all() and 0 < fast.sum() < 400
+
+
+def test_comfort_fails_on_harsh_braking_and_passes_on_cruise():
+    T = 41
+    h = np.zeros(T)
+    assert comfort_ok(np.full(T, 10.0), np.zeros(T), h, 0.1)
+    acc = np.where(np.arange(T) > 10, -6.0, 0.0)
+    assert not comfort_ok(np.full(T, 10.0), acc, h, 0.1)
+
+
+def test_gymnasium_env_passes_the_checker_and_ends_on_collision():
+    from gymnasium.utils.env_checker import check_env
+
+    from critic.rl.env import PseudoSimEnv
+    env = PseudoSimEnv([road_episode(60.0)])
+    check_env(env, skip_render_check=True)
+    env.reset(seed=0)
+    fast = env.action_space.n - 1
+    for _ in range(8):
+        _, r, term, trunc, info = env.step(fast)
+        if term or trunc:
+            break
+    assert term and -30.0 <= info["collision"] < -15.0   # the vehicle value, discounted to the contact step
