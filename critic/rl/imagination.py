@@ -79,10 +79,10 @@ def imagine(critic: ImpartialCritic, scenes: SceneBatch, actor: nn.Module, horiz
     if horizon > dyn.total_steps:
         raise ValueError(f"horizon: at most {dyn.total_steps} latent steps (the critic's plan length)")
     cal = getattr(model, "calibration", {"collision": 0.0, "offroad": 0.0})
-    offset = torch.tensor([cal["collision"], cal["offroad"]])
     with torch.no_grad():
         tokens, valid, ego = model.scene(scenes.agents, scenes.agents_mask, scenes.map, scenes.map_mask)
         mem = dyn.memory(tokens, valid)
+    offset = torch.tensor([cal["collision"], cal["offroad"]], dtype=ego.dtype, device=ego.device)
     B = ego.shape[0]
     path = straight_path(B, device=ego.device) if path is None else path
     v = scenes.agents[:, 0, -1, 4:6].norm(dim=-1)

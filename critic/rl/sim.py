@@ -19,7 +19,7 @@ import shapely
 from schemas import LineType, ObjectType
 from synth.config import LabelThresholds
 from synth.context import AnchorContext
-from synth.kinematics import PATH_DS
+from synth.kinematics import PATH_DS, path_normals
 from synth.labels import AgentFutures, EgoPlans, label_plans
 
 from .config import SimConfig
@@ -129,8 +129,10 @@ def simulate(ep: Episode, state: EgoState, target_speed: np.ndarray, steps: int,
     Returns the recorded trajectory ``[N, steps + 1]`` and the final state (controller memory
     included, so successive calls continue one closed-loop run).
     """
-    path = ep.ctx.path if path is None else path
-    normals = ep.ctx.path_normals
+    if path is None:
+        path, normals = ep.ctx.path, ep.ctx.path_normals
+    else:
+        normals = path_normals(path)
     tang = np.stack([normals[:, 1], -normals[:, 0]], -1)
     path_h = np.arctan2(tang[:, 1], tang[:, 0])
     x, y, h, v, a, st = (getattr(state, k).astype(float).copy() for k in ("x", "y", "heading", "speed", "accel", "steer"))

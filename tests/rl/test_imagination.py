@@ -15,7 +15,7 @@ from critic.rl.observe import candidate_plans
 from critic.rl.sim import EgoState, Trajectory, events, simulate
 from critic.train import build_model
 
-from .test_sim_rewards import _road_scenario, road_episode
+from .test_sim_rewards import road_episode
 
 SPEEDS = np.arange(0.0, 21.0, 2.0)
 
