@@ -93,10 +93,7 @@ def episode_metrics(ep, traj, dt: float) -> dict[str, float]:
     ev = events(ep, traj, 0)
     first4 = traj.frames(slice(0, 41))
     ev4 = events(ep, first4, 0)
-    ag = ep.agents
-    pd = pdm_score(ev4, first4, type(ag)(*(getattr(ag, k)[:, :, :41] for k in ("x", "y", "heading", "vx", "vy", "length",
-                                                                                "width", "valid")), type=ag.type),
-                   ep.ctx.logged.length, ep.ctx.logged.width, dt)
+    pd = pdm_score(ev4, first4, ep.agents.frames(slice(0, 41)), ep.ctx.logged.length, ep.ctx.logged.width, dt)
     return {"variant": ep.variant, "distance_m": float(max(ev.along[0, -1], 0.0)),
             "logged_distance_m": float(ev.logged_progress_m[0]), "collision": float(ev.at_fault[0]),
             "contact": float(ev.collision_step[0] >= 0),

@@ -55,12 +55,12 @@ def main() -> None:
     obs = [Observer(ep, fc) for ep in eps]
     t = time.perf_counter()
     for o, tr in zip(obs, trajs):
-        o.critic_scene(tr.rows([0]).frames(slice(0, 21)))
+        o.critic_scene(tr.take([0]).frames(slice(0, 21)))
     print(f"observation: {1000 * (time.perf_counter() - t) / len(eps):.2f} ms per step")
     t = time.perf_counter()
     for ep, o in zip(eps, obs):
         closed_loop(ep, o, lambda _: 10, rc)
-    print(f"closed-loop episode (8 s, replan 1 s): {1000 * (time.perf_counter() - t) / len(eps):.1f} ms")
+    print(f"closed-loop episode (8 s, replan {rc.sim.replan_steps * rc.sim.dt:g} s): {1000 * (time.perf_counter() - t) / len(eps):.1f} ms")
     t = time.perf_counter()
     for ep in eps:
         evaluate_speeds(ep, EgoState.at_anchor(ep), 0, rc, np.array(ep.ctx.anchor_state[:3]))
@@ -69,7 +69,7 @@ def main() -> None:
         from critic.api import ImpartialCritic, SceneBatch
 
         critic = ImpartialCritic.load(args.checkpoint)
-        scenes = [o.critic_scene(tr.rows([0]).frames(slice(0, 1))) for o, tr in zip(obs, trajs)]
+        scenes = [o.critic_scene(tr.take([0]).frames(slice(0, 1))) for o, tr in zip(obs, trajs)]
         t_ = lambda k, dt=torch.float32: torch.as_tensor(np.stack([s[k] for s in scenes]), dtype=dt)  # noqa: E731
         batch = SceneBatch(t_(0), t_(1, torch.bool), t_(2), t_(3, torch.bool))
         from critic.rl.observe import candidate_plans

@@ -39,6 +39,15 @@ class Plans:
     def take(self, idx) -> "Plans":
         return Plans(*(getattr(self, f.name)[idx] for f in dataclasses.fields(self)))
 
+    def frames(self, sl: slice) -> "Plans":
+        """The states ``sl`` (a slice over time) of every plan."""
+        return Plans(*(getattr(self, f.name)[:, sl] for f in dataclasses.fields(self)))
+
+    @staticmethod
+    def concat_time(a: "Plans", b: "Plans") -> "Plans":
+        """``b`` appended to ``a`` in time (``b``'s first state repeats ``a``'s last and is dropped)."""
+        return Plans(*(np.concatenate([getattr(a, f.name), getattr(b, f.name)[:, 1:]], 1) for f in dataclasses.fields(Plans)))
+
     @staticmethod
     def concat(parts: list["Plans"]) -> "Plans":
         return Plans(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in dataclasses.fields(Plans)))

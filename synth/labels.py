@@ -54,6 +54,17 @@ class AgentFutures:
     valid: np.ndarray
     type: np.ndarray
 
+    def _map(self, index) -> "AgentFutures":
+        return AgentFutures(*(getattr(self, f.name)[index] for f in dataclasses.fields(self)[:-1]), type=self.type)
+
+    def frames(self, sl: slice) -> "AgentFutures":
+        """The frames ``sl`` of every agent."""
+        return self._map((slice(None), slice(None), sl))
+
+    def rows(self, sl: slice) -> "AgentFutures":
+        """Future versions ``sl`` (first axis)."""
+        return self._map(sl)
+
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class EgoPlans:

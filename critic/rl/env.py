@@ -13,12 +13,13 @@ import gymnasium as gym
 import numpy as np
 
 from critic.config import FeatureConfig
+from synth.kinematics import Plans
 
 from .config import RefineConfig
-from .observe import OBS_DIM, Observer, policy_obs
+from .observe import OBS_DIM, Observer
 from .rewards import perlad_reward
 from .rollout import start_trajectory
-from .sim import EgoState, Episode, Trajectory, events, simulate
+from .sim import EgoState, Episode, events, simulate
 
 
 class PseudoSimEnv(gym.Env):
@@ -35,8 +36,7 @@ class PseudoSimEnv(gym.Env):
         self.action_space = gym.spaces.Discrete(len(self.speeds))
 
     def _obs(self) -> np.ndarray:
-        a, m, _, _, pose = self.observer.critic_scene(self.traj)
-        return np.clip(policy_obs(a, m, self.observer.path_preview(pose, int(self.state.path_idx[0]))), -50.0, 50.0)
+        return np.clip(self.observer.observe(self.traj, int(self.state.path_idx[0]))[0], -50.0, 50.0)
 
     def reset(self, *, seed=None, options=None):
         super().reset(seed=seed)
@@ -45,7 +45,7 @@ class PseudoSimEnv(gym.Env):
         self.ep = self.episodes[i]
         self.observer = Observer(self.ep, self.fc)
         self.state = EgoState.at_anchor(self.ep)
-        self.traj: Trajectory = start_trajectory(self.state)
+        self.traj: Plans = start_trajectory(self.state)
         self.k = 0
         return self._obs(), {"episode": i, "variant": self.ep.variant}
 
@@ -57,7 +57,7 @@ class PseudoSimEnv(gym.Env):
         seg, self.state = simulate(self.ep, self.state, self.speeds[int(action)], n, self.cfg.sim)
         ev = events(self.ep, seg, self.k)
         terms = perlad_reward(ev, self.cfg.reward)
-        self.traj = Trajectory.concat_time(self.traj, seg)
+        self.traj = Plans.concat_time(self.traj, seg)
         self.k += n
         terminated = bool(ev.collision_step[0] >= 0 or ev.offroad_step[0] >= 0)
         truncated = self.k >= H and not terminated

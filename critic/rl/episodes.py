@@ -2,7 +2,6 @@
 perturbed agents (lead brakes / cut-in) drawn from the ``agent_perturbation`` family."""
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,6 @@ from schemas import InputError
 from synth.config import SynthConfig
 from synth.context import build_context
 from synth.families.agent_perturbation import AgentPerturbation
-from synth.labels import AgentFutures
 
 from .sim import Episode
 
@@ -50,7 +48,5 @@ def build_episodes(data: Path, split: str, n_anchors: int, perturbed: int, seed:
         if cand is None:
             continue
         for j, p in enumerate(cand.params):
-            ag = AgentFutures(*(getattr(cand.agents, f.name)[j: j + 1] for f in dataclasses.fields(AgentFutures)[:-1]),
-                              type=cand.agents.type)
-            out.append(Episode.build(ctx, ag, p["mode"]))
+            out.append(Episode.build(ctx, cand.agents.rows(slice(j, j + 1)), p["mode"]))
     return out

@@ -16,7 +16,9 @@ import numpy as np
 from critic.config import FeatureConfig
 from critic.features import agent_features, map_features, plan_features
 
-from .sim import Episode, Trajectory
+from synth.kinematics import Plans
+
+from .sim import Episode
 
 NEAREST = 6
 AGENT_OBS = 12
@@ -45,50 +47,59 @@ class TrackView:
         return self.x.shape[0]
 
 
-def track_view(ep: Episode, ego: Trajectory | None) -> TrackView:
-    """Timeline of ``ep`` with the ego's closed-loop ``ego`` ``[1, k + 1]`` from the anchor."""
+def track_view(ep: Episode) -> TrackView:
+    """Timeline of ``ep``: the scenario's arrays (copies) with perturbed agents substituted."""
     scn, ctx = ep.ctx.scenario, ep.ctx
     arr = {k: np.array(getattr(scn, k), dtype=float) for k in ("x", "y", "heading", "vx", "vy", "length", "width")}
-    valid = np.array(scn.valid, dtype=bool)
     a0, H = ctx.anchor, ctx.steps
     if ep.agents is not ctx.agents:  # substitute perturbed futures of the kept agents
         rows = np.array([list(scn.track_id).index(t) for t in ctx.agent_ids], dtype=int)
         for k in ("x", "y", "heading", "vx", "vy"):
             arr[k][rows, a0: a0 + H + 1] = getattr(ep.agents, k)[0]
-    if ego is not None:
-        e, n = scn.ego_index, ego.x.shape[1]
-        arr["x"][e, a0: a0 + n], arr["y"][e, a0: a0 + n], arr["heading"][e, a0: a0 + n] = ego.x[0], ego.y[0], ego.heading[0]
-        arr["vx"][e, a0: a0 + n] = ego.speed[0] * np.cos(ego.heading[0])
-        arr["vy"][e, a0: a0 + n] = ego.speed[0] * np.sin(ego.heading[0])
-        valid[e, a0: a0 + n] = True
-    return TrackView(**arr, valid=valid, object_type=np.asarray(scn.object_type), ego_index=scn.ego_index)
+    return TrackView(**arr, valid=np.array(scn.valid, dtype=bool), object_type=np.asarray(scn.object_type),
+                     ego_index=scn.ego_index)
 
 
 class Observer:
-    """Builds observations of one episode at closed-loop steps."""
+    """Builds observations of one episode at closed-loop steps.
+
+    Holds the episode's timeline once; each call writes the ego's trajectory from the anchor
+    into it (frames after the current step are never read, so earlier calls leave no trace).
+    """
 
     def __init__(self, ep: Episode, fc: FeatureConfig):
         self.ep, self.fc = ep, fc
+        self.view = track_view(ep)
         self.map0, self.map_mask = map_features(ep.ctx.scenario, ep.ctx.anchor, fc)
-        self.pose0 = np.array(ep.ctx.anchor_state[:3])
+        x0, y0, h0 = ep.ctx.anchor_state[:3]
+        c0, s0 = np.cos(h0), np.sin(h0)   # map points in the scenario frame, for re-expression
+        self.map_x = x0 + c0 * self.map0[..., 0] - s0 * self.map0[..., 1]
+        self.map_y = y0 + s0 * self.map0[..., 0] + c0 * self.map0[..., 1]
 
-    def critic_scene(self, ego: Trajectory) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def critic_scene(self, ego: Plans) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``(agents, agents_mask, map, map_mask, pose)`` at the last frame of ``ego`` ``[1, k + 1]``."""
-        view = track_view(self.ep, ego)
-        k = ego.x.shape[1] - 1
-        agents, mask = agent_features(view, self.ep.ctx.anchor + k, self.fc)
+        v, a0, e = self.view, self.ep.ctx.anchor, self.view.ego_index
+        sl = slice(a0, a0 + ego.x.shape[1])
+        v.x[e, sl], v.y[e, sl], v.heading[e, sl] = ego.x[0], ego.y[0], ego.heading[0]
+        v.vx[e, sl], v.vy[e, sl] = ego.speed[0] * np.cos(ego.heading[0]), ego.speed[0] * np.sin(ego.heading[0])
+        v.valid[e, sl] = True
+        agents, mask = agent_features(v, sl.stop - 1, self.fc)
         pose = np.array([ego.x[0, -1], ego.y[0, -1], ego.heading[0, -1]])
         return agents, mask, self._moved_map(pose), self.map_mask, pose
 
+    def observe(self, ego: Plans, path_idx: int) -> tuple[np.ndarray, tuple]:
+        """Policy observation ``[OBS_DIM]`` and the critic scene (:meth:`critic_scene`) at the last
+        frame of ``ego``; ``path_idx``: the ego's nearest sample of the reference path."""
+        scene = self.critic_scene(ego)
+        return policy_obs(scene[0], scene[1], self.path_preview(scene[4], path_idx)), scene
+
     def _moved_map(self, pose: np.ndarray) -> np.ndarray:
         """Anchor-frame map features re-expressed in the ego frame of ``pose``."""
-        c0, s0 = np.cos(self.pose0[2]), np.sin(self.pose0[2])
-        mx = self.pose0[0] + c0 * self.map0[..., 0] - s0 * self.map0[..., 1]
-        my = self.pose0[1] + s0 * self.map0[..., 0] + c0 * self.map0[..., 1]
         c, s = np.cos(pose[2]), np.sin(pose[2])
+        dx, dy = self.map_x - pose[0], self.map_y - pose[1]
         out = self.map0.copy()
-        out[..., 0] = np.where(self.map_mask, c * (mx - pose[0]) + s * (my - pose[1]), 0.0)
-        out[..., 1] = np.where(self.map_mask, -s * (mx - pose[0]) + c * (my - pose[1]), 0.0)
+        out[..., 0] = np.where(self.map_mask, c * dx + s * dy, 0.0)
+        out[..., 1] = np.where(self.map_mask, -s * dx + c * dy, 0.0)
         return out
 
     def path_preview(self, pose: np.ndarray, idx: int) -> np.ndarray:
@@ -138,6 +149,6 @@ def policy_obs(agents: np.ndarray, mask: np.ndarray, preview: np.ndarray) -> np.
     return np.concatenate([[ego_v / 10, ego_a / 4], lead, rows.ravel(), preview]).astype(np.float32)
 
 
-def candidate_plans(traj: Trajectory, pose: np.ndarray) -> np.ndarray:
+def candidate_plans(traj: Plans, pose: np.ndarray) -> np.ndarray:
     """Critic plan features ``[N, plan_steps, 5]`` of candidate trajectories ``[N, plan_steps + 1]``."""
     return plan_features(traj.x, traj.y, traj.heading, traj.speed, pose)

@@ -58,8 +58,7 @@ def refine(data: Path, critics: dict[str, Path], out: Path, cfg: RefineConfig, l
     if not critics:
         raise InputError("give at least one critic (--critic NAME=DIR)", field="critic")
     loaded = {n: ImpartialCritic.load(p) for n, p in critics.items()}
-    fcs = {json.dumps(vars(c.cfg.features), sort_keys=True, default=list) for c in loaded.values()}
-    if len(fcs) != 1:
+    if len({c.cfg.features for c in loaded.values()}) != 1:   # frozen dataclasses compare by value
         raise InputError("critics use different feature configurations; refine compares them on the same states",
                          field="features")
     fc = next(iter(loaded.values())).cfg.features

@@ -8,27 +8,29 @@ from typing import Callable
 import numpy as np
 
 from critic.config import FeatureConfig
+from synth.kinematics import Plans
 
 from .config import RefineConfig
-from .observe import Observer, candidate_plans, policy_obs
+from .observe import Observer, candidate_plans
 from .rewards import perlad_reward
-from .sim import PATH_DS, EgoState, Episode, Trajectory, events, simulate
+from .sim import PATH_DS, EgoState, Episode, events, simulate
 
 
-def start_trajectory(state: EgoState) -> Trajectory:
-    return Trajectory(state.x[:, None], state.y[:, None], state.heading[:, None], state.speed[:, None],
-                      state.accel[:, None])
+def start_trajectory(state: EgoState) -> Plans:
+    """The single-state trajectory ``[N, 1]`` of ``state``."""
+    return Plans(*(getattr(state, k)[:, None] for k in ("x", "y", "heading", "speed", "accel", "steer")))
 
 
-def logged_trajectory(ep: Episode, k: int) -> Trajectory:
+def logged_trajectory(ep: Episode, k: int) -> Plans:
     """The logged ego from the anchor to step ``k`` as a ``[1, k + 1]`` trajectory."""
     lg = ep.ctx.logged
     acc = np.gradient(lg.speed[0], ep.ctx.dt)[None]
-    return Trajectory(lg.x[:, : k + 1], lg.y[:, : k + 1], lg.heading[:, : k + 1], lg.speed[:, : k + 1], acc[:, : k + 1])
+    steer = np.zeros_like(acc)  # not logged; the observations do not use it
+    return Plans(lg.x, lg.y, lg.heading, lg.speed, acc, steer).frames(slice(0, k + 1))
 
 
 def closed_loop(ep: Episode, observer: Observer, choose: Callable[[np.ndarray], int], rc: RefineConfig,
-                on_decision: Callable | None = None) -> Trajectory:
+                on_decision: Callable | None = None) -> Plans:
     """Run one episode: every ``replan_steps`` the policy ``choose(obs) -> speed index`` picks a
     target speed, the ego tracks it on the logged path. ``on_decision(k, state, obs, scene)`` is
     called at each decision. Returns the ego trajectory ``[1, horizon_steps + 1]``."""
@@ -38,12 +40,11 @@ def closed_loop(ep: Episode, observer: Observer, choose: Callable[[np.ndarray], 
     traj = start_trajectory(state)
     H = min(sc.horizon_steps, ep.ctx.steps)
     for k in range(0, H, sc.replan_steps):
-        scene = observer.critic_scene(traj)
-        obs = policy_obs(scene[0], scene[1], observer.path_preview(scene[4], int(state.path_idx[0])))
+        obs, scene = observer.observe(traj, int(state.path_idx[0]))
         if on_decision is not None:
             on_decision(k, state, obs, scene)
         seg, state = simulate(ep, state, speeds[choose(obs)], min(sc.replan_steps, H - k), sc)
-        traj = Trajectory.concat_time(traj, seg)
+        traj = Plans.concat_time(traj, seg)
     return traj
 
 
@@ -116,8 +117,7 @@ def imitation_states(episodes: list[Episode], rc: RefineConfig, fc: FeatureConfi
         H = ep.ctx.steps
         for k in range(0, H, rc.sim.replan_steps):
             traj = logged_trajectory(ep, k)
-            a, m, _, _, pose = obsr.critic_scene(traj)
-            idx, _ = ep.ctx.project(traj.x[0, -1:], traj.y[0, -1:])
-            obs.append(policy_obs(a, m, obsr.path_preview(pose, int(idx[0] / PATH_DS))))
+            s, _ = ep.ctx.project(traj.x[0, -1:], traj.y[0, -1:])
+            obs.append(obsr.observe(traj, int(s[0] / PATH_DS))[0])
             tgt.append(int(np.abs(speeds - ep.ctx.logged.speed[0, min(k + rc.sim.replan_steps, H)]).argmin()))
     return np.stack(obs), np.asarray(tgt)

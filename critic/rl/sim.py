@@ -20,6 +20,7 @@ from schemas import LineType, ObjectType
 from synth.config import LabelThresholds
 from synth.context import AnchorContext
 from synth.kinematics import PATH_DS, path_normals
+from synth.kinematics import Plans
 from synth.labels import AgentFutures, EgoPlans, label_plans
 
 from .config import SimConfig
@@ -93,37 +94,12 @@ class EgoState:
         return EgoState(*(np.repeat(getattr(self, k.name)[:1], n) for k in dataclasses.fields(self)))
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class Trajectory:
-    """Recorded ego states ``[N, T]`` (element 0 = the start state)."""
-
-    x: np.ndarray
-    y: np.ndarray
-    heading: np.ndarray
-    speed: np.ndarray
-    accel: np.ndarray
-
-    def frames(self, sl) -> "Trajectory":
-        """The frames ``sl`` (a slice) of every candidate."""
-        return Trajectory(*(getattr(self, f.name)[:, sl] for f in dataclasses.fields(self)))
-
-    def rows(self, idx) -> "Trajectory":
-        """Candidates ``idx``."""
-        return Trajectory(*(getattr(self, f.name)[idx] for f in dataclasses.fields(self)))
-
-    @staticmethod
-    def concat_time(a: "Trajectory", b: "Trajectory") -> "Trajectory":
-        """``b`` appended to ``a`` in time (``b``'s first frame duplicates ``a``'s last and is dropped)."""
-        return Trajectory(*(np.concatenate([getattr(a, f.name), getattr(b, f.name)[:, 1:]], 1)
-                            for f in dataclasses.fields(a)))
-
-
 def _wrap(a: np.ndarray) -> np.ndarray:
     return (a + np.pi) % (2 * np.pi) - np.pi
 
 
 def simulate(ep: Episode, state: EgoState, target_speed: np.ndarray, steps: int, cfg: SimConfig,
-             path: np.ndarray | None = None) -> tuple[Trajectory, EgoState]:
+             path: np.ndarray | None = None) -> tuple[Plans, EgoState]:
     """Track the lateral ``path`` (default: the logged path) at ``target_speed`` ``[N]`` (m/s) for ``steps``.
 
     Returns the recorded trajectory ``[N, steps + 1]`` and the final state (controller memory
@@ -141,8 +117,8 @@ def simulate(ep: Episode, state: EgoState, target_speed: np.ndarray, steps: int,
     h_dt = cfg.dt / cfg.substeps
     kp, ki, kd = cfg.speed_pid
     lp, lii, ld = cfg.lateral_pid
-    out = np.zeros((5, len(x), steps + 1))
-    out[:, :, 0] = x, y, h, v, a
+    out = np.zeros((6, len(x), steps + 1))
+    out[:, :, 0] = x, y, h, v, a, st
     win = np.arange(-4, 16)
     M = len(path)
     for k in range(steps):
@@ -167,8 +143,8 @@ def simulate(ep: Episode, state: EgoState, target_speed: np.ndarray, steps: int,
             y = y + v * np.sin(h) * h_dt
             h = h + v * np.tan(st) / cfg.wheelbase * h_dt
             v = np.maximum(v + a * h_dt, 0.0)
-        out[:, :, k + 1] = x, y, h, v, a
-    return Trajectory(*out), EgoState(x, y, h, v, a, st, li, le, si, idx)
+        out[:, :, k + 1] = x, y, h, v, a, st
+    return Plans(*out), EgoState(x, y, h, v, a, st, li, le, si, idx)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -211,7 +187,7 @@ def _step_of(t_s: np.ndarray, dt: float) -> np.ndarray:
     return np.where(np.isfinite(t_s), np.ceil(np.nan_to_num(t_s, nan=0.0) / dt - 1e-9), -1).astype(np.int64)
 
 
-def _crossings(traj: Trajectory, lines: shapely.Geometry | None) -> np.ndarray:
+def _crossings(traj: Plans, lines: shapely.Geometry | None) -> np.ndarray:
     N, T = traj.x.shape
     if lines is None:
         return np.zeros((N, T - 1), bool)
@@ -223,13 +199,13 @@ def _crossings(traj: Trajectory, lines: shapely.Geometry | None) -> np.ndarray:
     return hit
 
 
-def events(ep: Episode, traj: Trajectory, t0: int, th: LabelThresholds = LabelThresholds()) -> Events:
+def events(ep: Episode, traj: Plans, t0: int, th: LabelThresholds = LabelThresholds()) -> Events:
     """Exact events of ``traj`` (frames ``t0 .. t0 + T - 1`` of the episode) against the episode's agents."""
     N, T = traj.x.shape
     ctx = ep.ctx
     ag = ep.agents
     sl = slice(t0, t0 + T)
-    fut = AgentFutures(*(getattr(ag, f.name)[:, :, sl] for f in dataclasses.fields(AgentFutures)[:-1]), type=ag.type)
+    fut = ag.frames(sl)
     ego = EgoPlans(traj.x, traj.y, traj.heading, traj.speed, ctx.logged.length, ctx.logged.width)
     lab = label_plans(ego, fut, ctx.drivable, None, ctx.dt, th, ctx.drivable_inner)
     cstep = _step_of(lab["collision_time_s"], ctx.dt)
@@ -253,4 +229,4 @@ def collision_penalty(types: np.ndarray, rc) -> np.ndarray:
                       t == ObjectType.STATIC], [rc.collision_vehicle, rc.collision_pedestrian, rc.collision_static], 0.0)
 
 
-__all__ = ["Episode", "EgoState", "Trajectory", "Events", "simulate", "events", "collision_penalty", "PATH_DS"]
+__all__ = ["Episode", "EgoState", "Events", "simulate", "events", "collision_penalty", "PATH_DS"]

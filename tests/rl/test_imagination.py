@@ -12,7 +12,8 @@ from critic.losses import step_targets
 from critic.rl.config import SimConfig
 from critic.rl.imagination import ActorCriticConfig, imagine, lambda_returns, train_actor_critic
 from critic.rl.observe import candidate_plans
-from critic.rl.sim import EgoState, Trajectory, events, simulate
+from critic.rl.sim import EgoState, events, simulate
+from synth.kinematics import Plans
 from critic.train import build_model
 
 from .test_sim_rewards import road_episode
@@ -29,7 +30,7 @@ def _drive(ep, targets, sc):
         parts.append(seg)
     traj = parts[0]
     for p in parts[1:]:
-        traj = Trajectory.concat_time(traj, p)
+        traj = Plans.concat_time(traj, p)
     return traj
 
 
