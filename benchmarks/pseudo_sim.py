@@ -60,7 +60,8 @@ def main() -> None:
     t = time.perf_counter()
     for ep, o in zip(eps, obs):
         closed_loop(ep, o, lambda _: 10, rc)
-    print(f"closed-loop episode (8 s, replan {rc.sim.replan_steps * rc.sim.dt:g} s): {1000 * (time.perf_counter() - t) / len(eps):.1f} ms")
+    ms = 1000 * (time.perf_counter() - t) / len(eps)
+    print(f"closed-loop episode (8 s, replan {rc.sim.replan_steps * rc.sim.dt:g} s): {ms:.1f} ms")
     t = time.perf_counter()
     for ep in eps:
         evaluate_speeds(ep, EgoState.at_anchor(ep), 0, rc, np.array(ep.ctx.anchor_state[:3]))
