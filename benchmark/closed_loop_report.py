@@ -8,6 +8,7 @@ from pathlib import Path
 COLUMNS = (("collisions_per_100m", "at-fault coll/100m", 3), ("contacts_per_100m", "all contacts/100m", 3),
            ("offroad_per_100m", "offroad/100m", 3),
            ("solid_crossings_per_100m", "solid/100m", 3), ("violations_per_100m", "viol/100m", 3),
+           ("violations_sd_seeds", "viol sd (seeds)", 3),
            ("collision_rate", "at-fault coll rate", 3), ("progress_m", "progress m", 1), ("progress_vs_log", "prog/log", 3),
            ("PDMS", "PDMS", 3), ("NC", "NC", 3), ("DAC", "DAC", 3), ("TTC", "TTC", 3), ("EP", "EP", 3), ("C", "C", 3))
 
@@ -16,8 +17,11 @@ def markdown(table: dict[str, dict[str, dict]]) -> str:
     """``table[section][policy] = summary`` -> one markdown table per section."""
     out = []
     for section, rows in table.items():
-        n = next(iter(rows.values()))["episodes"]
-        out.append(f"### {section} ({n} episodes)\n")
+        first = next(iter(rows.values()))
+        n = first["episodes"]
+        k = max(r.get("seeds", 1) for r in rows.values())
+        out.append(f"### {section} ({n} episodes" + (f"; rows of several seeds pool them, up to {k}" if k > 1 else "")
+                   + ")\n")
         out.append("| policy | " + " | ".join(c[1] for c in COLUMNS) + " |")
         out.append("|---|" + "---:|" * len(COLUMNS))
         for name, s in rows.items():

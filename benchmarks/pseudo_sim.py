@@ -7,6 +7,7 @@ Runs on procedural scenes generated in memory. Prints throughput and latency fig
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -19,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from critic.config import FeatureConfig  # noqa: E402
 from critic.rl.config import RefineConfig  # noqa: E402
 from critic.rl.observe import Observer  # noqa: E402
-from critic.rl.rollout import closed_loop, evaluate_speeds  # noqa: E402
+from critic.rl.rollout import closed_loop, evaluate_speeds, start_trajectory  # noqa: E402
 from critic.rl.sim import EgoState, Episode, events, simulate  # noqa: E402
 from synth.config import SynthConfig  # noqa: E402
 from synth.context import build_context, candidate_anchors  # noqa: E402
@@ -62,10 +63,14 @@ def main() -> None:
         closed_loop(ep, o, lambda _: 10, rc)
     ms = 1000 * (time.perf_counter() - t) / len(eps)
     print(f"closed-loop episode (8 s, replan {rc.sim.replan_steps * rc.sim.dt:g} s): {ms:.1f} ms")
-    t = time.perf_counter()
-    for ep in eps:
-        evaluate_speeds(ep, EgoState.at_anchor(ep), 0, rc, np.array(ep.ctx.anchor_state[:3]))
-    print(f"decision state (all {A} speeds simulated and rewarded): {1000 * (time.perf_counter() - t) / len(eps):.1f} ms")
+    for mode in ("policy", "hold"):
+        rcm = dataclasses.replace(rc, sim=dataclasses.replace(rc.sim, decision_value=mode))
+        t = time.perf_counter()
+        for ep, o in zip(eps, obs):
+            st = EgoState.at_anchor(ep)
+            evaluate_speeds(ep, st, 0, rcm, np.array(ep.ctx.anchor_state[:3]), (o, start_trajectory(st), lambda _: 10))
+        print(f"decision state, {mode!r} value (all {A} speeds simulated and rewarded): "
+              f"{1000 * (time.perf_counter() - t) / len(eps):.1f} ms")
     if args.checkpoint:
         from critic.api import ImpartialCritic, SceneBatch
 

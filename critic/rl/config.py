@@ -24,8 +24,19 @@ class SimConfig:
     replan_steps: int = 5
     """The policy picks a new target speed every this many steps (0.5 s)."""
     reward_steps: int = 20
-    """Steps over which one target-speed decision is rewarded (2 s: the policy replans every
-    0.5 s, and 2 s at the chosen speed is enough to need an emergency stop from 15 m/s)."""
+    """Steps over which one target-speed decision's progress, distance and lane terms are
+    computed with the speed held (2 s)."""
+    decision_value: str = "policy"
+    """What one target-speed decision is judged on (refinement is a one-step policy improvement
+    of the imitation policy). ``policy``: the speed for one replanning interval, then the
+    imitation policy in closed loop (the pseudo-simulation's agents act meanwhile), so a speed is
+    judged by what actually follows it. ``hold``: the speed held throughout, which penalises
+    any speed that would be unsafe if a lead braked and the ego never reacted. ``fallback``:
+    progress on the held speed, safety on holding it one interval and then braking to a stop
+    (the responsibility-sensitive-safety idea)."""
+    safety_steps: int = 40
+    """Steps (4 s) over which collision / off-road terms count under ``policy`` and ``fallback``
+    (enough to stop from 20 m/s after a 0.5 s hold); ``hold`` uses ``reward_steps``."""
     wheelbase: float = 2.9
     """m."""
     max_accel: float = 3.0
@@ -50,6 +61,17 @@ class SimConfig:
     """Steering per rad of heading error to the path tangent (the PID's feed-forward part)."""
     target_speeds: tuple[float, ...] = tuple(float(v) for v in np.arange(0.0, 21.0, 1.0))
     """Discrete target-speed action set (m/s)."""
+
+    def __post_init__(self):
+        if self.decision_value not in ("policy", "hold", "fallback"):
+            raise ValueError(f"SimConfig.decision_value: {self.decision_value!r} is not one of 'policy', 'hold', 'fallback'")
+        if min(self.replan_steps, self.reward_steps, self.safety_steps) < 1:
+            raise ValueError("SimConfig: replan_steps, reward_steps and safety_steps must be >= 1")
+
+    @property
+    def safety_horizon(self) -> int:
+        """Steps over which collision / off-road terms of one decision count."""
+        return self.reward_steps if self.decision_value == "hold" else self.safety_steps
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,6 +114,16 @@ class GRPOConfig:
     lr: float = 1e-3
     entropy: float = 0.01
     """Entropy bonus weight."""
+    dagger_rounds: int = 2
+    """Rounds of DAgger after plain imitation: the policy drives the log-replay training episodes
+    and every state it visits is relabelled with the log's gap-correcting speed, then it is
+    re-imitated on all states so far (0: plain behaviour cloning, which drifts ahead of the log)."""
+    dagger_horizon_s: float = 2.0
+    """s, the relabelled target closes the along-path gap to the logged position in this time."""
+    scale_by_std: bool = False
+    """Divide group advantages by the group's reward std (GRPO). Dr. GRPO (Liu et al., 2025) drops
+    this: it makes a state whose speeds differ by 0.01 push the policy as hard as one where a
+    speed collides."""
     kl_to_il: float = 0.2
     """Weight of KL(policy || imitation policy), as GRPO's reference-policy term."""
     seed: int = 0
@@ -113,6 +145,8 @@ class RefineConfig:
     besides log replay."""
     decision_times: tuple[int, ...] = (0, 10, 20, 30, 40, 50, 60, 70)
     """Steps after the anchor at which training decision states are recorded (IL policy in closed loop)."""
+    grpo_seeds: int = 3
+    """GRPO runs (seeds) per reward source; the table pools their episodes and gives the spread."""
     seed: int = 0
 
     def to_json(self) -> str:
@@ -124,8 +158,9 @@ def preset(name: str) -> RefineConfig:
     if name == "default":
         return RefineConfig()
     if name == "demo":
-        return RefineConfig(train_anchors=120, eval_anchors=80)
+        return RefineConfig(train_anchors=120, eval_anchors=80, decision_times=(0, 20, 40, 60))
     if name == "debug":
         return RefineConfig(train_anchors=6, eval_anchors=4, perturbed_per_anchor=1, decision_times=(0, 10),
-                            grpo=GRPOConfig(il_epochs=5, iterations=10, states_per_batch=8, group=4))
+                            grpo=GRPOConfig(il_epochs=5, iterations=10, states_per_batch=8, group=4, dagger_rounds=1),
+                            grpo_seeds=2)
     raise ValueError(f"preset: unknown {name!r} (default, demo, debug)")

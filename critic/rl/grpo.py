@@ -66,7 +66,9 @@ def grpo_refine(base: SpeedPolicy, obs: np.ndarray, rewards: np.ndarray, cfg: GR
         logp = torch.log_softmax(pol(x[idx]), -1)                       # [B, A]
         acts = torch.multinomial(logp.exp(), cfg.group, replacement=True, generator=g)  # [B, G]
         r = torch.gather(R[idx], 1, acts)
-        adv = (r - r.mean(1, keepdim=True)) / (r.std(1, keepdim=True) + 1e-6)
+        adv = r - r.mean(1, keepdim=True)
+        if cfg.scale_by_std:
+            adv = adv / (r.std(1, keepdim=True) + 1e-6)
         pg = -(adv * torch.gather(logp, 1, acts)).mean()
         p = logp.exp()
         entropy = -(p * logp).sum(-1).mean()

@@ -78,20 +78,29 @@ class Observer:
 
     def critic_scene(self, ego: Plans) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``(agents, agents_mask, map, map_mask, pose)`` at the last frame of ``ego`` ``[1, k + 1]``."""
+        agents, mask, pose = self._agents(ego)
+        return agents, mask, self._moved_map(pose), self.map_mask, pose
+
+    def _agents(self, ego: Plans) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Agent features, mask and ego pose ``(x, y, heading)`` with ``ego`` written into the timeline."""
         v, a0, e = self.view, self.ep.ctx.anchor, self.view.ego_index
         sl = slice(a0, a0 + ego.x.shape[1])
         v.x[e, sl], v.y[e, sl], v.heading[e, sl] = ego.x[0], ego.y[0], ego.heading[0]
         v.vx[e, sl], v.vy[e, sl] = ego.speed[0] * np.cos(ego.heading[0]), ego.speed[0] * np.sin(ego.heading[0])
         v.valid[e, sl] = True
         agents, mask = agent_features(v, sl.stop - 1, self.fc)
-        pose = np.array([ego.x[0, -1], ego.y[0, -1], ego.heading[0, -1]])
-        return agents, mask, self._moved_map(pose), self.map_mask, pose
+        return agents, mask, np.array([ego.x[0, -1], ego.y[0, -1], ego.heading[0, -1]])
 
     def observe(self, ego: Plans, path_idx: int) -> tuple[np.ndarray, tuple]:
         """Policy observation ``[OBS_DIM]`` and the critic scene (:meth:`critic_scene`) at the last
         frame of ``ego``; ``path_idx``: the ego's nearest sample of the reference path."""
         scene = self.critic_scene(ego)
         return policy_obs(scene[0], scene[1], self.path_preview(scene[4], path_idx)), scene
+
+    def policy_obs(self, ego: Plans, path_idx: int) -> np.ndarray:
+        """Policy observation ``[OBS_DIM]`` alone (no map features) at the last frame of ``ego``."""
+        agents, mask, pose = self._agents(ego)
+        return policy_obs(agents, mask, self.path_preview(pose, path_idx))
 
     def _moved_map(self, pose: np.ndarray) -> np.ndarray:
         """Anchor-frame map features re-expressed in the ego frame of ``pose``."""

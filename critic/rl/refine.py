@@ -3,6 +3,7 @@ reward source (each critic, and the true pseudo-simulation reward) and evaluate 
 policy in closed loop on held-out scenes with true (incl. perturbed) agent behaviour."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -22,7 +23,7 @@ from .episodes import build_episodes
 from .grpo import grpo_refine, imitation_init
 from .observe import Observer
 from .rewards import critic_reward
-from .rollout import DecisionStates, closed_loop, collect_decisions, imitation_states
+from .rollout import DecisionStates, closed_loop, collect_decisions, dagger_states, imitation_states
 
 
 def critic_table(critic: ImpartialCritic, ds: DecisionStates, rc: RefineConfig, batch: int = 48) -> np.ndarray:
@@ -35,7 +36,7 @@ def critic_table(critic: ImpartialCritic, ds: DecisionStates, rc: RefineConfig, 
         scenes = SceneBatch(t(ds.agents), t(ds.agents_mask, torch.bool), t(ds.map), t(ds.map_mask, torch.bool))
         hz = critic.score(scenes, t(ds.plans))["hazards"]
         out.append(critic_reward(hz, t(ds.geometric_reward), rc.reward, critic.cfg.features.dyn_stride,
-                                 rc.sim.reward_steps).cpu().numpy())
+                                 rc.sim.safety_horizon).cpu().numpy())
     return np.concatenate(out)
 
 
@@ -52,6 +53,51 @@ def rank_agreement(pred: np.ndarray, true: np.ndarray, min_gap: float = 0.5) -> 
             "regret_of_argmax": float((true.max(1) - best).mean())}
 
 
+def imitation_policy(train_eps: list, cfg: RefineConfig, fc, log=print):
+    """Behaviour cloning of the logged speeds, then ``cfg.grpo.dagger_rounds`` DAgger rounds."""
+    obs, tgt = imitation_states(train_eps, cfg, fc)
+    pol = imitation_init(obs, tgt, len(cfg.sim.target_speeds), cfg.grpo, log)
+    for r in range(cfg.grpo.dagger_rounds):
+        o, t = dagger_states(train_eps, pol.greedy, cfg, fc)
+        obs, tgt = np.concatenate([obs, o]), np.concatenate([tgt, t])
+        log(f"dagger round {r + 1}: {len(o)} visited states relabelled ({len(obs)} in total)")
+        pol = imitation_init(obs, tgt, len(cfg.sim.target_speeds), cfg.grpo, log)
+    return pol
+
+
+def within_state_auroc(pred_safety: np.ndarray, true_safety: np.ndarray, fail_below: float = -1.0) -> dict[str, float]:
+    """Over states where some target speeds truly fail (true safety reward < ``fail_below``) and
+    others do not: the AUROC of the predicted penalty ``-pred_safety`` for telling them apart,
+    averaged over such states (NaN if there are none), and their number. ``[S, A]`` inputs."""
+    fail = true_safety < fail_below
+    mixed = fail.any(1) & ~fail.all(1)
+    f, r = fail[mixed], -pred_safety[mixed]
+    gt = (r[:, :, None] > r[:, None, :]) + 0.5 * (r[:, :, None] == r[:, None, :])   # [M, A, A]
+    pairs = f[:, :, None] & ~f[:, None, :]
+    auc = (gt * pairs).sum((1, 2)) / np.maximum(pairs.sum((1, 2)), 1)
+    return {"within_state_auroc": float(auc.mean()) if len(auc) else float("nan"), "mixed_states": int(mixed.sum())}
+
+
+def closed_loop_table(runs: dict[str, list[list[dict]]]) -> dict[str, dict[str, dict]]:
+    """``runs[policy][seed]`` = per-episode metrics -> ``table[section][label]``: every seed's
+    episodes pooled, plus the spread (std) of violations per 100 m over seeds."""
+    label = lambda n: "unrefined (IL)" if n == "unrefined" else f"GRPO + {n}"  # noqa: E731
+    sections = (("all", lambda r: True), ("log replay", lambda r: r["variant"] == "log"),
+                ("perturbed agents", lambda r: r["variant"] != "log"))
+    table: dict[str, dict[str, dict]] = {}
+    for section, keep in sections:
+        rows = {n: [[r for r in seed if keep(r)] for seed in seeds] for n, seeds in runs.items()}
+        if not all(all(seed) for seeds in rows.values() for seed in seeds):
+            continue
+        table[section] = {}
+        for n, seeds in rows.items():
+            s = summarise([r for seed in seeds for r in seed])
+            s["violations_sd_seeds"] = float(np.std([summarise(seed)["violations_per_100m"] for seed in seeds]))
+            s["seeds"], s["episodes"] = len(seeds), len(seeds[0])
+            table[section][label(n)] = s
+    return table
+
+
 def refine(data: Path, critics: dict[str, Path], out: Path, cfg: RefineConfig, log=print) -> dict:
     """Runs the whole refinement study; writes tables, plot, policies and ``refine.json`` to ``out``."""
     t_start = time.time()
@@ -66,8 +112,7 @@ def refine(data: Path, critics: dict[str, Path], out: Path, cfg: RefineConfig, l
     train_eps = build_episodes(data, "train", cfg.train_anchors, cfg.perturbed_per_anchor, cfg.seed)
     test_eps = build_episodes(data, "test", cfg.eval_anchors, cfg.perturbed_per_anchor, cfg.seed + 1)
     log(f"episodes: {len(train_eps)} train, {len(test_eps)} held-out test ({time.time() - t_start:.0f} s)")
-    il_obs, il_tgt = imitation_states(train_eps, cfg, fc)
-    base = imitation_init(il_obs, il_tgt, len(cfg.sim.target_speeds), cfg.grpo, log)
+    base = imitation_policy(train_eps, cfg, fc, log)
     ds = collect_decisions(train_eps, base.greedy, cfg, fc, log)
     log(f"decision states: {len(ds.obs)} ({time.time() - t_start:.0f} s)")
     tables = {"simulator": ds.true_reward}
@@ -77,31 +122,29 @@ def refine(data: Path, critics: dict[str, Path], out: Path, cfg: RefineConfig, l
         ranking[name] = rank_agreement(tables[name], ds.true_reward)
         safety = rank_agreement(tables[name] - ds.geometric_reward, ds.true_reward - ds.geometric_reward)
         ranking[name].update({f"safety_{k}": v for k, v in safety.items()})
+        ranking[name].update(within_state_auroc(tables[name] - ds.geometric_reward, ds.true_reward - ds.geometric_reward))
         log(f"critic {name}: speed ranking vs simulator: {ranking[name]}")
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / "decision_states.tmp.npz"
     np.savez_compressed(tmp, obs=ds.obs, episode=ds.episode, step=ds.step, geometric_reward=ds.geometric_reward,
                         **{f"reward_{k}": v for k, v in tables.items()})
     os.replace(tmp, out / "decision_states.npz")
-    policies = {"unrefined": base}
+    policies = {"unrefined": [base]}
     for name, table in tables.items():
-        policies[name] = grpo_refine(base, ds.obs, table, cfg.grpo, log)
+        policies[name] = [grpo_refine(base, ds.obs, table, dataclasses.replace(cfg.grpo, seed=cfg.grpo.seed + i), log)
+                          for i in range(cfg.grpo_seeds)]
     log(f"policies refined ({time.time() - t_start:.0f} s); closed-loop evaluation")
-    per_policy: dict[str, list[dict]] = {n: [] for n in policies}
+    runs: dict[str, list[list[dict]]] = {n: [[] for _ in pols] for n, pols in policies.items()}
     for ep in test_eps:
         obsr = Observer(ep, fc)
-        for name, pol in policies.items():
-            per_policy[name].append(episode_metrics(ep, closed_loop(ep, obsr, pol.greedy, cfg), cfg.sim.dt))
-    label = lambda n: "unrefined (IL)" if n == "unrefined" else f"GRPO + {n}"  # noqa: E731
-    table = {"all": {label(n): summarise(r) for n, r in per_policy.items()}}
-    for section, keep in (("log replay", lambda r: r["variant"] == "log"),
-                          ("perturbed agents", lambda r: r["variant"] != "log")):
-        rows = {n: [x for x in r if keep(x)] for n, r in per_policy.items()}
-        if all(rows.values()):
-            table[section] = {label(n): summarise(r) for n, r in rows.items()}
+        for name, pols in policies.items():
+            for i, pol in enumerate(pols):
+                runs[name][i].append(episode_metrics(ep, closed_loop(ep, obsr, pol.greedy, cfg), cfg.sim.dt))
+    table = closed_loop_table(runs)
     md = write_report(out, table)
-    for name, pol in policies.items():
-        save_file(pol.state_dict(), str(out / f"policy-{name}.safetensors"))
+    for name, pols in policies.items():
+        for i, pol in enumerate(pols):
+            save_file(pol.state_dict(), str(out / f"policy-{name}{f'-seed{i}' if i else ''}.safetensors"))
     result = {"table": table, "ranking": ranking, "decision_states": int(len(ds.obs)),
               "train_episodes": len(train_eps), "test_episodes": len(test_eps), "seconds": time.time() - t_start,
               "config": json.loads(cfg.to_json()), "critics": {n: str(p) for n, p in critics.items()}}

@@ -32,8 +32,9 @@ def logged_trajectory(ep: Episode, k: int) -> Plans:
 def closed_loop(ep: Episode, observer: Observer, choose: Callable[[np.ndarray], int], rc: RefineConfig,
                 on_decision: Callable | None = None) -> Plans:
     """Run one episode: every ``replan_steps`` the policy ``choose(obs) -> speed index`` picks a
-    target speed, the ego tracks it on the logged path. ``on_decision(k, state, obs, scene)`` is
-    called at each decision. Returns the ego trajectory ``[1, horizon_steps + 1]``."""
+    target speed, the ego tracks it on the logged path. ``on_decision(k, state, obs, scene, traj)``
+    is called at each decision (``traj``: the ego so far, ``[1, k + 1]``). Returns the ego
+    trajectory ``[1, horizon_steps + 1]``."""
     sc = rc.sim
     speeds = np.asarray(sc.target_speeds)
     state = EgoState.at_anchor(ep)
@@ -42,7 +43,7 @@ def closed_loop(ep: Episode, observer: Observer, choose: Callable[[np.ndarray], 
     for k in range(0, H, sc.replan_steps):
         obs, scene = observer.observe(traj, int(state.path_idx[0]))
         if on_decision is not None:
-            on_decision(k, state, obs, scene)
+            on_decision(k, state, obs, scene, traj)
         seg, state = simulate(ep, state, speeds[choose(obs)], min(sc.replan_steps, H - k), sc)
         traj = Plans.concat_time(traj, seg)
     return traj
@@ -70,16 +71,71 @@ class DecisionStates:
     step: np.ndarray
 
 
-def evaluate_speeds(ep: Episode, state: EgoState, k: int, rc: RefineConfig, pose: np.ndarray):
-    """Every target speed from ``state`` at step ``k``: (true reward ``[A]``, geometric reward ``[A]``,
-    critic plan features ``[A, 80, 5]``)."""
+def continue_with_policy(ep: Episode, observer: Observer, history: Plans, first: Plans, state: EgoState,
+                         choose: Callable[[np.ndarray], int], rc: RefineConfig,
+                         steps: int) -> tuple[Plans, EgoState, np.ndarray]:
+    """Candidates ``first`` ``[A, r + 1]`` (one replanning interval each, ending in ``state``) continued
+    in closed loop under ``choose`` until ``steps`` recorded steps; ``history`` ``[1, k + 1]`` is the
+    ego before the decision. Returns the trajectories ``[A, steps + 1]``, the final states and the
+    last target speeds ``[A]`` (m/s)."""
+    speeds = np.asarray(rc.sim.target_speeds)
+    A, out, t = first.x.shape[0], first, first.x.shape[1] - 1
+    tgt = speeds
+    while t < steps:
+        n = min(rc.sim.replan_steps, steps - t)
+        tgt = np.array([speeds[choose(observer.policy_obs(Plans.concat_time(history, out.take([a])),
+                                                          int(state.path_idx[a])))] for a in range(A)])
+        seg, state = simulate(ep, state, tgt, n, rc.sim)
+        out, t = Plans.concat_time(out, seg), t + n
+    return out, state, tgt
+
+
+def candidate_trajectories(ep: Episode, state: EgoState, k: int, rc: RefineConfig, steps: int = 80,
+                           continuation: tuple[Observer, Plans, Callable] | None = None) -> tuple[Plans, Plans]:
+    """Every target speed from ``state`` at step ``k``: (the plan its geometric terms are computed on,
+    the plan its safety terms are computed on), each ``[A, steps + 1]`` (``rc.sim.decision_value``).
+
+    ``hold``: the speed held throughout (both). ``fallback``: held; and held for one replanning
+    interval, then braking to a stop. ``policy``: held for one replanning interval, then the
+    policy ``continuation = (observer, history, choose)`` in closed loop up to the safety
+    horizon, then its last target speed held (both).
+    """
     sc = rc.sim
+    A = len(sc.target_speeds)
     speeds = np.asarray(sc.target_speeds)
-    cand, _ = simulate(ep, state.repeat(len(speeds)), speeds, 80, sc)
+    if sc.decision_value == "hold":
+        held, _ = simulate(ep, state.repeat(A), speeds, steps, sc)
+        return held, held
+    first, mid = simulate(ep, state.repeat(A), speeds, sc.replan_steps, sc)
+    if sc.decision_value == "fallback":
+        held, _ = simulate(ep, state.repeat(A), speeds, steps, sc)
+        rest, _ = simulate(ep, mid, np.zeros(A), steps - sc.replan_steps, sc)
+        return held, Plans.concat_time(first, rest)
+    if continuation is None:
+        raise ValueError("decision_value 'policy' needs the continuation (observer, history, choose)")
+    observer, history, choose = continuation
+    upto = max(min(sc.safety_horizon, ep.ctx.steps - k), sc.replan_steps)
+    traj, last, tgt = continue_with_policy(ep, observer, history, first, mid, choose, rc, upto)
+    if steps > upto:
+        traj = Plans.concat_time(traj, simulate(ep, last, tgt, steps - upto, sc)[0])
+    return traj, traj
+
+
+def evaluate_speeds(ep: Episode, state: EgoState, k: int, rc: RefineConfig, pose: np.ndarray,
+                    continuation: tuple[Observer, Plans, Callable] | None = None):
+    """Every target speed from ``state`` at step ``k``: (true reward ``[A]``, geometric reward ``[A]``,
+    critic plan features ``[A, 80, 5]`` of the safety plans).
+
+    Geometric terms (progress, distance to the log, lane lines) over ``reward_steps``, collision and
+    off-road terms over ``safety_horizon``, on the plans of :func:`candidate_trajectories`.
+    """
+    sc = rc.sim
+    geo_plan, safe = candidate_trajectories(ep, state, k, rc, continuation=continuation)
     R = min(sc.reward_steps, ep.ctx.steps - k)
-    ev = events(ep, cand.frames(slice(0, R + 1)), k)
-    return (perlad_reward(ev, rc.reward)["total"], perlad_reward(ev.without_safety(), rc.reward)["total"],
-            candidate_plans(cand, pose))
+    geo = perlad_reward(events(ep, geo_plan.frames(slice(0, R + 1)), k).without_safety(), rc.reward)["total"]
+    Rs = min(sc.safety_horizon, ep.ctx.steps - k)
+    terms = perlad_reward(events(ep, safe.frames(slice(0, Rs + 1)), k), rc.reward)
+    return geo + terms["collision"] + terms["offroad"], geo, candidate_plans(safe, pose)
 
 
 def collect_decisions(episodes: list[Episode], choose: Callable[[np.ndarray], int], rc: RefineConfig,
@@ -92,10 +148,10 @@ def collect_decisions(episodes: list[Episode], choose: Callable[[np.ndarray], in
     for i, ep in enumerate(episodes):
         obsr = Observer(ep, fc)
 
-        def record(k, state, obs, scene, i=i, ep=ep):
+        def record(k, state, obs, scene, traj, i=i, ep=ep, obsr=obsr):
             if k not in times or k + rc.sim.replan_steps > ep.ctx.steps:
                 return
-            tr, geo, plans = evaluate_speeds(ep, state, k, rc, scene[4])
+            tr, geo, plans = evaluate_speeds(ep, state, k, rc, scene[4], (obsr, traj, choose))
             for key, val in zip(rows, (obs, tr, geo, *scene[:4], plans, i, k)):
                 rows[key].append(val)
 
@@ -120,4 +176,32 @@ def imitation_states(episodes: list[Episode], rc: RefineConfig, fc: FeatureConfi
             s, _ = ep.ctx.project(traj.x[0, -1:], traj.y[0, -1:])
             obs.append(obsr.observe(traj, int(s[0] / PATH_DS))[0])
             tgt.append(int(np.abs(speeds - ep.ctx.logged.speed[0, min(k + rc.sim.replan_steps, H)]).argmin()))
+    return np.stack(obs), np.asarray(tgt)
+
+
+def expert_speed(ep: Episode, k: int, s_ego: float, rc: RefineConfig) -> float:
+    """The log's target speed for an ego at arc length ``s_ego`` (m) at step ``k``: the logged speed
+    one replanning interval later, corrected to close the along-path gap to the logged position
+    within ``rc.grpo.dagger_horizon_s`` (an ego ahead of the log slows down, one behind speeds up)."""
+    lg, H = ep.ctx.logged, ep.ctx.steps
+    s_log = float(ep.ctx.project(lg.x[0, min(k, H)], lg.y[0, min(k, H)])[0][0])
+    v = lg.speed[0, min(k + rc.sim.replan_steps, H)] + (s_log - s_ego) / rc.grpo.dagger_horizon_s
+    return float(np.clip(v, 0.0, max(rc.sim.target_speeds)))
+
+
+def dagger_states(episodes: list[Episode], choose: Callable[[np.ndarray], int], rc: RefineConfig,
+                  fc: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    """DAgger: run ``choose`` in closed loop on the log-replay episodes and label every visited
+    decision state with :func:`expert_speed` (index into the target speeds)."""
+    speeds = np.asarray(rc.sim.target_speeds)
+    obs, tgt = [], []
+    for ep in episodes:
+        if ep.variant != "log":
+            continue
+
+        def record(k, state, o, scene, traj, ep=ep):
+            obs.append(o)
+            tgt.append(int(np.abs(speeds - expert_speed(ep, k, float(state.path_idx[0]) * PATH_DS, rc)).argmin()))
+
+        closed_loop(ep, Observer(ep, fc), choose, rc, record)
     return np.stack(obs), np.asarray(tgt)

@@ -2,6 +2,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from critic.rl.refine import rank_agreement
 from pipelines.cli import main
@@ -15,6 +16,16 @@ def test_rank_agreement_is_one_for_identical_and_minus_one_for_reversed_rankings
     assert r["kendall_tau"] == (5 - 1) / 6 and r["regret_of_argmax"] == 1.0
 
 
+def test_within_state_auroc_counts_only_states_with_both_outcomes():
+    from critic.rl.refine import within_state_auroc
+    true = np.array([[0.0, -30.0, -30.0], [0.0, 0.0, 0.0], [-30.0, -30.0, -30.0], [0.0, 0.0, -30.0]])
+    pred = np.array([[0.0, -5.0, -9.0], [0.0, -1.0, -2.0], [0.0, 0.0, 0.0], [-3.0, 0.0, -1.0]])
+    out = within_state_auroc(pred, true)
+    assert out["mixed_states"] == 2
+    # state 0: failing speeds ranked above the safe one (1.0); state 3: fail (1) vs safe (3, 0): 1 of 2 pairs
+    assert out["within_state_auroc"] == pytest.approx((1.0 + 0.5) / 2)
+
+
 def test_refine_cli_writes_the_closed_loop_table_plot_and_policies(synth_dataset, debug_critic, tmp_path):
     out = tmp_path / "refine"
     code = main(["refine", "--data", str(synth_dataset), "--critic", f"impartial={debug_critic[0]}", "--out", str(out),
@@ -24,13 +35,15 @@ def test_refine_cli_writes_the_closed_loop_table_plot_and_policies(synth_dataset
     table = res["table"]["all"]
     assert set(table) == {"unrefined (IL)", "GRPO + simulator", "GRPO + impartial"}
     for row in table.values():
-        assert row["episodes"] == res["test_episodes"] > 0
+        assert row["episodes"] == res["test_episodes"] > 0 and row["violations_sd_seeds"] >= 0.0
         assert 0.0 <= row["PDMS"] <= 1.0 and row["progress_m"] > 0.0
+    assert table["GRPO + impartial"]["seeds"] == 2 and table["unrefined (IL)"]["seeds"] == 1
     assert -1.0 <= res["ranking"]["impartial"]["kendall_tau"] <= 1.0
     md = (out / "closed_loop.md").read_text()
     assert "GRPO + impartial" in md and "PDMS" in md
     assert (out / "closed_loop.png").read_bytes()[:4] == b"\x89PNG"
     assert (out / "policy-unrefined.safetensors").exists() and (out / "policy-simulator.safetensors").exists()
+    assert (out / "policy-impartial-seed1.safetensors").exists()
     assert len((out / "closed_loop.csv").read_text().splitlines()) >= 4
 
 

@@ -162,3 +162,71 @@ def test_gymnasium_env_passes_the_checker_and_ends_on_collision():
         if term or trunc:
             break
     assert term and -30.0 <= info["collision"] < -15.0   # the vehicle value, discounted to the contact step
+
+
+def test_fallback_safety_plan_holds_the_speed_one_replanning_interval_then_stops():
+    import dataclasses
+    from critic.rl.config import RefineConfig
+    from critic.rl.rollout import candidate_trajectories
+    ep = road_episode(None)
+    rc = RefineConfig()
+    rc = dataclasses.replace(rc, sim=dataclasses.replace(rc.sim, decision_value="fallback"))
+    held, safe = candidate_trajectories(ep, EgoState.at_anchor(ep), 0, rc)
+    k = rc.sim.replan_steps
+    assert np.allclose(held.x[:, :k + 1], safe.x[:, :k + 1]) and np.allclose(held.speed[:, :k + 1], safe.speed[:, :k + 1])
+    assert safe.speed[:, -1].max() < 0.05 and held.speed[-1, -1] > 19.0
+    hold = dataclasses.replace(rc, sim=dataclasses.replace(rc.sim, decision_value="hold"))
+    h2, s2 = candidate_trajectories(ep, EgoState.at_anchor(ep), 0, hold)
+    assert np.array_equal(h2.x, s2.x)
+
+
+def test_a_fast_speed_that_can_still_stop_is_safe_under_fallback_but_not_when_held():
+    import dataclasses
+    from critic.rl.config import RefineConfig
+    from critic.rl.rollout import evaluate_speeds
+    ep = road_episode(60.0)
+    rc = RefineConfig()
+    rc = dataclasses.replace(rc, sim=dataclasses.replace(rc.sim, decision_value="fallback"))
+    hold = dataclasses.replace(rc, sim=dataclasses.replace(rc.sim, decision_value="hold", reward_steps=60))
+    pose = np.array(ep.ctx.anchor_state[:3])
+    fb_true, fb_geo, _ = evaluate_speeds(ep, EgoState.at_anchor(ep), 0, rc, pose)
+    h_true, h_geo, _ = evaluate_speeds(ep, EgoState.at_anchor(ep), 0, hold, pose)
+    fast = 15
+    assert h_true[fast] - h_geo[fast] < -20          # held at 15 m/s for 6 s it hits the parked car
+    assert fb_true[fast] == fb_geo[fast]             # braking after 0.5 s stops in time
+    near = road_episode(40.0)                         # 14.5 m gap at 10 m/s: only braking now is safe
+    n_true, n_geo, _ = evaluate_speeds(near, EgoState.at_anchor(near), 0, rc, pose)
+    assert np.all(n_true[:5] == n_geo[:5]) and np.all((n_true - n_geo)[12:] < -20)
+
+
+def test_dagger_expert_speed_closes_the_gap_to_the_logged_position():
+    from critic.rl.config import RefineConfig
+    from critic.rl.rollout import expert_speed
+    ep = road_episode(None)                     # logged ego: 10 m/s along y = -1.75
+    rc = RefineConfig()                         # gap closed in 2 s
+    s0 = float(ep.ctx.project(np.array([21.0]), np.array([-1.75]))[0][0])
+    assert expert_speed(ep, 0, s0, rc) == pytest.approx(10.0, abs=0.01)
+    assert expert_speed(ep, 0, s0 + 4.0, rc) == pytest.approx(8.0, abs=0.01)     # 4 m ahead: slow by 2 m/s
+    assert expert_speed(ep, 0, s0 - 6.0, rc) == pytest.approx(13.0, abs=0.01)
+    assert expert_speed(ep, 0, s0 + 100.0, rc) == 0.0                            # never a negative speed
+
+
+def test_policy_continuation_with_an_always_stop_policy_equals_the_fallback_plan():
+    import dataclasses
+    from critic.config import FeatureConfig
+    from critic.rl.config import RefineConfig
+    from critic.rl.observe import Observer
+    from critic.rl.rollout import candidate_trajectories, start_trajectory
+    ep = road_episode(60.0)
+    rc = RefineConfig()
+    st = EgoState.at_anchor(ep)
+    seen = []
+    stop = lambda obs: seen.append(obs) or 0                                            # noqa: E731
+    cont, cont2 = candidate_trajectories(ep, st, 0, rc, continuation=(Observer(ep, FeatureConfig()),
+                                                                       start_trajectory(st), stop))
+    fb = dataclasses.replace(rc, sim=dataclasses.replace(rc.sim, decision_value="fallback"))
+    _, ref = candidate_trajectories(ep, st, 0, fb)
+    assert cont is cont2 and cont.x.shape == ref.x.shape == (21, 81)
+    assert np.allclose(cont.x, ref.x) and np.allclose(cont.speed, ref.speed)
+    assert len(seen) == 21 * (rc.sim.safety_steps // rc.sim.replan_steps - 1)      # one decision per candidate per 0.5 s
+    assert len({round(float(o[3]), 4) for o in seen}) > 1 and all(o[2] == 1.0 for o in seen)   # each sees its own lead gap
