@@ -24,8 +24,8 @@ class SimConfig:
     replan_steps: int = 5
     """The policy picks a new target speed every this many steps (0.5 s)."""
     reward_steps: int = 20
-    """Steps over which one target-speed decision's progress, distance and lane terms are
-    computed with the speed held (2 s)."""
+    """Steps (2 s) over which one target-speed decision's progress, distance and lane terms are
+    computed, on the plan ``decision_value`` names (the held speed under ``fallback``)."""
     decision_value: str = "policy"
     """What one target-speed decision is judged on (refinement is a one-step policy improvement
     of the imitation policy). ``policy``: the speed for one replanning interval, then the
