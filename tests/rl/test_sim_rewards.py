@@ -1,10 +1,13 @@
-"""Pseudo-simulation, PerlAD reward values on hand-built cases, PDMS pieces, Gymnasium env."""
+"""Pseudo-simulation, PerlAD reward values on hand-built cases, PDMS pieces, Gymnasium env,
+decision plans (hold / fallback / policy continuation) and the DAgger expert."""
+import dataclasses
+
 import numpy as np
 import pytest
 import shapely
 
 from benchmark.closed_loop import comfort_ok, obb_overlap
-from critic.rl.config import RewardConfig, SimConfig
+from critic.rl.config import RefineConfig, RewardConfig, SimConfig
 from critic.rl.rewards import critic_reward, expected_event_penalty, perlad_reward
 from critic.rl.sim import EgoState, Episode, Events, simulate
 from schemas import MapLayer, ObjectType, Scenario
@@ -165,8 +168,6 @@ def test_gymnasium_env_passes_the_checker_and_ends_on_collision():
 
 
 def test_fallback_safety_plan_holds_the_speed_one_replanning_interval_then_stops():
-    import dataclasses
-    from critic.rl.config import RefineConfig
     from critic.rl.rollout import candidate_trajectories
     ep = road_episode(None)
     rc = RefineConfig()
@@ -181,8 +182,6 @@ def test_fallback_safety_plan_holds_the_speed_one_replanning_interval_then_stops
 
 
 def test_a_fast_speed_that_can_still_stop_is_safe_under_fallback_but_not_when_held():
-    import dataclasses
-    from critic.rl.config import RefineConfig
     from critic.rl.rollout import evaluate_speeds
     ep = road_episode(60.0)
     rc = RefineConfig()
@@ -200,7 +199,6 @@ def test_a_fast_speed_that_can_still_stop_is_safe_under_fallback_but_not_when_he
 
 
 def test_dagger_expert_speed_closes_the_gap_to_the_logged_position():
-    from critic.rl.config import RefineConfig
     from critic.rl.rollout import expert_speed
     ep = road_episode(None)                     # logged ego: 10 m/s along y = -1.75
     rc = RefineConfig()                         # gap closed in 2 s
@@ -212,9 +210,7 @@ def test_dagger_expert_speed_closes_the_gap_to_the_logged_position():
 
 
 def test_policy_continuation_with_an_always_stop_policy_equals_the_fallback_plan():
-    import dataclasses
     from critic.config import FeatureConfig
-    from critic.rl.config import RefineConfig
     from critic.rl.observe import Observer
     from critic.rl.rollout import candidate_trajectories, start_trajectory
     ep = road_episode(60.0)
