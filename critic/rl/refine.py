@@ -120,9 +120,9 @@ def refine(data: Path, critics: dict[str, Path], out: Path, cfg: RefineConfig, l
     for name, c in loaded.items():
         tables[name] = critic_table(c, ds, cfg)
         ranking[name] = rank_agreement(tables[name], ds.true_reward)
-        safety = rank_agreement(tables[name] - ds.geometric_reward, ds.true_reward - ds.geometric_reward)
-        ranking[name].update({f"safety_{k}": v for k, v in safety.items()})
-        ranking[name].update(within_state_auroc(tables[name] - ds.geometric_reward, ds.true_reward - ds.geometric_reward))
+        pred_safety, true_safety = tables[name] - ds.geometric_reward, ds.true_reward - ds.geometric_reward
+        ranking[name].update({f"safety_{k}": v for k, v in rank_agreement(pred_safety, true_safety).items()})
+        ranking[name].update(within_state_auroc(pred_safety, true_safety))
         log(f"critic {name}: speed ranking vs simulator: {ranking[name]}")
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / "decision_states.tmp.npz"

@@ -107,10 +107,9 @@ def candidate_trajectories(ep: Episode, state: EgoState, k: int, rc: RefineConfi
         held, _ = simulate(ep, state.repeat(A), speeds, steps, sc)
         return held, held
     first, mid = simulate(ep, state.repeat(A), speeds, sc.replan_steps, sc)
-    if sc.decision_value == "fallback":
-        held, _ = simulate(ep, state.repeat(A), speeds, steps, sc)
-        rest, _ = simulate(ep, mid, np.zeros(A), steps - sc.replan_steps, sc)
-        return held, Plans.concat_time(first, rest)
+    if sc.decision_value == "fallback":   # both continue the same first interval (simulation continues exactly)
+        held = Plans.concat_time(first, simulate(ep, mid, speeds, steps - sc.replan_steps, sc)[0])
+        return held, Plans.concat_time(first, simulate(ep, mid, np.zeros(A), steps - sc.replan_steps, sc)[0])
     if continuation is None:
         raise ValueError("decision_value 'policy' needs the continuation (observer, history, choose)")
     observer, history, choose = continuation
