@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from critic.config import FeatureConfig
+from schemas.splits import VARIANT_MARK
 
 from .metrics import METRICS
 from .models import BenchData, Predictions
@@ -107,6 +108,25 @@ def leaderboard_from_predictions(table: pa.Table) -> list[dict]:
             row["g_iou"] = row["f_iou"] = float("nan")
         rows.append(row)
     return rows
+
+
+#: row slices reported beside the leaderboard: name -> predicate on the sample id
+SLICES = {
+    "source scenes": lambda sid: VARIANT_MARK not in sid,
+    "scene variants (an agent already braking or cutting in at t0)": lambda sid: VARIANT_MARK in sid,
+}
+
+
+def slice_leaderboards(table: pa.Table) -> dict[str, list[dict]]:
+    """The leaderboard on each :data:`SLICES` subset of the predictions (slices with no rows, or
+    with every row, are left out)."""
+    sids = table.column("sample_id").to_pylist()
+    out = {}
+    for name, keep in SLICES.items():
+        mask = np.array([keep(s) for s in sids], dtype=bool)
+        if 0 < mask.sum() < len(mask):
+            out[name] = leaderboard_from_predictions(table.filter(pa.array(mask)))
+    return out
 
 
 def run_benchmark(data_dir: str | Path, models: list, out: str | Path, log=print,

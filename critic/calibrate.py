@@ -42,7 +42,7 @@ def calibrate(folder: str | Path, data: str, max_groups: int = 255) -> dict:
     critic = ImpartialCritic.load(folder)
     arr = load_splits(data, ("val",), critic.cfg.features, log=lambda *a: None)
     if critic.cfg.variant == "optimistic":
-        arr = arr.select_rows(arr.logged)
+        arr = arr.select_rows(arr.expert_logged)
     logits, coll, off, seen = [], [], [], 0
     for idx in eval_groups(arr, 16):
         b = make_batch(arr, idx, critic.cfg.features.occ_size)

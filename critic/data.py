@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from schemas import InputError, tables_to_scenarios
+from schemas.splits import is_variant
 
 from .config import FeatureConfig
 from .features import agent_features, anchor_pose, drivable_raster, map_features, plan_features
@@ -54,6 +55,12 @@ class SplitArrays:
     @property
     def num_rows(self) -> int:
         return len(self.row_scene)
+
+    @property
+    def expert_logged(self) -> np.ndarray:
+        """``[R]`` bool: the logged plan of a logged scene (the logged plan of a scene variant,
+        whose agent was perturbed before the anchor, is a counterfactual and not counted)."""
+        return self.logged & ~np.array([is_variant(s) for s in self.sample_id], dtype=bool)
 
     def select_rows(self, keep: np.ndarray) -> "SplitArrays":
         keep = np.flatnonzero(keep)

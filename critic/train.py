@@ -1,7 +1,7 @@
 """``impartial train-critic``: train one variant on a synthesized dataset.
 
 Variants: ``impartial`` (all counterfactuals, every loss), ``no-contrastive`` (same data,
-contrastive weight 0), ``optimistic`` (``family = logged`` rows only: the world model an
+contrastive weight 0), ``optimistic`` (``family = logged`` rows of logged scenes only: the world model an
 expert-log-only pipeline would give). Losses are logged per step to stdout (progress
 bar) and ``train_log.csv`` under ``loss/<name>``; validation runs every epoch with early
 stopping; the best checkpoint (safetensors + config.json) and ``metrics.json`` are kept.
@@ -93,7 +93,7 @@ def train(data: str | Path, out: str | Path, cfg: TrainConfig, quiet: bool = Fal
     tr, va = load_splits(data, ("train",), cfg.features, log), load_splits(data, ("val",), cfg.features, log)
     feature_build_s = time.time() - t_feat
     if cfg.variant == "optimistic":
-        tr, va = tr.select_rows(tr.logged), va.select_rows(va.logged)
+        tr, va = tr.select_rows(tr.expert_logged), va.select_rows(va.expert_logged)
     pps = 1 if cfg.variant == "optimistic" else cfg.plans_per_scene
     sampler = GroupSampler(tr, cfg.scenes_per_batch, pps, cfg.seed)
     model = build_model(cfg)

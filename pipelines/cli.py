@@ -162,7 +162,9 @@ def cmd_benchmark(args) -> int:
     from pathlib import Path
 
     from benchmark.constant_velocity import ConstantVelocityModel
-    from benchmark.evaluate import run_benchmark
+    import pyarrow.parquet as pq
+
+    from benchmark.evaluate import run_benchmark, slice_leaderboards
     from benchmark.models import CriticModel, OracleModel
     from benchmark.report import markdown, write_csv, write_html
 
@@ -173,8 +175,13 @@ def cmd_benchmark(args) -> int:
     rows, bench, preds = run_benchmark(args.data, models, out, log=(lambda *a: None) if args.quiet else print,
                                        splits=splits)
     md = markdown(rows, f"Risk Foreseeing Benchmark: {args.data} ({'+'.join(splits)})")
+    slices = slice_leaderboards(pq.read_table(out / "predictions.parquet"))
+    for name, srows in slices.items():
+        md += "\n" + markdown(srows, f"Slice: {name}")
     (out / "leaderboard.md").write_text(md)
     write_csv(rows, out / "leaderboard.csv")
+    if slices:
+        write_csv([{"slice": k, **r} for k, srows in slices.items() for r in srows], out / "leaderboard_slices.csv")
     write_html(rows, preds, bench, out / "report.html")
     print(md)
     print(f"wrote {out}/leaderboard.md, leaderboard.csv, report.html, predictions.parquet")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from synth.config import CurriculumConfig, SynthConfig
+from synth.config import CurriculumConfig, SynthConfig, VariantConfig
 from synth.sources import ProceduralConfig
 
 
@@ -34,10 +34,11 @@ def preset(name: str) -> PipelineConfig:
         return PipelineConfig()
     if name == "demo":
         return PipelineConfig(procedural_scenarios=80, scenarios_per_shard=10,
-                              synth=SynthConfig(anchors_per_scenario=3, curriculum=CurriculumConfig(samples_per_anchor=30)))
+                              synth=SynthConfig(anchors_per_scenario=3, curriculum=CurriculumConfig(samples_per_anchor=30),
+                                                variants=VariantConfig(per_scenario=1)))
     if name == "debug":
         return PipelineConfig(procedural_scenarios=6, scenarios_per_shard=2,
-                              synth=SynthConfig(anchors_per_scenario=1,
+                              synth=SynthConfig(anchors_per_scenario=1, variants=VariantConfig(per_scenario=1),
                                                 curriculum=CurriculumConfig(samples_per_anchor=10, candidates_factor=2)))
     raise ValueError(f"preset: unknown {name!r} (default, demo, debug)")
 

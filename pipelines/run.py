@@ -127,7 +127,7 @@ def build_manifest(out: Path, shards: list[ShardSpec], markers: dict, cfg: Pipel
 
     from schemas import SCHEMA_VERSION
 
-    splits, families, outcomes, rejected, skipped = Counter(), Counter(), Counter(), Counter(), Counter()
+    splits, families, outcomes, rejected, skipped, variants = Counter(), Counter(), Counter(), Counter(), Counter(), Counter()
     scenarios = 0
     rows = 0
     shard_list = []
@@ -142,6 +142,7 @@ def build_manifest(out: Path, shards: list[ShardSpec], markers: dict, cfg: Pipel
         outcomes.update(st.get("outcomes", {}))
         rejected.update(st.get("rejected_by_rule", {}))
         skipped.update(st.get("skipped", {}))
+        variants.update(st.get("variants", {}))
         scenarios += st.get("scenarios", 0) if m["status"] == "ok" else 0
         shard_list.append({"shard": s.name, "input": s.describe(), "status": m["status"], "error": m.get("error"),
                            "files": m["files"], "seconds": m.get("seconds")})
@@ -155,7 +156,7 @@ def build_manifest(out: Path, shards: list[ShardSpec], markers: dict, cfg: Pipel
         "preset": preset_name,
         "config": to_dict(cfg),
         "seed": cfg.seed,
-        "counts": {"scenarios": scenarios, "counterfactuals": rows, "by_split": dict(splits),
+        "counts": {"scenarios": scenarios, "scene_variants": dict(variants), "counterfactuals": rows, "by_split": dict(splits),
                    "by_family": dict(families), "by_outcome": dict(outcomes)},
         "outcome_mix": {k: round(v / total, 4) for k, v in sorted(outcomes.items())},
         "outcome_target": cfg.synth.curriculum.targets(),

@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from schemas import (MAP_FEATURES_SCHEMA, SCENARIOS_SCHEMA, InputError, counterfactuals_schema,
                      scenario_to_tables)
-from synth.engine import SynthStats, synthesize_scenario
+from synth.engine import SynthStats, synthesize_with_variants
 from synth.sources import ProceduralSource, registry
 
 from .config import PipelineConfig
@@ -75,14 +75,15 @@ def process_shard(spec: ShardSpec, out: str, cfg: PipelineConfig, options: dict 
     stats = SynthStats()
     try:
         scen, feats, cfs, ids = [], [], [], []
-        for scn in _scenarios(spec, cfg, options or {}):
-            a, b = scenario_to_tables(scn)
-            scen.append(a)
-            feats.append(b)
-            table, st = synthesize_scenario(scn, cfg.synth, seed=cfg.seed)
-            cfs.append(table)
+        for source in _scenarios(spec, cfg, options or {}):
+            synthesized, st = synthesize_with_variants(source, cfg.synth, seed=cfg.seed)
             stats += st
-            ids.append(scn.scenario_id)
+            ids.append(source.scenario_id)
+            for scn, table in synthesized:
+                a, b = scenario_to_tables(scn)
+                scen.append(a)
+                feats.append(b)
+                cfs.append(table)
         parts = {
             f"scenarios/part-{spec.name}.parquet": (pa.concat_tables(scen), SCENARIOS_SCHEMA, "scenarios"),
             f"map_features/part-{spec.name}.parquet": (pa.concat_tables(feats), MAP_FEATURES_SCHEMA, "map_features"),

@@ -7,9 +7,26 @@ import hashlib
 SPLIT_SHARES = (("train", 0.8), ("val", 0.9))
 
 
+#: marks a scene variant derived from a source scenario: ``<source id>~hist-<mode>-<k>``
+VARIANT_MARK = "~hist-"
+
+
+def source_scenario_id(scenario_id: str) -> str:
+    """The source scenario of a scene variant (the id itself for a source scenario)."""
+    return scenario_id.split(VARIANT_MARK, 1)[0]
+
+
+def is_variant(scenario_id: str) -> bool:
+    """True for a scene variant synthesized from a source scenario."""
+    return VARIANT_MARK in scenario_id
+
+
 def split_of(scenario_id: str) -> str:
-    """``train`` | ``val`` | ``test`` for a scenario id (md5-based, identical on every machine)."""
-    u = int.from_bytes(hashlib.md5(scenario_id.encode()).digest()[:8], "big") / 2**64
+    """``train`` | ``val`` | ``test`` for a scenario id (md5-based, identical on every machine).
+
+    Scene variants take their source scenario's split, so a log and its variants never straddle splits.
+    """
+    u = int.from_bytes(hashlib.md5(source_scenario_id(scenario_id).encode()).digest()[:8], "big") / 2**64
     for name, upper in SPLIT_SHARES:
         if u < upper:
             return name

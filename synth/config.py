@@ -84,6 +84,44 @@ class CurriculumConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class VariantConfig:
+    """Scene variants whose agent perturbation began *before* the anchor, so the history shows it.
+
+    Perturbations of the ``agent_perturbation`` family start at or after the anchor and are
+    invisible in the history; a closed-loop policy, though, decides while a lead is already
+    braking or a neighbour is already cutting in. Each variant is a copy of the source scenario
+    with one agent's track changed, synthesized at one anchor with every family, and split with
+    its source scenario.
+    """
+
+    per_scenario: int = 2
+    """Variants per source scenario (0 disables); each uses one of the source's anchors in turn."""
+    brake_lag_s: tuple[float, float] = (0.2, 1.5)
+    """Lead brake onset before the anchor (s), uniform."""
+    brake_decel: tuple[float, float] = (3.0, 7.0)
+    """Lead braking deceleration (m/s^2), uniform."""
+    cut_in_lag_s: tuple[float, float] = (0.2, 1.2)
+    """Cut-in start before the anchor (s), uniform."""
+    cut_in_duration_s: tuple[float, float] = (1.5, 3.5)
+    """Cut-in duration (s), uniform."""
+    clearance_m: float = 1.0
+    """Minimum gap (m) between the perturbed agent and every other box over the history and at the anchor."""
+    escape_decel: float = 6.0
+    """A variant is kept only if the ego, braking at this rate (m/s^2) from the anchor along its
+    path, stays clear of the perturbed agent: a scene no plan survives says nothing about the choice."""
+
+    def __post_init__(self) -> None:
+        if self.escape_decel <= 0:
+            raise ValueError(f"variants.escape_decel: must be > 0, got {self.escape_decel}")
+        if self.per_scenario < 0:
+            raise ValueError(f"variants.per_scenario: must be >= 0, got {self.per_scenario}")
+        for name in ("brake_lag_s", "brake_decel", "cut_in_lag_s", "cut_in_duration_s"):
+            lo, hi = getattr(self, name)
+            if not 0 <= lo <= hi:
+                raise ValueError(f"variants.{name}: need 0 <= low <= high, got {(lo, hi)}")
+
+
+@dataclasses.dataclass(frozen=True)
 class SynthConfig:
     """Everything synthesis needs; ``preset(name)`` gives the named variants."""
 
@@ -98,6 +136,7 @@ class SynthConfig:
     limits: VehicleLimits = VehicleLimits()
     labels: LabelThresholds = LabelThresholds()
     curriculum: CurriculumConfig = CurriculumConfig()
+    variants: VariantConfig = VariantConfig()
 
 
 def preset(name: str) -> SynthConfig:

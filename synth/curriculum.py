@@ -22,12 +22,25 @@ from .physics import PlanStates
 
 #: share of the candidate budget given to each family
 FAMILY_SHARES = {
-    "collision_seek": 0.26,
-    "speed_profile": 0.16,
+    "collision_seek": 0.24,
+    "speed_profile": 0.14,
+    "braking": 0.08,
     "agent_perturbation": 0.10,
     "lateral": 0.16,
-    "offroad_seek": 0.20,
-    "near_logged": 0.12,
+    "offroad_seek": 0.18,
+    "near_logged": 0.10,
+}
+
+#: shares at the anchor of a scene variant (:mod:`synth.variants`): an agent is already braking or
+#: cutting in, so the longitudinal choice matters most and braking plans get the largest share
+VARIANT_FAMILY_SHARES = {
+    "collision_seek": 0.14,
+    "speed_profile": 0.16,
+    "braking": 0.30,
+    "agent_perturbation": 0.06,
+    "lateral": 0.12,
+    "offroad_seek": 0.12,
+    "near_logged": 0.10,
 }
 
 
@@ -40,15 +53,16 @@ class Labelled:
     physics: dict
 
 
-def generate(ctx: AnchorContext, rng: np.random.Generator, budget: int) -> tuple[list[Labelled], dict[str, int]]:
-    """All labelled candidates of one anchor, plus rejections per physics rule.
+def generate(ctx: AnchorContext, rng: np.random.Generator, budget: int,
+             shares: dict[str, float] = FAMILY_SHARES) -> tuple[list[Labelled], dict[str, int]]:
+    """All labelled candidates of one anchor (``shares`` of ``budget`` per family), plus rejections per physics rule.
 
     Families that roll out the bicycle model are rolled in one batch, and every
     candidate that shares the logged agents is labelled in one batch.
     """
     fams = families()
     batches = []
-    jobs = [("logged", 1)] + [(name, max(1, int(round(share * budget)))) for name, share in FAMILY_SHARES.items()]
+    jobs = [("logged", 1)] + [(name, max(1, int(round(share * budget)))) for name, share in shares.items()]
     for name, n in jobs:
         cands = fams[name].sample(ctx, rng, n)
         if cands is not None and len(cands):

@@ -15,13 +15,14 @@ from collections import Counter
 import numpy as np
 import pyarrow as pa
 
-from schemas import Scenario, counterfactuals_schema
-from schemas.splits import split_of
+from schemas import InputError, Scenario, counterfactuals_schema
+from schemas.splits import VARIANT_MARK, is_variant, split_of
 
 from .config import SynthConfig
 from .context import build_context, candidate_anchors, logged_states
-from .curriculum import generate, select
+from .curriculum import FAMILY_SHARES, VARIANT_FAMILY_SHARES, generate, select
 from .physics import physics_summary
+from .variants import scene_variants
 
 
 @dataclasses.dataclass
@@ -36,6 +37,7 @@ class SynthStats:
     outcomes: Counter = dataclasses.field(default_factory=Counter)
     families: Counter = dataclasses.field(default_factory=Counter)
     skipped: Counter = dataclasses.field(default_factory=Counter)
+    variants: Counter = dataclasses.field(default_factory=Counter)
 
     def __iadd__(self, other: "SynthStats") -> "SynthStats":
         for f in dataclasses.fields(self):
@@ -72,18 +74,21 @@ def choose_anchors(scn: Scenario, cfg: SynthConfig, stats: SynthStats) -> list[i
     return [passing[i] for i in pick[:n]]
 
 
-def synthesize_scenario(scn: Scenario, cfg: SynthConfig, seed: int = 0) -> tuple[pa.Table, SynthStats]:
-    """Counterfactual rows of one scenario (schema ``counterfactuals_schema(H + 1)``)."""
+def synthesize_scenario(scn: Scenario, cfg: SynthConfig, seed: int = 0,
+                        anchors: list[int] | None = None) -> tuple[pa.Table, SynthStats]:
+    """Counterfactual rows of one scenario (schema ``counterfactuals_schema(H + 1)``) at ``anchors``
+    (default: :func:`choose_anchors`)."""
     stats = SynthStats(scenarios=1)
     rows: dict[str, list] = {c.name: [] for c in counterfactuals_schema(cfg.horizon_steps + 1)}
     split = split_of(scn.scenario_id)
     base_seed = scenario_seed(scn.scenario_id, seed)
     cur = cfg.curriculum
-    for anchor in choose_anchors(scn, cfg, stats):
+    shares = VARIANT_FAMILY_SHARES if is_variant(scn.scenario_id) else FAMILY_SHARES
+    for anchor in choose_anchors(scn, cfg, stats) if anchors is None else anchors:
         anchor_seed = (base_seed + anchor) % 2**63
         rng = np.random.default_rng(anchor_seed)
         ctx = build_context(scn, anchor, cfg)
-        pool, rejected = generate(ctx, rng, cur.samples_per_anchor * cur.candidates_factor)
+        pool, rejected = generate(ctx, rng, cur.samples_per_anchor * cur.candidates_factor, shares)
         stats.anchors += 1
         stats.rejected_by_rule.update(rejected)
         for lab in pool:
@@ -94,6 +99,26 @@ def synthesize_scenario(scn: Scenario, cfg: SynthConfig, seed: int = 0) -> tuple
             stats.families[pool[b].cands.family] += 1
             stats.samples += 1
     return pa.table(rows, schema=counterfactuals_schema(cfg.horizon_steps + 1)), stats
+
+
+def synthesize_with_variants(scn: Scenario, cfg: SynthConfig, seed: int = 0):
+    """``[(scenario, rows)]`` for ``scn`` and each of its scene variants (:mod:`synth.variants`),
+    plus the merged statistics (variants count under ``variants`` by mode, not as scenarios)."""
+    if is_variant(scn.scenario_id):
+        raise InputError(f"{scn.scenario_id!r} contains {VARIANT_MARK!r}, which marks scene variants",
+                         field="scenario_id")
+    table, stats = synthesize_scenario(scn, cfg, seed)
+    out = [(scn, table)]
+    if cfg.variants.per_scenario:
+        anchors = choose_anchors(scn, cfg, SynthStats())
+        rng = np.random.default_rng([scenario_seed(scn.scenario_id, seed), 7])
+        for v in scene_variants(scn, anchors, cfg, rng):
+            vt, vs = synthesize_scenario(v.scenario, cfg, seed, anchors=[v.anchor])
+            vs.scenarios = 0
+            vs.variants[v.params["mode"]] += 1
+            stats += vs
+            out.append((v.scenario, vt))
+    return out, stats
 
 
 def _f(v) -> float | None:

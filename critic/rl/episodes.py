@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 
 from critic.data import read_scenarios
 from schemas import InputError
+from schemas.splits import is_variant
 from synth.config import SynthConfig
 from synth.context import build_context
 from synth.families.agent_perturbation import AgentPerturbation
@@ -17,12 +18,17 @@ from .sim import Episode
 
 
 def dataset_anchors(data: Path, split: str) -> list[tuple[str, int]]:
-    """Distinct ``(scenario_id, anchor_frame)`` of ``split`` in a dataset's counterfactuals (sorted)."""
+    """Distinct ``(scenario_id, anchor_frame)`` of ``split`` in a dataset's counterfactuals (sorted).
+
+    Scene variants (:mod:`synth.variants`) are left out: episodes start from logged scenes, and
+    their perturbed agents are drawn here.
+    """
     part = Path(data) / "counterfactuals" / f"split={split}"
     if not part.exists():
         raise InputError(f"no counterfactuals for split {split!r} (run impartial synth first)", path=str(part))
     t = pq.read_table(part, columns=["scenario_id", "anchor_frame"])
-    pairs = sorted(set(zip(t["scenario_id"].to_pylist(), t["anchor_frame"].to_pylist())))
+    pairs = sorted({(s, a) for s, a in zip(t["scenario_id"].to_pylist(), t["anchor_frame"].to_pylist())
+                    if not is_variant(s)})
     if not pairs:
         raise InputError(f"no anchors in split {split!r}", path=str(part), field="split")
     return pairs

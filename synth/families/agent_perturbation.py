@@ -18,7 +18,7 @@ from ..labels import AgentFutures
 from .base import Candidates, Family, times
 
 
-def _lead(ctx):
+def lead_index(ctx):
     ag = ctx.agents
     val = ag.valid[0, :, 0] & vehicle_like(ag.type)
     if not val.any():
@@ -30,7 +30,7 @@ def _lead(ctx):
     return None if not ok.any() else int(idx[ok][np.argmin(s[ok])])
 
 
-def _neighbours(ctx):
+def neighbours(ctx):
     ag = ctx.agents
     val = ag.valid[0, :, 0] & vehicle_like(ag.type) & ag.valid[0].all(axis=1)
     idx = np.flatnonzero(val)
@@ -42,7 +42,28 @@ def _neighbours(ctx):
     return [(int(a), float(dd)) for a, dd in zip(idx[ok], d[ok])]
 
 
-def _headings(x, y, fallback):
+def braked_track(x: np.ndarray, y: np.ndarray, t: np.ndarray, tb: float, dec: float, dt: float):
+    """A track ``(x, y)`` ``(T,)`` m re-timed along its own path: logged speed until ``tb`` (s, on
+    the clock ``t`` ``(T,)``, which may start before 0), then braking at ``dec`` m/s^2 to a stop."""
+    s_log = np.r_[0.0, np.cumsum(np.hypot(np.diff(x), np.diff(y)))]
+    v_log = np.gradient(s_log, dt)
+    v = np.where(t < tb, v_log, np.maximum(np.interp(tb, t, v_log) - dec * (t - tb), 0.0))
+    v = np.minimum(v, v_log.max() + 1.0)
+    s_new = np.minimum(np.r_[0.0, np.cumsum(0.5 * (v[1:] + v[:-1]) * dt)], s_log[-1])
+    return np.interp(s_new, s_log, x), np.interp(s_new, s_log, y)
+
+
+def cut_in_track(ctx, x: np.ndarray, y: np.ndarray, t: np.ndarray, ts: float, dur: float):
+    """A neighbour's track ``(x, y)`` ``(T,)`` m moved onto the ego path (lateral offset to 0 on a
+    quintic ramp from ``ts`` over ``dur`` s, on the clock ``t``)."""
+    s_i, d_now = ctx.project(x, y)
+    u = quintic_ramp((t - ts) / dur)
+    k = np.clip((s_i / 0.5).astype(int), 0, len(ctx.path) - 1)
+    shift = -d_now * u
+    return x + shift * ctx.path_normals[k, 0], y + shift * ctx.path_normals[k, 1]
+
+
+def headings_of(x, y, fallback):
     dx, dy = np.gradient(x), np.gradient(y)
     moving = np.hypot(dx, dy) > 0.02
     h = np.where(moving, np.arctan2(dy, dx), np.nan)
@@ -57,7 +78,7 @@ class AgentPerturbation(Family):
     name = "agent_perturbation"
 
     def sample(self, ctx, rng, n):
-        lead, neigh = _lead(ctx), _neighbours(ctx)
+        lead, neigh = lead_index(ctx), neighbours(ctx)
         options = (["lead_brake"] if lead is not None else []) + (["cut_in"] if neigh else [])
         if not options:
             return None
@@ -70,28 +91,15 @@ class AgentPerturbation(Family):
             if mode == "lead_brake":
                 a = lead
                 tb, dec = rng.uniform(0.0, 3.0), rng.uniform(4.0, 8.0)
-                x, y = ag.x[0, a], ag.y[0, a]
-                s_log = np.r_[0.0, np.cumsum(np.hypot(np.diff(x), np.diff(y)))]
-                v_log = np.gradient(s_log, dt)
-                v = np.where(t < tb, v_log, np.maximum(np.interp(tb, t, v_log) - dec * (t - tb), 0.0))
-                v = np.minimum(v, v_log.max() + 1.0)
-                s_new = np.r_[0.0, np.cumsum(0.5 * (v[1:] + v[:-1]) * dt)]
-                s_new = np.minimum(s_new, s_log[-1])
-                nx, ny = np.interp(s_new, s_log, x), np.interp(s_new, s_log, y)
+                nx, ny = braked_track(ag.x[0, a], ag.y[0, a], t, tb, dec, dt)
                 p = {"mode": mode, "track": ctx.agent_ids[a], "t_brake_s": round(float(tb), 2), "decel": round(float(dec), 2)}
             else:
                 a, d_a = neigh[rng.integers(len(neigh))]
                 ts, dur = rng.uniform(0.0, 2.5), rng.uniform(1.5, 3.5)
-                x, y = ag.x[0, a], ag.y[0, a]
-                _, d_now = ctx.project(x, y)
-                u = quintic_ramp((t - ts) / dur)
-                s_i, _ = ctx.project(x, y)
-                k = np.clip((s_i / 0.5).astype(int), 0, len(ctx.path) - 1)
-                shift = -d_now * u
-                nx, ny = x + shift * ctx.path_normals[k, 0], y + shift * ctx.path_normals[k, 1]
+                nx, ny = cut_in_track(ctx, ag.x[0, a], ag.y[0, a], t, ts, dur)
                 p = {"mode": mode, "track": ctx.agent_ids[a], "t_start_s": round(float(ts), 2),
                      "duration_s": round(float(dur), 2)}
-            h = _headings(nx, ny, float(ag.heading[0, a, 0]))
+            h = headings_of(nx, ny, float(ag.heading[0, a, 0]))
             vx, vy = np.gradient(nx, dt), np.gradient(ny, dt)
             for k_, arr in (("x", nx), ("y", ny), ("heading", h), ("vx", vx), ("vy", vy)):
                 fields[k_][i, a] = arr

@@ -1,7 +1,8 @@
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from benchmark.constant_velocity import ConstantVelocityModel
-from benchmark.evaluate import run_benchmark
+from benchmark.evaluate import leaderboard_from_predictions, run_benchmark, slice_leaderboards
 from benchmark.models import CriticModel, OracleModel
 from benchmark.recompute import compare
 from benchmark.report import markdown, write_csv, write_html
@@ -30,3 +31,15 @@ def test_recompute_detects_a_tampered_leaderboard(synth_dataset, debug_critic, t
     rows[0]["collision_auroc"] = 0.5
     write_csv(rows, tmp_path / "leaderboard.csv")
     assert any("collision_auroc" in p for p in compare(tmp_path))
+
+
+def test_slices_split_rows_into_source_scenes_and_scene_variants(synth_dataset, tmp_path):
+    run_benchmark(synth_dataset, [OracleModel()], tmp_path, log=lambda *a: None)
+    t = pq.read_table(tmp_path / "predictions.parquet")
+    t = t.drop(["sample_id"]).append_column(
+        "sample_id", pa.array([f"s{i % 3}~hist-lead_brake-0/a0011/{i:03d}" if i % 2 else f"s{i % 3}/a0011/{i:03d}"
+                               for i in range(t.num_rows)]))
+    slices = slice_leaderboards(t)
+    assert [r[0]["plans"] for r in slices.values()] == [(t.num_rows + 1) // 2, t.num_rows // 2]
+    whole = leaderboard_from_predictions(t)[0]
+    assert all(r[0]["collision_auroc"] == whole["collision_auroc"] == 1.0 for r in slices.values())

@@ -102,3 +102,13 @@ def test_collision_targets_are_the_at_fault_ones_and_old_datasets_are_refused(da
     pq.write_table(pq.read_table(part).drop_columns(["collision_at_fault"]), part)
     with pytest.raises(InputError, match="collision_at_fault"):
         load_split(old, "val", cfg, log=lambda *a: None)
+
+
+def test_the_optimistic_critic_sees_only_the_expert_logs_of_logged_scenes(dataset):
+    from schemas.splits import is_variant
+
+    arr = load_split(dataset, "train", preset("debug").features, log=lambda *a: None)
+    variant_rows = np.array([is_variant(s) for s in arr.sample_id])
+    assert variant_rows.any(), "the debug dataset should hold scene variants"
+    assert (arr.logged & variant_rows).any() and not (arr.expert_logged & variant_rows).any()
+    assert arr.expert_logged.sum() == (arr.logged & ~variant_rows).sum() > 0
