@@ -73,3 +73,16 @@ def test_registry_refuses_duplicate_names():
 
     with pytest.raises(ValueError, match="twice"):
         metric("auroc")(lambda: None)
+
+
+def test_family_auroc_is_computed_within_each_family_only():
+    import pyarrow as pa
+
+    from benchmark.by_family import family_auroc
+
+    t = pa.table({"model": ["m"] * 6, "sample_id": list("abcdef"),
+                  "true_collision": [True, False, True, False, True, True],
+                  "collision_risk": [0.9, 0.1, 0.2, 0.8, 0.5, 0.6]})
+    fams = {"a": "x", "b": "x", "c": "y", "d": "y", "e": "z", "f": "z"}
+    got = family_auroc(t, fams)["m"]
+    assert got["x"] == 1.0 and got["y"] == 0.0 and np.isnan(got["z"])  # z has positives only
