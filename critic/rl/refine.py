@@ -78,6 +78,23 @@ def within_state_auroc(pred_safety: np.ndarray, true_safety: np.ndarray, fail_be
     return {"within_state_auroc": float(auc.mean()) if len(auc) else float("nan"), "mixed_states": int(mixed.sum())}
 
 
+def penalty_gaps(pred_safety: np.ndarray, true_safety: np.ndarray, fail_below: float = -1.0) -> dict[str, float]:
+    """How strongly a reward's safety part ``[S, A]`` (speeds in increasing order) separates outcomes.
+
+    ``mixed_state_gap``: over states where some speeds truly fail and others do not, the mean of
+    (mean safety reward of the safe speeds - that of the failing speeds); ``safe_state_speed_slope``:
+    over states where no speed fails, the mean safety reward of the slowest speed minus the fastest
+    (a critic's false alarms that grow with speed). NaN where there are no such states.
+    """
+    fail = true_safety < fail_below
+    mixed, safe = fail.any(1) & ~fail.all(1), ~fail.any(1)
+    f, p = fail[mixed], pred_safety[mixed]
+    gap = (p * ~f).sum(1) / (~f).sum(1) - (p * f).sum(1) / f.sum(1)
+    slope = pred_safety[safe, 0] - pred_safety[safe, -1]
+    return {"mixed_state_gap": float(gap.mean()) if len(gap) else float("nan"),
+            "safe_state_speed_slope": float(slope.mean()) if len(slope) else float("nan")}
+
+
 def closed_loop_table(runs: dict[str, list[list[dict]]]) -> dict[str, dict[str, dict]]:
     """``runs[policy][seed]`` = per-episode metrics -> ``table[section][label]``: every seed's
     episodes pooled, plus the spread (std) of violations per 100 m over seeds."""
@@ -123,6 +140,7 @@ def refine(data: Path, critics: dict[str, Path], out: Path, cfg: RefineConfig, l
         pred_safety, true_safety = tables[name] - ds.geometric_reward, ds.true_reward - ds.geometric_reward
         ranking[name].update({f"safety_{k}": v for k, v in rank_agreement(pred_safety, true_safety).items()})
         ranking[name].update(within_state_auroc(pred_safety, true_safety))
+        ranking[name].update(penalty_gaps(pred_safety, true_safety))
         log(f"critic {name}: speed ranking vs simulator: {ranking[name]}")
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / "decision_states.tmp.npz"

@@ -26,6 +26,16 @@ def test_within_state_auroc_counts_only_states_with_both_outcomes():
     assert out["within_state_auroc"] == pytest.approx((1.0 + 0.5) / 2)
 
 
+def test_penalty_gaps_on_a_hand_computed_table():
+    from critic.rl.refine import penalty_gaps
+    true = np.array([[0.0, -30.0, -30.0], [0.0, 0.0, 0.0], [-30.0, -30.0, -30.0], [0.0, 0.0, -30.0]])
+    pred = np.array([[0.0, -5.0, -9.0], [0.0, -1.0, -2.0], [0.0, 0.0, 0.0], [-3.0, 0.0, -1.0]])
+    out = penalty_gaps(pred, true)
+    # state 0: 0 - (-7) = 7; state 3: -1.5 - (-1) = -0.5; all-safe state 1: slowest 0 minus fastest -2
+    assert out["mixed_state_gap"] == pytest.approx((7.0 - 0.5) / 2)
+    assert out["safe_state_speed_slope"] == pytest.approx(2.0)
+
+
 def test_refine_cli_writes_the_closed_loop_table_plot_and_policies(synth_dataset, debug_critic, tmp_path):
     out = tmp_path / "refine"
     code = main(["refine", "--data", str(synth_dataset), "--critic", f"impartial={debug_critic[0]}", "--out", str(out),
