@@ -102,10 +102,11 @@ def _perturbed_copy(scn: Scenario, ctx, a: int, anchor: int, lag: float, params:
 def _escapable(ctx, ax, ay, ah, length: float, width: float) -> bool:
     """True when the ego, braking at ``escape_decel`` along its path after a 0.3 s lag (the jerk-limited
     ramp to full braking), never overlaps the agent's box ``(ax, ay, ah)`` ``(H + 1,)`` over the horizon."""
-    t = np.maximum(np.arange(len(ax)) * ctx.dt - 0.3, 0.0)
+    clock = np.arange(len(ax)) * ctx.dt
+    t = np.maximum(clock - 0.3, 0.0)                     # time spent braking
     v0 = ctx.anchor_state[3]
     dec = ctx.cfg.variants.escape_decel
-    s = 0.3 * v0 * (t > 0) + np.where(t < v0 / dec, v0 * t - 0.5 * dec * t**2, v0**2 / (2 * dec))
+    s = v0 * np.minimum(clock, 0.3) + np.where(t < v0 / dec, v0 * t - 0.5 * dec * t**2, v0**2 / (2 * dec))
     arc = np.arange(len(ctx.path)) * PATH_DS
     ex, ey = np.interp(s, arc, ctx.path[:, 0]), np.interp(s, arc, ctx.path[:, 1])
     k = np.clip((s / PATH_DS).astype(int), 0, len(ctx.path) - 2)
