@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from critic.config import FeatureConfig
-from schemas.splits import VARIANT_MARK
+from schemas.splits import is_variant
 
 from .metrics import METRICS
 from .models import BenchData, Predictions
@@ -112,8 +112,8 @@ def leaderboard_from_predictions(table: pa.Table) -> list[dict]:
 
 #: row slices reported beside the leaderboard: name -> predicate on the sample id
 SLICES = {
-    "source scenes": lambda sid: VARIANT_MARK not in sid,
-    "scene variants (an agent already braking or cutting in at t0)": lambda sid: VARIANT_MARK in sid,
+    "source scenes": lambda sid: not is_variant(sid),
+    "scene variants (an agent already braking or cutting in at t0)": is_variant,
 }
 
 
