@@ -107,10 +107,12 @@ def synthesize_with_variants(scn: Scenario, cfg: SynthConfig, seed: int = 0):
     if is_variant(scn.scenario_id):
         raise InputError(f"{scn.scenario_id!r} contains {VARIANT_MARK!r}, which marks scene variants",
                          field="scenario_id")
-    table, stats = synthesize_scenario(scn, cfg, seed)
+    stats = SynthStats()
+    anchors = choose_anchors(scn, cfg, stats)            # once, for the source and its variants
+    table, st = synthesize_scenario(scn, cfg, seed, anchors=anchors)
+    stats += st
     out = [(scn, table)]
     if cfg.variants.per_scenario:
-        anchors = choose_anchors(scn, cfg, SynthStats())
         rng = np.random.default_rng([scenario_seed(scn.scenario_id, seed), 7])
         for v in scene_variants(scn, anchors, cfg, rng):
             vt, vs = synthesize_scenario(v.scenario, cfg, seed, anchors=[v.anchor])

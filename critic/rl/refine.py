@@ -65,12 +65,18 @@ def imitation_policy(train_eps: list, cfg: RefineConfig, fc, log=print):
     return pol
 
 
+def _outcome_masks(true_safety: np.ndarray, fail_below: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``fail`` ``[S, A]`` (true safety reward < ``fail_below``), and per state ``mixed`` (some speeds
+    fail, others not) and ``safe`` (none fails), ``[S]``."""
+    fail = true_safety < fail_below
+    return fail, fail.any(1) & ~fail.all(1), ~fail.any(1)
+
+
 def within_state_auroc(pred_safety: np.ndarray, true_safety: np.ndarray, fail_below: float = -1.0) -> dict[str, float]:
     """Over states where some target speeds truly fail (true safety reward < ``fail_below``) and
     others do not: the AUROC of the predicted penalty ``-pred_safety`` for telling them apart,
     averaged over such states (NaN if there are none), and their number. ``[S, A]`` inputs."""
-    fail = true_safety < fail_below
-    mixed = fail.any(1) & ~fail.all(1)
+    fail, mixed, _ = _outcome_masks(true_safety, fail_below)
     f, r = fail[mixed], -pred_safety[mixed]
     gt = (r[:, :, None] > r[:, None, :]) + 0.5 * (r[:, :, None] == r[:, None, :])   # [M, A, A]
     pairs = f[:, :, None] & ~f[:, None, :]
@@ -86,8 +92,7 @@ def penalty_gaps(pred_safety: np.ndarray, true_safety: np.ndarray, fail_below: f
     over states where no speed fails, the mean safety reward of the slowest speed minus the fastest
     (a critic's false alarms that grow with speed). NaN where there are no such states.
     """
-    fail = true_safety < fail_below
-    mixed, safe = fail.any(1) & ~fail.all(1), ~fail.any(1)
+    fail, mixed, safe = _outcome_masks(true_safety, fail_below)
     f, p = fail[mixed], pred_safety[mixed]
     gap = (p * ~f).sum(1) / (~f).sum(1) - (p * f).sum(1) / f.sum(1)
     slope = pred_safety[safe, 0] - pred_safety[safe, -1]
