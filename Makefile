@@ -69,6 +69,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/synth_throughput.py
 	$(BIN)/python benchmarks/pipeline_scaling.py
+	$(BIN)/python benchmarks/allocator.py
 	$(BIN)/python benchmarks/critic_latency.py
 	$(BIN)/python benchmarks/pseudo_sim.py
 

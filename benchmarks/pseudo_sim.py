@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from critic.config import FeatureConfig  # noqa: E402
 from critic.rl.config import RefineConfig  # noqa: E402
 from critic.rl.observe import Observer  # noqa: E402
-from critic.rl.rollout import closed_loop, evaluate_speeds, start_trajectory  # noqa: E402
+from critic.rl.rollout import closed_loop, evaluate_speeds, predicted_inputs, start_trajectory  # noqa: E402
 from critic.rl.sim import EgoState, Episode, events, simulate  # noqa: E402
 from synth.config import SynthConfig  # noqa: E402
 from synth.context import build_context, candidate_anchors  # noqa: E402
@@ -63,14 +63,17 @@ def main() -> None:
         closed_loop(ep, o, lambda _: 10, rc)
     ms = 1000 * (time.perf_counter() - t) / len(eps)
     print(f"closed-loop episode (8 s, replan {rc.sim.replan_steps * rc.sim.dt:g} s): {ms:.1f} ms")
-    for mode in ("policy", "hold"):
+    jobs = [(f"decision state, {m!r} value (all {A} speeds simulated and rewarded)", evaluate_speeds, m)
+            for m in ("policy", "hold")]
+    jobs.append((f"critic inputs of a decision state (all {A} speeds continued in the predicted world)",
+                 predicted_inputs, "policy"))
+    for label, fn, mode in jobs:
         rcm = dataclasses.replace(rc, sim=dataclasses.replace(rc.sim, decision_value=mode))
         t = time.perf_counter()
         for ep, o in zip(eps, obs):
             st = EgoState.at_anchor(ep)
-            evaluate_speeds(ep, st, 0, rcm, np.array(ep.ctx.anchor_state[:3]), (o, start_trajectory(st), lambda _: 10))
-        print(f"decision state, {mode!r} value (all {A} speeds simulated and rewarded): "
-              f"{1000 * (time.perf_counter() - t) / len(eps):.1f} ms")
+            fn(ep, st, 0, rcm, np.array(ep.ctx.anchor_state[:3]), (o, start_trajectory(st), lambda _: 10))
+        print(f"{label}: {1000 * (time.perf_counter() - t) / len(eps):.1f} ms")
     if args.checkpoint:
         from critic.api import ImpartialCritic, SceneBatch
 

@@ -43,37 +43,61 @@ def anchor_pose(scn: Scenario, anchor: int) -> np.ndarray:
 
 
 def agent_features(scn: Scenario, anchor: int, cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
-    pose = anchor_pose(scn, anchor)
-    H = cfg.history_steps
-    frames = np.arange(anchor - H + 1, anchor + 1)
+    """Agents ``[1 + max_agents, history_steps, AGENT_FEATURES]`` and mask at ``anchor`` (module docstring):
+    the ego, then the nearest other agents at their last valid history frame."""
+    frames = np.clip(np.arange(anchor - cfg.history_steps + 1, anchor + 1), 0, None)
+    e = scn.ego_index
+    ego = {k: np.asarray(getattr(scn, k))[e, frames][None] for k in ("x", "y", "heading", "vx", "vy", "valid")}
+    feats, mask = agent_features_for_egos(scn, anchor, cfg, ego)
+    return feats[0], mask[0]
+
+
+def agent_features_for_egos(scn, step: int, cfg: FeatureConfig, ego: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`agent_features` at ``step`` for E alternative ego histories at once.
+
+    ``ego``: ``x``, ``y``, ``heading``, ``vx``, ``vy`` (scenario frame) and ``valid`` ``[E, history_steps]``,
+    the ego's frames ``step - history_steps + 1 .. step``; the other agents come from ``scn``. Row
+    ``e`` of the result ``[E, 1 + max_agents, H, AGENT_FEATURES]`` (masks ``[E, 1 + max_agents, H]``)
+    equals :func:`agent_features` of ``scn`` with the ego's frames replaced by ``ego[e]``.
+    """
+    H, K = cfg.history_steps, cfg.max_agents
+    frames = np.arange(step - H + 1, step + 1)
     ok_f = frames >= 0
     frames = np.clip(frames, 0, None)
-    e = scn.ego_index
-    others = np.array([i for i in range(scn.num_agents) if i != e], dtype=int)
-    val = scn.valid[others][:, frames] & ok_f[None]
-    seen = val.any(axis=1)
-    last = np.where(val, np.arange(H)[None], -1).max(axis=1)
+    E = ego["x"].shape[0]
+    pose = np.stack([ego["x"][:, -1], ego["y"][:, -1], ego["heading"][:, -1]], -1)            # [E, 3]
+    others = np.array([i for i in range(scn.num_agents) if i != scn.ego_index], dtype=int)
+    val = scn.valid[others][:, frames] & ok_f[None]                                           # [n, H]
+    last = np.where(val, np.arange(H)[None], -1).max(axis=1) if len(others) else np.zeros(0, int)
     lx = scn.x[others, frames[np.maximum(last, 0)]] if len(others) else np.zeros(0)
     ly = scn.y[others, frames[np.maximum(last, 0)]] if len(others) else np.zeros(0)
-    dist = np.where(seen, np.hypot(lx - pose[0], ly - pose[1]), np.inf)
-    keep = others[np.argsort(dist)[: cfg.max_agents]]
-    keep = keep[np.isfinite(np.sort(dist)[: cfg.max_agents])]
-    rows = np.r_[e, keep]
-    feats = np.zeros((1 + cfg.max_agents, H, AGENT_FEATURES), np.float32)
-    mask = np.zeros((1 + cfg.max_agents, H), bool)
-    v = scn.valid[rows][:, frames] & ok_f[None]
-    x, y = to_ego(scn.x[rows][:, frames], scn.y[rows][:, frames], pose)
-    h = scn.heading[rows][:, frames] - pose[2]
-    c, s = np.cos(pose[2]), np.sin(pose[2])
-    vx, vy = scn.vx[rows][:, frames], scn.vy[rows][:, frames]
-    block = np.stack([x, y, np.cos(h), np.sin(h), c * vx + s * vy, -s * vx + c * vy,
-                      scn.length[rows][:, frames], scn.width[rows][:, frames]], axis=-1)
-    onehot = np.eye(4, dtype=np.float32)[scn.object_type[rows]]
-    n = len(rows)
-    feats[:n, :, :8] = np.where(v[..., None], np.nan_to_num(block), 0.0)
-    feats[:n, :, 8:12] = np.where(v[..., None], onehot[:, None, :], 0.0)
-    feats[0, :, 12] = v[0]
-    mask[:n] = v
+    dist = np.where(val.any(axis=1)[None], np.hypot(lx[None] - pose[:, :1], ly[None] - pose[:, 1:2]), np.inf)
+    order = np.argsort(dist, axis=1)[:, :K]                                                   # [E, k]
+    live = np.isfinite(np.take_along_axis(dist, order, 1))                                    # [E, k]
+    rows = others[order]                                                                      # [E, k]
+    c, s = np.cos(pose[:, 2])[:, None, None], np.sin(pose[:, 2])[:, None, None]
+
+    def block(x, y, h, vx, vy, length, width):   # [E, R, H] each, scenario frame -> [E, R, H, 8]
+        dx, dy = x - pose[:, 0, None, None], y - pose[:, 1, None, None]
+        hh = h - pose[:, 2, None, None]
+        return np.stack([c * dx + s * dy, -s * dx + c * dy, np.cos(hh), np.sin(hh), c * vx + s * vy, -s * vx + c * vy,
+                         length, width], axis=-1)
+
+    g = lambda a: a[rows][:, :, frames]  # noqa: E731  [E, k, H]
+    e = scn.ego_index
+    ego_size = lambda a: np.broadcast_to(a[e, frames], (E, 1, H))  # noqa: E731
+    b = np.concatenate([block(*(ego[k][:, None] for k in ("x", "y", "heading", "vx", "vy")), ego_size(scn.length),
+                              ego_size(scn.width)),
+                        block(g(scn.x), g(scn.y), g(scn.heading), g(scn.vx), g(scn.vy), g(scn.length), g(scn.width))], 1)
+    v = np.concatenate([(ego["valid"] & ok_f[None])[:, None], g(scn.valid) & ok_f[None, None] & live[..., None]], 1)
+    types = np.concatenate([np.full((E, 1), scn.object_type[e]), np.asarray(scn.object_type)[rows]], 1)
+    n = 1 + rows.shape[1]
+    feats = np.zeros((E, 1 + K, H, AGENT_FEATURES), np.float32)
+    mask = np.zeros((E, 1 + K, H), bool)
+    feats[:, :n, :, :8] = np.where(v[..., None], np.nan_to_num(b), 0.0)
+    feats[:, :n, :, 8:12] = np.where(v[..., None], np.eye(4, dtype=np.float32)[types][:, :, None, :], 0.0)
+    feats[:, 0, :, 12] = v[:, 0]
+    mask[:, :n] = v
     return feats, mask
 
 

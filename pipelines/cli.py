@@ -300,6 +300,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; ``argv`` None (the console entry point) first re-executes the process once
+    with the allocator settings of :mod:`pipelines.allocator`."""
+    if argv is None:
+        from pipelines.allocator import reexec_tuned
+
+        reexec_tuned()
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

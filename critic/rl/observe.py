@@ -9,12 +9,13 @@ to the current ego frame (the polyline selection stays the anchor's).
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import numpy as np
 
 from critic.config import FeatureConfig
-from critic.features import agent_features, map_features, plan_features
+from critic.features import agent_features, agent_features_for_egos, map_features, plan_features
 
 from synth.kinematics import Plans
 
@@ -52,12 +53,13 @@ def track_view(ep: Episode) -> TrackView:
     scn, ctx = ep.ctx.scenario, ep.ctx
     arr = {k: np.array(getattr(scn, k), dtype=float) for k in ("x", "y", "heading", "vx", "vy", "length", "width")}
     a0, H = ctx.anchor, ctx.steps
-    if ep.agents is not ctx.agents:  # substitute perturbed futures of the kept agents
+    valid = np.array(scn.valid, dtype=bool)
+    if ep.agents is not ctx.agents:  # substitute perturbed (or predicted) futures of the kept agents
         rows = np.array([list(scn.track_id).index(t) for t in ctx.agent_ids], dtype=int)
         for k in ("x", "y", "heading", "vx", "vy"):
             arr[k][rows, a0: a0 + H + 1] = getattr(ep.agents, k)[0]
-    return TrackView(**arr, valid=np.array(scn.valid, dtype=bool), object_type=np.asarray(scn.object_type),
-                     ego_index=scn.ego_index)
+        valid[rows, a0: a0 + H + 1] = ep.agents.valid[0]
+    return TrackView(**arr, valid=valid, object_type=np.asarray(scn.object_type), ego_index=scn.ego_index)
 
 
 class Observer:
@@ -75,6 +77,15 @@ class Observer:
         c0, s0 = np.cos(h0), np.sin(h0)   # map points in the scenario frame, for re-expression
         self.map_x = x0 + c0 * self.map0[..., 0] - s0 * self.map0[..., 1]
         self.map_y = y0 + s0 * self.map0[..., 0] + c0 * self.map0[..., 1]
+
+    def for_episode(self, ep: Episode) -> "Observer":
+        """An observer of another version of the same anchor (e.g. :meth:`Episode.predicted_at`),
+        sharing this one's map features."""
+        if ep.ctx is not self.ep.ctx:
+            raise ValueError("Observer.for_episode: the episode must share this observer's anchor context")
+        other = copy.copy(self)
+        other.ep, other.view = ep, track_view(ep)
+        return other
 
     def critic_scene(self, ego: Plans) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``(agents, agents_mask, map, map_mask, pose)`` at the last frame of ``ego`` ``[1, k + 1]``."""
@@ -101,6 +112,31 @@ class Observer:
         """Policy observation ``[OBS_DIM]`` alone (no map features) at the last frame of ``ego``."""
         agents, mask, pose = self._agents(ego)
         return policy_obs(agents, mask, self.path_preview(pose, path_idx))
+
+    def policy_obs_batch(self, history: Plans, cands: Plans, path_idx: np.ndarray) -> np.ndarray:
+        """Policy observations ``[A, OBS_DIM]`` at the last frame of each candidate continuation:
+        ``history`` ``[1, k + 1]`` (the ego from the anchor to the decision) continued by ``cands``
+        ``[A, t + 1]`` (frame 0 = the decision frame); ``path_idx`` ``[A]``. Equals :meth:`policy_obs`
+        of each ``history + candidate`` without writing them into the timeline one by one."""
+        v, a0, e = self.view, self.ep.ctx.anchor, self.view.ego_index
+        H, k, A = self.fc.history_steps, history.x.shape[1] - 1, cands.x.shape[0]
+        step = a0 + k + cands.x.shape[1] - 1
+        frames = np.arange(step - H + 1, step + 1)
+        logged = frames < a0                                       # the scenario's own ego history
+        own = np.clip(frames - a0, 0, None)                        # index into history + candidate
+        from_hist = own <= k
+        ego = {}
+        for name in ("x", "y", "heading", "speed"):
+            h, c = getattr(history, name)[0], getattr(cands, name)
+            ego[name] = np.where(from_hist[None], h[np.minimum(own, k)][None], c[:, np.clip(own - k, 0, None)])
+        ego["vx"], ego["vy"] = ego["speed"] * np.cos(ego["heading"]), ego["speed"] * np.sin(ego["heading"])
+        fr = np.clip(frames, 0, None)
+        for name in ("x", "y", "heading", "vx", "vy"):
+            ego[name] = np.where(logged[None], getattr(v, name)[e, fr][None], ego[name])
+        ego["valid"] = np.broadcast_to(np.where(logged, v.valid[e, fr], True), (A, H))
+        agents, mask = agent_features_for_egos(v, step, self.fc, ego)
+        pose = np.stack([cands.x[:, -1], cands.y[:, -1], cands.heading[:, -1]], -1)
+        return np.stack([policy_obs(agents[i], mask[i], self.path_preview(pose[i], int(path_idx[i]))) for i in range(A)])
 
     def _moved_map(self, pose: np.ndarray) -> np.ndarray:
         """Anchor-frame map features re-expressed in the ego frame of ``pose``."""

@@ -35,7 +35,7 @@ def critic_table(critic: ImpartialCritic, ds: DecisionStates, rc: RefineConfig, 
         t = lambda x, dt=torch.float32: torch.as_tensor(x[sl], dtype=dt, device=dev)  # noqa: E731
         scenes = SceneBatch(t(ds.agents), t(ds.agents_mask, torch.bool), t(ds.map), t(ds.map_mask, torch.bool))
         hz = critic.score(scenes, t(ds.plans))["hazards"]
-        out.append(critic_reward(hz, t(ds.geometric_reward), rc.reward, critic.cfg.features.dyn_stride,
+        out.append(critic_reward(hz, t(ds.critic_geometric_reward), rc.reward, critic.cfg.features.dyn_stride,
                                  rc.sim.safety_horizon).cpu().numpy())
     return np.concatenate(out)
 
@@ -100,6 +100,19 @@ def penalty_gaps(pred_safety: np.ndarray, true_safety: np.ndarray, fail_below: f
             "safe_state_speed_slope": float(slope.mean()) if len(slope) else float("nan")}
 
 
+def state_auroc(pred_safety: np.ndarray, true_safety: np.ndarray, fail_below: float = -1.0) -> dict[str, float]:
+    """Across decision states: the AUROC of the mean predicted penalty ``-pred_safety.mean(1)`` for
+    telling states where some speed truly fails from states where none does (does the critic know
+    *when* danger is near, rather than which speed is worse); and the same over all (state, speed)
+    pairs pooled. ``[S, A]`` inputs; NaN when one class is missing."""
+    from benchmark.metrics import auroc
+
+    fail = true_safety < fail_below
+    state, ok = auroc(-pred_safety.mean(1), fail.any(1))
+    pooled, ok2 = auroc(-pred_safety.ravel(), fail.ravel())
+    return {"state_auroc": float(state) if ok else float("nan"), "pooled_auroc": float(pooled) if ok2 else float("nan")}
+
+
 def closed_loop_table(runs: dict[str, list[list[dict]]]) -> dict[str, dict[str, dict]]:
     """``runs[policy][seed]`` = per-episode metrics -> ``table[section][label]``: every seed's
     episodes pooled, plus the spread (std) of violations per 100 m over seeds."""
@@ -142,14 +155,16 @@ def refine(data: Path, critics: dict[str, Path], out: Path, cfg: RefineConfig, l
     for name, c in loaded.items():
         tables[name] = critic_table(c, ds, cfg)
         ranking[name] = rank_agreement(tables[name], ds.true_reward)
-        pred_safety, true_safety = tables[name] - ds.geometric_reward, ds.true_reward - ds.geometric_reward
+        pred_safety, true_safety = tables[name] - ds.critic_geometric_reward, ds.true_reward - ds.geometric_reward
         ranking[name].update({f"safety_{k}": v for k, v in rank_agreement(pred_safety, true_safety).items()})
         ranking[name].update(within_state_auroc(pred_safety, true_safety))
         ranking[name].update(penalty_gaps(pred_safety, true_safety))
+        ranking[name].update(state_auroc(pred_safety, true_safety))
         log(f"critic {name}: speed ranking vs simulator: {ranking[name]}")
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / "decision_states.tmp.npz"
     np.savez_compressed(tmp, obs=ds.obs, episode=ds.episode, step=ds.step, geometric_reward=ds.geometric_reward,
+                        critic_geometric_reward=ds.critic_geometric_reward,
                         **{f"reward_{k}": v for k, v in tables.items()})
     os.replace(tmp, out / "decision_states.npz")
     policies = {"unrefined": [base]}

@@ -54,14 +54,16 @@ class DecisionStates:
     """S decision states, each with every target speed (A) evaluated.
 
     ``obs`` ``[S, OBS_DIM]``; ``true_reward`` / ``geometric_reward`` ``[S, A]`` (PerlAD reward
-    from the simulation, and its lane / distance / progress part only); critic inputs:
-    ``agents``, ``agents_mask``, ``map``, ``map_mask`` ``[S, ...]`` and ``plans`` ``[S, A, 80, 5]``;
-    ``episode`` and ``step`` ``[S]``.
+    from the simulation, and its lane / distance / progress part only); critic inputs, all as
+    known at the decision (:func:`predicted_inputs`): ``agents``, ``agents_mask``, ``map``,
+    ``map_mask`` ``[S, ...]``, ``plans`` ``[S, A, 80, 5]`` and their lane / distance / progress
+    reward ``critic_geometric_reward`` ``[S, A]``; ``episode`` and ``step`` ``[S]``.
     """
 
     obs: np.ndarray
     true_reward: np.ndarray
     geometric_reward: np.ndarray
+    critic_geometric_reward: np.ndarray
     agents: np.ndarray
     agents_mask: np.ndarray
     map: np.ndarray
@@ -79,12 +81,11 @@ def continue_with_policy(ep: Episode, observer: Observer, history: Plans, first:
     ego before the decision. Returns the trajectories ``[A, steps + 1]``, the final states and the
     last target speeds ``[A]`` (m/s)."""
     speeds = np.asarray(rc.sim.target_speeds)
-    A, out, t = first.x.shape[0], first, first.x.shape[1] - 1
+    out, t = first, first.x.shape[1] - 1
     tgt = speeds
     while t < steps:
         n = min(rc.sim.replan_steps, steps - t)
-        tgt = np.array([speeds[choose(observer.policy_obs(Plans.concat_time(history, out.take([a])),
-                                                          int(state.path_idx[a])))] for a in range(A)])
+        tgt = speeds[[choose(o) for o in observer.policy_obs_batch(history, out, state.path_idx)]]
         seg, state = simulate(ep, state, tgt, n, rc.sim)
         out, t = Plans.concat_time(out, seg), t + n
     return out, state, tgt
@@ -120,29 +121,50 @@ def candidate_trajectories(ep: Episode, state: EgoState, k: int, rc: RefineConfi
     return traj, traj
 
 
+def _geometric(ep: Episode, geo_plan: Plans, k: int, rc: RefineConfig) -> np.ndarray:
+    """Lane, distance and progress terms ``[A]`` over ``reward_steps`` of plans ``[A, >= R + 1]``."""
+    R = min(rc.sim.reward_steps, ep.ctx.steps - k)
+    return perlad_reward(events(ep, geo_plan.frames(slice(0, R + 1)), k).without_safety(), rc.reward)["total"]
+
+
 def evaluate_speeds(ep: Episode, state: EgoState, k: int, rc: RefineConfig, pose: np.ndarray,
                     continuation: tuple[Observer, Plans, Callable] | None = None):
     """Every target speed from ``state`` at step ``k``: (true reward ``[A]``, geometric reward ``[A]``,
-    critic plan features ``[A, 80, 5]`` of the safety plans).
+    plan features ``[A, 80, 5]`` of the safety plans).
 
     Geometric terms (progress, distance to the log, lane lines) over ``reward_steps``, collision and
     off-road terms over ``safety_horizon``, on the plans of :func:`candidate_trajectories`.
     """
-    sc = rc.sim
     geo_plan, safe = candidate_trajectories(ep, state, k, rc, continuation=continuation)
-    R = min(sc.reward_steps, ep.ctx.steps - k)
-    geo = perlad_reward(events(ep, geo_plan.frames(slice(0, R + 1)), k).without_safety(), rc.reward)["total"]
-    Rs = min(sc.safety_horizon, ep.ctx.steps - k)
+    geo = _geometric(ep, geo_plan, k, rc)
+    Rs = min(rc.sim.safety_horizon, ep.ctx.steps - k)
     terms = perlad_reward(events(ep, safe.frames(slice(0, Rs + 1)), k), rc.reward)
     return geo + terms["collision"] + terms["offroad"], geo, candidate_plans(safe, pose)
+
+
+def predicted_inputs(ep: Episode, state: EgoState, k: int, rc: RefineConfig, pose: np.ndarray,
+                     continuation: tuple[Observer, Plans, Callable]) -> tuple[np.ndarray, np.ndarray]:
+    """What a critic scores for every target speed at step ``k``: geometric reward ``[A]`` and plan
+    features ``[A, 80, 5]`` of the decision plans in the world as known at ``k``
+    (:meth:`Episode.predicted_at`: other agents at constant velocity from ``k``).
+
+    Under ``decision_value='policy'`` the plans continue under the policy, which reacts to the
+    other agents; continued in the true world they would carry the agents' future into the
+    critic's input (a plan that brakes hard because the lead will brake), which no critic can
+    be given at decision time. ``hold`` and ``fallback`` plans do not depend on the agents.
+    """
+    pred = ep.predicted_at(k)
+    observer, history, choose = continuation
+    geo_plan, safe = candidate_trajectories(pred, state, k, rc, continuation=(observer.for_episode(pred), history, choose))
+    return _geometric(pred, geo_plan, k, rc), candidate_plans(safe, pose)
 
 
 def collect_decisions(episodes: list[Episode], choose: Callable[[np.ndarray], int], rc: RefineConfig,
                       fc: FeatureConfig, log=None) -> DecisionStates:
     """Run ``choose`` in closed loop on every episode and evaluate every target speed at the
     decision steps ``rc.decision_times``."""
-    rows: dict[str, list] = {k: [] for k in ("obs", "true_reward", "geometric_reward", "agents", "agents_mask", "map",
-                                             "map_mask", "plans", "episode", "step")}
+    rows: dict[str, list] = {k: [] for k in ("obs", "true_reward", "geometric_reward", "critic_geometric_reward", "agents",
+                                             "agents_mask", "map", "map_mask", "plans", "episode", "step")}
     times = set(rc.decision_times)
     for i, ep in enumerate(episodes):
         obsr = Observer(ep, fc)
@@ -151,7 +173,10 @@ def collect_decisions(episodes: list[Episode], choose: Callable[[np.ndarray], in
             if k not in times or k + rc.sim.replan_steps > ep.ctx.steps:
                 return
             tr, geo, plans = evaluate_speeds(ep, state, k, rc, scene[4], (obsr, traj, choose))
-            for key, val in zip(rows, (obs, tr, geo, *scene[:4], plans, i, k)):
+            cgeo = geo
+            if rc.sim.decision_value == "policy":
+                cgeo, plans = predicted_inputs(ep, state, k, rc, scene[4], (obsr, traj, choose))
+            for key, val in zip(rows, (obs, tr, geo, cgeo, *scene[:4], plans, i, k)):
                 rows[key].append(val)
 
         closed_loop(ep, obsr, choose, rc, record)

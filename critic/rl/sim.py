@@ -57,6 +57,21 @@ class Episode:
         return Episode(ctx, ctx.agents if agents is None else agents, variant,
                        lines.get(LineType.SOLID), lines.get(LineType.DOUBLE_SOLID))
 
+    def predicted_at(self, k: int) -> "Episode":
+        """What is known at episode step ``k``: the other agents' frames after ``k`` replaced by a
+        constant-velocity extrapolation of their state at ``k`` (heading and velocity held; an agent
+        not valid at ``k`` stays invalid). Frames up to ``k`` are unchanged."""
+        ag = self.agents
+        T = ag.x.shape[-1]
+        k = int(np.clip(k, 0, T - 1))
+        dt = np.clip(np.arange(T) - k, 0, None) * self.ctx.dt               # [T] s after step k
+        after = np.arange(T) > k
+        at = lambda a: a[..., k:k + 1]  # noqa: E731
+        fut = {f: np.where(after, at(getattr(ag, f)), getattr(ag, f)) for f in ("heading", "vx", "vy", "valid")}
+        fut["x"] = np.where(after, at(ag.x) + at(ag.vx) * dt, ag.x)
+        fut["y"] = np.where(after, at(ag.y) + at(ag.vy) * dt, ag.y)
+        return dataclasses.replace(self, agents=dataclasses.replace(ag, **fut), variant=f"{self.variant}@cv{k}")
+
     @property
     def logged_xy(self) -> np.ndarray:
         """Logged ego positions ``[H + 1, 2]``."""

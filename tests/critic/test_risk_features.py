@@ -73,3 +73,67 @@ def test_occupancy_marks_the_cells_under_an_agent_box():
     cells = np.argwhere(occ[0, 0])
     # x in [3, 7] -> rows 19..22, y in [-1, 1] -> columns 15..16
     assert set(cells[:, 0]) == {19, 20, 21, 22} and set(cells[:, 1]) == {15, 16}
+
+
+def _agent_features_reference(scn, step, cfg):
+    """Slow reference: the ego, then the nearest agents (by distance at their last valid history
+    frame), one agent and one frame at a time."""
+    H, e = cfg.history_steps, scn.ego_index
+    frames = [f for f in range(step - H + 1, step + 1)]
+    x0, y0, h0 = scn.x[e, step], scn.y[e, step], scn.heading[e, step]
+    c, s = np.cos(h0), np.sin(h0)
+    ranked = []
+    for i in range(scn.num_agents):
+        seen = [f for f in frames if f >= 0 and scn.valid[i, f]]
+        if i != e and seen:
+            ranked.append((float(np.hypot(scn.x[i, seen[-1]] - x0, scn.y[i, seen[-1]] - y0)), i))
+    rows = [e] + [i for _, i in sorted(ranked)[: cfg.max_agents]]
+    feats = np.zeros((1 + cfg.max_agents, H, 13), np.float32)
+    mask = np.zeros((1 + cfg.max_agents, H), bool)
+    for r, i in enumerate(rows):
+        for j, f in enumerate(frames):
+            if f < 0 or not scn.valid[i, f]:
+                continue
+            dx, dy, dh = scn.x[i, f] - x0, scn.y[i, f] - y0, scn.heading[i, f] - h0
+            vx, vy = scn.vx[i, f], scn.vy[i, f]
+            feats[r, j, :8] = [c * dx + s * dy, -s * dx + c * dy, np.cos(dh), np.sin(dh), c * vx + s * vy,
+                               -s * vx + c * vy, scn.length[i, f], scn.width[i, f]]
+            feats[r, j, 8 + int(scn.object_type[i])] = 1.0
+            feats[r, j, 12] = float(r == 0)
+            mask[r, j] = True
+    return feats, mask
+
+
+def test_agent_features_for_many_egos_equal_the_one_ego_reference():
+    """A crowd of 14 agents (more than max_agents = 6, some missing frames, mixed types) seen from
+    three alternative ego histories at once equals the slow reference, and agent_features, with each
+    history written in."""
+    import dataclasses
+
+    from critic.features import agent_features_for_egos
+    rng = np.random.default_rng(3)
+    base = tiny_scenario()
+    n, T = 15, 6
+    valid = rng.random((n, T)) > 0.2
+    valid[0] = True
+    scn = dataclasses.replace(
+        base, track_id=[f"a{i}" for i in range(n)], object_type=[0] + list(rng.integers(0, 4, n - 1)), size_imputed=[False] * n,
+        x=rng.uniform(-40, 40, (n, T)), y=rng.uniform(-20, 20, (n, T)), heading=rng.uniform(-3, 3, (n, T)),
+        vx=rng.normal(0, 5, (n, T)), vy=rng.normal(0, 5, (n, T)), length=np.full((n, T), 4.0), width=np.full((n, T), 2.0),
+        valid=valid)
+    cfg = FeatureConfig(max_agents=6, history_steps=4)
+    step, H = 5, 4
+    ego = {k: rng.normal(0, 10 if k in ("x", "y") else 1, (3, H)) for k in ("x", "y", "heading", "vx", "vy")}
+    ego["valid"] = np.array([[True] * H, [False, True, True, True], [True] * H])
+    feats, mask = agent_features_for_egos(scn, step, cfg, ego)
+    for e in range(3):
+        ref = {k: np.array(getattr(scn, k), dtype=float) for k in ("x", "y", "heading", "vx", "vy")}
+        for k in ref:
+            ref[k][0, step - H + 1: step + 1] = ego[k][e]
+        vv = scn.valid.copy()
+        vv[0, step - H + 1: step + 1] = ego["valid"][e]
+        f, m = _agent_features_reference(dataclasses.replace(scn, **ref, valid=vv), step, cfg)
+        assert np.array_equal(m, mask[e]) and np.allclose(f, feats[e], atol=1e-5)
+        one, one_mask = agent_features(dataclasses.replace(scn, **ref, valid=vv), step, cfg)
+        assert np.array_equal(one, feats[e]) and np.array_equal(one_mask, mask[e])
+    assert mask[:, 1:].any(axis=(1, 2)).all() and not np.allclose(feats[0], feats[2])

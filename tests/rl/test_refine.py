@@ -60,3 +60,16 @@ def test_refine_cli_writes_the_closed_loop_table_plot_and_policies(synth_dataset
 def test_refine_rejects_a_missing_critic_with_a_clear_error(synth_dataset, tmp_path, capsys):
     code = main(["refine", "--data", str(synth_dataset), "--out", str(tmp_path / "r"), "--preset", "debug"])
     assert code == 2 and "critic" in capsys.readouterr().err
+
+
+def test_state_auroc_ranks_states_by_their_mean_penalty_and_pools_pairs():
+    from critic.rl.refine import state_auroc
+    true = np.array([[0.0, -30.0], [0.0, 0.0], [0.0, 0.0], [-30.0, -30.0]])
+    pred = np.array([[-1.0, -1.0], [-2.0, -2.0], [0.0, 0.0], [-3.0, -1.0]])
+    out = state_auroc(pred, true)
+    # danger states 0 and 3 (mean penalty 1, 2) vs safe 1 and 2 (2, 0): 1 vs 2 lost, 1 vs 0 won,
+    # 2 vs 2 tied, 2 vs 0 won
+    assert out["state_auroc"] == pytest.approx(2.5 / 4)
+    # 3 failing pairs (penalties 1, 3, 1) vs 5 safe (1, 2, 2, 0, 0): wins 2.5 + 5 + 2.5 of 15
+    assert out["pooled_auroc"] == pytest.approx(10.0 / 15)
+    assert np.isnan(state_auroc(pred[1:3], true[1:3])["state_auroc"])

@@ -226,3 +226,67 @@ def test_policy_continuation_with_an_always_stop_policy_equals_the_fallback_plan
     assert np.allclose(cont.x, ref.x) and np.allclose(cont.speed, ref.speed)
     assert len(seen) == 21 * (rc.sim.safety_steps // rc.sim.replan_steps - 1)      # one decision per candidate per 0.5 s
     assert len({round(float(o[3]), 4) for o in seen}) > 1 and all(o[2] == 1.0 for o in seen)   # each sees its own lead gap
+
+
+def _lead_brakes_after(ep: Episode, frame: int, decel: float = 6.0) -> Episode:
+    """``ep`` with its lead (agent 0) moving at 8 m/s and braking to a stop from episode frame ``frame``."""
+    ag = ep.agents
+    T = ag.x.shape[-1]
+    t = np.clip(np.arange(T) - frame, 0, None) * 0.1
+    v = np.where(np.arange(T) < frame, 8.0, np.maximum(8.0 - decel * t, 0.0))
+    x = ag.x[0, 0, 0] + np.concatenate([[0.0], np.cumsum(v[:-1] * 0.1)])
+    fut = dataclasses.replace(ag, x=ag.x.copy(), vx=ag.vx.copy())
+    fut.x[0, 0], fut.vx[0, 0] = x, v
+    return dataclasses.replace(ep, agents=fut, variant="lead_brake")
+
+
+def test_predicted_world_holds_every_agent_at_its_velocity_after_the_decision_step():
+    ep = _lead_brakes_after(road_episode(40.0), 5)
+    pred = ep.predicted_at(10)
+    a, p = ep.agents, pred.agents
+    assert np.array_equal(p.x[..., :11], a.x[..., :11]) and np.array_equal(p.vx[..., :11], a.vx[..., :11])
+    t = (np.arange(11, a.x.shape[-1]) - 10) * 0.1
+    assert np.allclose(p.x[0, 0, 11:], a.x[0, 0, 10] + a.vx[0, 0, 10] * t)
+    assert np.allclose(p.vx[0, 0, 11:], a.vx[0, 0, 10]) and a.vx[0, 0, 30] == 0.0     # the truth stopped, the prediction did not
+    gone = dataclasses.replace(ep, agents=dataclasses.replace(a, valid=np.zeros_like(a.valid)))
+    assert not gone.predicted_at(10).agents.valid.any()                                  # not seen at k: never appears
+
+
+def test_critic_inputs_depend_on_the_past_only_while_the_true_reward_sees_the_future():
+    from critic.config import FeatureConfig
+    from critic.rl.observe import Observer
+    from critic.rl.rollout import evaluate_speeds, predicted_inputs, start_trajectory
+    rc = RefineConfig()
+    keep_gap = lambda obs: 0 if obs[2] == 1.0 and obs[3] * 30 < 6.0 else 12           # noqa: E731  a late-reacting policy
+    out = {}
+    for name, brake_at in (("brakes", 12), ("cruises", 10_000)):
+        ep = _lead_brakes_after(road_episode(45.0), brake_at, decel=8.0)
+        st = EgoState.at_anchor(ep)
+        obsr = Observer(ep, FeatureConfig())
+        _, scene = obsr.observe(start_trajectory(st), 0)
+        cont = (obsr, start_trajectory(st), keep_gap)
+        out[name] = (evaluate_speeds(ep, st, 0, rc, scene[4], cont), predicted_inputs(ep, st, 0, rc, scene[4], cont))
+    (true_b, _, plans_b), (cgeo_b, cplans_b) = out["brakes"]
+    (true_c, _, plans_c), (cgeo_c, cplans_c) = out["cruises"]
+    assert np.array_equal(cplans_b, cplans_c) and np.array_equal(cgeo_b, cgeo_c)          # same past, same critic input
+    assert not np.allclose(plans_b, plans_c)                      # the true continuation reacts to the braking lead
+    assert (true_b < true_c - 1.0).any()                          # and some speed is judged worse for it
+
+
+@pytest.mark.parametrize("k,t", [(0, 5), (12, 5), (3, 2)])
+def test_batched_policy_observations_equal_one_candidate_at_a_time(k, t):
+    from critic.config import FeatureConfig
+    from critic.rl.observe import Observer
+    from critic.rl.rollout import start_trajectory
+    from synth.kinematics import Plans
+    ep = _lead_brakes_after(road_episode(45.0), 4)
+    obsr, sc = Observer(ep, FeatureConfig()), SimConfig()
+    st = EgoState.at_anchor(ep)
+    hist = start_trajectory(st)
+    if k:
+        seg, st = simulate(ep, st, np.array([7.0]), k, sc)
+        hist = Plans.concat_time(hist, seg)
+    cands, end = simulate(ep, st.repeat(4), np.array([0.0, 5.0, 10.0, 20.0]), t, sc)
+    batch = obsr.policy_obs_batch(hist, cands, end.path_idx)
+    one = np.stack([obsr.policy_obs(Plans.concat_time(hist, cands.take([a])), int(end.path_idx[a])) for a in range(4)])
+    assert np.allclose(batch, one, atol=1e-5) and not np.allclose(batch[0], batch[3])
