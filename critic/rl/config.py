@@ -147,6 +147,17 @@ class RefineConfig:
     """Steps after the anchor at which training decision states are recorded (IL policy in closed loop)."""
     grpo_seeds: int = 3
     """GRPO runs (seeds) per reward source; the table pools their episodes and gives the spread."""
+    adapt_anchors: int = 100
+    """Validation-split anchors whose closed-loop decision states adapt a copy of each
+    counterfactual-trained critic to the states a policy visits (:mod:`critic.rl.adapt`); the
+    adapted copy is an extra reward source ``<name>-adapted``. 0 disables. The optimistic critic
+    is never adapted: it learns from expert logs only."""
+    adapt_steps: int = 300
+    """Fine-tuning steps of the adaptation."""
+    adapt_batch: int = 16
+    """Decision states per adaptation step (each with every target speed's plan)."""
+    adapt_lr: float = 3e-4
+    """Adam learning rate of the adaptation."""
     seed: int = 0
 
     def to_json(self) -> str:
@@ -158,9 +169,10 @@ def preset(name: str) -> RefineConfig:
     if name == "default":
         return RefineConfig()
     if name == "demo":
-        return RefineConfig(train_anchors=120, eval_anchors=80, decision_times=(0, 20, 40, 60))
+        return RefineConfig(train_anchors=120, eval_anchors=80, decision_times=(0, 20, 40, 60), adapt_anchors=30,
+                            adapt_steps=100)
     if name == "debug":
         return RefineConfig(train_anchors=6, eval_anchors=4, perturbed_per_anchor=1, decision_times=(0, 10),
                             grpo=GRPOConfig(il_epochs=5, iterations=10, states_per_batch=8, group=4, dagger_rounds=1),
-                            grpo_seeds=2)
+                            grpo_seeds=2, adapt_anchors=3, adapt_steps=3, adapt_batch=4)
     raise ValueError(f"preset: unknown {name!r} (default, demo, debug)")

@@ -16,8 +16,10 @@ from safetensors.torch import save_file
 from benchmark.closed_loop import episode_metrics, summarise
 from benchmark.closed_loop_report import write_report
 from critic.api import ImpartialCritic, SceneBatch
+from critic.checkpoint import save_checkpoint
 from schemas import InputError
 
+from .adapt import adapt_critic
 from .config import RefineConfig
 from .episodes import build_episodes
 from .grpo import grpo_refine, imitation_init
@@ -133,6 +135,30 @@ def closed_loop_table(runs: dict[str, list[list[dict]]]) -> dict[str, dict[str, 
     return table
 
 
+def adapt_critics(data: Path, loaded: dict[str, ImpartialCritic], base, cfg: RefineConfig, fc, out: Path,
+                  log=print) -> dict:
+    """Adds ``<name>-adapted`` to ``loaded`` for every non-optimistic critic (:mod:`critic.rl.adapt`),
+    from the imitation policy ``base`` in closed loop on ``cfg.adapt_anchors`` validation anchors,
+    and saves each as a checkpoint ``out/critic-<name>-adapted``. Returns what was done for
+    ``refine.json`` (skipped, with the reason, when the dataset has no validation split)."""
+    names = [n for n, c in loaded.items() if c.cfg.variant != "optimistic"]
+    if not cfg.adapt_anchors or not names:
+        return {"critics": []}
+    try:
+        val_eps = build_episodes(data, "val", cfg.adapt_anchors, cfg.perturbed_per_anchor, cfg.seed + 2)
+    except InputError as err:
+        log(f"adaptation skipped: {err}")
+        return {"critics": [], "skipped": str(err)}
+    vds = collect_decisions(val_eps, base.greedy, cfg, fc, log, label_critic_plans=True)
+    info = {"critics": names, "val_episodes": len(val_eps), "val_decision_states": int(len(vds.obs)),
+            "failing_plan_share": float(vds.critic_plan_outcomes.any(-1).mean()), "steps": cfg.adapt_steps}
+    for name in names:
+        c = loaded[f"{name}-adapted"] = adapt_critic(loaded[name], vds, cfg, log)
+        save_checkpoint(out / f"critic-{name}-adapted", c.model, c.cfg,
+                        extra={"calibration": c.model.calibration, "adaptation": info})
+    return info
+
+
 def refine(data: Path, critics: dict[str, Path], out: Path, cfg: RefineConfig, log=print) -> dict:
     """Runs the whole refinement study; writes tables, plot, policies and ``refine.json`` to ``out``."""
     t_start = time.time()
@@ -150,6 +176,8 @@ def refine(data: Path, critics: dict[str, Path], out: Path, cfg: RefineConfig, l
     base = imitation_policy(train_eps, cfg, fc, log)
     ds = collect_decisions(train_eps, base.greedy, cfg, fc, log)
     log(f"decision states: {len(ds.obs)} ({time.time() - t_start:.0f} s)")
+    adaptation = adapt_critics(data, loaded, base, cfg, fc, out, log)
+    log(f"adaptation: {adaptation} ({time.time() - t_start:.0f} s)")
     tables = {"simulator": ds.true_reward}
     ranking = {}
     for name, c in loaded.items():
@@ -183,7 +211,7 @@ def refine(data: Path, critics: dict[str, Path], out: Path, cfg: RefineConfig, l
     for name, pols in policies.items():
         for i, pol in enumerate(pols):
             save_file(pol.state_dict(), str(out / f"policy-{name}{f'-seed{i}' if i else ''}.safetensors"))
-    result = {"table": table, "ranking": ranking, "decision_states": int(len(ds.obs)),
+    result = {"table": table, "ranking": ranking, "decision_states": int(len(ds.obs)), "adaptation": adaptation,
               "train_episodes": len(train_eps), "test_episodes": len(test_eps), "seconds": time.time() - t_start,
               "config": json.loads(cfg.to_json()), "critics": {n: str(p) for n, p in critics.items()}}
     tmp = out / "refine.json.tmp"

@@ -57,7 +57,8 @@ class DecisionStates:
     from the simulation, and its lane / distance / progress part only); critic inputs, all as
     known at the decision (:func:`predicted_inputs`): ``agents``, ``agents_mask``, ``map``,
     ``map_mask`` ``[S, ...]``, ``plans`` ``[S, A, 80, 5]`` and their lane / distance / progress
-    reward ``critic_geometric_reward`` ``[S, A]``; ``episode`` and ``step`` ``[S]``.
+    reward ``critic_geometric_reward`` ``[S, A]``; ``episode`` and ``step`` ``[S]``; optionally the
+    true outcomes of the critic's plans.
     """
 
     obs: np.ndarray
@@ -71,6 +72,8 @@ class DecisionStates:
     plans: np.ndarray
     episode: np.ndarray
     step: np.ndarray
+    critic_plan_outcomes: np.ndarray | None = None
+    """``[S, A, 2]`` bool (:func:`plan_outcomes` of ``plans``), when collected with labels."""
 
 
 def continue_with_policy(ep: Episode, observer: Observer, history: Plans, first: Plans, state: EgoState,
@@ -143,28 +146,42 @@ def evaluate_speeds(ep: Episode, state: EgoState, k: int, rc: RefineConfig, pose
 
 
 def predicted_inputs(ep: Episode, state: EgoState, k: int, rc: RefineConfig, pose: np.ndarray,
-                     continuation: tuple[Observer, Plans, Callable]) -> tuple[np.ndarray, np.ndarray]:
-    """What a critic scores for every target speed at step ``k``: geometric reward ``[A]`` and plan
-    features ``[A, 80, 5]`` of the decision plans in the world as known at ``k``
-    (:meth:`Episode.predicted_at`: other agents at constant velocity from ``k``).
+                     continuation: tuple[Observer, Plans, Callable]) -> tuple[np.ndarray, np.ndarray, Plans]:
+    """What a critic scores for every target speed at step ``k``: geometric reward ``[A]``, plan
+    features ``[A, 80, 5]`` and the safety trajectories ``[A, 81]`` of the decision plans in the
+    world as known at ``k`` (:meth:`Episode.predicted_at`: other agents at constant velocity from ``k``).
 
     Under ``decision_value='policy'`` the plans continue under the policy, which reacts to the
     other agents; continued in the true world they would carry the agents' future into the
     critic's input (a plan that brakes hard because the lead will brake), which no critic can
     be given at decision time. ``hold`` and ``fallback`` plans do not depend on the agents.
     """
-    pred = ep.predicted_at(k)
-    observer, history, choose = continuation
-    geo_plan, safe = candidate_trajectories(pred, state, k, rc, continuation=(observer.for_episode(pred), history, choose))
-    return _geometric(pred, geo_plan, k, rc), candidate_plans(safe, pose)
+    world = ep
+    if rc.sim.decision_value == "policy":
+        world = ep.predicted_at(k)
+        observer, history, choose = continuation
+        continuation = (observer.for_episode(world), history, choose)
+    geo_plan, safe = candidate_trajectories(world, state, k, rc, continuation=continuation)
+    return _geometric(ep, geo_plan, k, rc), candidate_plans(safe, pose), safe
+
+
+def plan_outcomes(ep: Episode, traj: Plans, k: int, rc: RefineConfig) -> np.ndarray:
+    """``[A, 2]`` bool: whether trajectories ``traj`` ``[A, >= 2]`` from step ``k``, driven open loop
+    among the episode's true agents, have an at-fault collision / leave the road within the safety
+    horizon (the labels a critic is trained on, :mod:`synth.labels`)."""
+    Rs = min(rc.sim.safety_horizon, ep.ctx.steps - k, traj.x.shape[1] - 1)
+    ev = events(ep, traj.frames(slice(0, Rs + 1)), k)
+    return np.stack([(ev.collision_step >= 0) & ev.at_fault, ev.offroad_step >= 0], -1)
 
 
 def collect_decisions(episodes: list[Episode], choose: Callable[[np.ndarray], int], rc: RefineConfig,
-                      fc: FeatureConfig, log=None) -> DecisionStates:
+                      fc: FeatureConfig, log=None, label_critic_plans: bool = False) -> DecisionStates:
     """Run ``choose`` in closed loop on every episode and evaluate every target speed at the
-    decision steps ``rc.decision_times``."""
-    rows: dict[str, list] = {k: [] for k in ("obs", "true_reward", "geometric_reward", "critic_geometric_reward", "agents",
-                                             "agents_mask", "map", "map_mask", "plans", "episode", "step")}
+    decision steps ``rc.decision_times``; ``label_critic_plans`` adds :func:`plan_outcomes` of the
+    critic's plans (``critic_plan_outcomes``)."""
+    keys = ("obs", "true_reward", "geometric_reward", "critic_geometric_reward", "agents", "agents_mask", "map",
+            "map_mask", "plans", "episode", "step") + (("critic_plan_outcomes",) if label_critic_plans else ())
+    rows: dict[str, list] = {k: [] for k in keys}
     times = set(rc.decision_times)
     for i, ep in enumerate(episodes):
         obsr = Observer(ep, fc)
@@ -172,11 +189,13 @@ def collect_decisions(episodes: list[Episode], choose: Callable[[np.ndarray], in
         def record(k, state, obs, scene, traj, i=i, ep=ep, obsr=obsr):
             if k not in times or k + rc.sim.replan_steps > ep.ctx.steps:
                 return
-            tr, geo, plans = evaluate_speeds(ep, state, k, rc, scene[4], (obsr, traj, choose))
-            cgeo = geo
-            if rc.sim.decision_value == "policy":
-                cgeo, plans = predicted_inputs(ep, state, k, rc, scene[4], (obsr, traj, choose))
-            for key, val in zip(rows, (obs, tr, geo, cgeo, *scene[:4], plans, i, k)):
+            cont = (obsr, traj, choose)
+            tr, geo, _ = evaluate_speeds(ep, state, k, rc, scene[4], cont)
+            cgeo, plans, safe = predicted_inputs(ep, state, k, rc, scene[4], cont)
+            vals = (obs, tr, geo, cgeo, *scene[:4], plans, i, k)
+            if label_critic_plans:
+                vals += (plan_outcomes(ep, safe, k, rc),)
+            for key, val in zip(rows, vals):
                 rows[key].append(val)
 
         closed_loop(ep, obsr, choose, rc, record)

@@ -43,7 +43,11 @@ def test_refine_cli_writes_the_closed_loop_table_plot_and_policies(synth_dataset
     assert code == 0
     res = json.loads((out / "refine.json").read_text())
     table = res["table"]["all"]
-    assert set(table) == {"unrefined (IL)", "GRPO + simulator", "GRPO + impartial"}
+    assert set(table) == {"unrefined (IL)", "GRPO + simulator", "GRPO + impartial", "GRPO + impartial-adapted"}
+    assert res["adaptation"]["critics"] == ["impartial"] and res["adaptation"]["val_decision_states"] > 0
+    from critic.api import ImpartialCritic
+    adapted = ImpartialCritic.load(out / "critic-impartial-adapted")        # a checkpoint an RL loop can import
+    assert adapted.model.calibration == ImpartialCritic.load(debug_critic[0]).model.calibration
     for row in table.values():
         assert row["episodes"] == res["test_episodes"] > 0 and row["violations_sd_seeds"] >= 0.0
         assert 0.0 <= row["PDMS"] <= 1.0 and row["progress_m"] > 0.0
@@ -73,3 +77,41 @@ def test_state_auroc_ranks_states_by_their_mean_penalty_and_pools_pairs():
     # 3 failing pairs (penalties 1, 3, 1) vs 5 safe (1, 2, 2, 0, 0): wins 2.5 + 5 + 2.5 of 15
     assert out["pooled_auroc"] == pytest.approx(10.0 / 15)
     assert np.isnan(state_auroc(pred[1:3], true[1:3])["state_auroc"])
+
+
+def test_adaptation_learns_the_labelled_outcomes_of_its_states_and_leaves_the_critic_untouched(debug_critic):
+    """Plans of states whose first agent is close fail, others do not: a few adaptation steps lower
+    the cross-entropy of the critic's horizon risk on exactly that rule; the original is unchanged."""
+    import dataclasses
+
+    import torch
+
+    from critic.api import ImpartialCritic
+    from critic.features import AGENT_FEATURES, MAP_FEATURES, PLAN_FEATURES
+    from critic.rl.adapt import adapt_critic, horizon_risk
+    from critic.rl.config import preset
+    from critic.rl.rollout import DecisionStates
+    critic = ImpartialCritic.load(debug_critic[0])
+    fc, S, A = critic.cfg.features, 24, 3
+    g = np.random.default_rng(0)
+    agents = g.normal(0, 1, (S, 1 + fc.max_agents, fc.history_steps, AGENT_FEATURES)).astype(np.float32)
+    near = np.arange(S) % 2 == 0
+    agents[:, 1, :, 0] = np.where(near, 5.0, 60.0)[:, None]
+    z = np.zeros((S, A))
+    ds = DecisionStates(obs=np.zeros((S, 4), np.float32), true_reward=z, geometric_reward=z, critic_geometric_reward=z,
+                        agents=agents, agents_mask=np.ones(agents.shape[:3], bool),
+                        map=g.normal(0, 1, (S, fc.max_polylines, fc.polyline_points, MAP_FEATURES)).astype(np.float32),
+                        map_mask=np.ones((S, fc.max_polylines, fc.polyline_points), bool),
+                        plans=g.normal(0, 1, (S, A, fc.plan_steps, PLAN_FEATURES)).astype(np.float32),
+                        episode=np.arange(S), step=np.zeros(S, int),
+                        critic_plan_outcomes=np.stack([np.repeat(near[:, None], A, 1), np.zeros((S, A), bool)], -1))
+    cfg = dataclasses.replace(preset("debug"), adapt_steps=40, adapt_batch=8, adapt_lr=3e-3)
+    y = torch.as_tensor(ds.critic_plan_outcomes, dtype=torch.float32)
+    bce = lambda c: float(torch.nn.functional.binary_cross_entropy(  # noqa: E731
+        horizon_risk(critic, c.model, ds, np.arange(S), cfg.sim.safety_horizon).detach().clamp(1e-6, 1 - 1e-6), y))
+    before = {k: v.clone() for k, v in critic.model.state_dict().items()}
+    adapted = adapt_critic(critic, ds, cfg, log=None)
+    assert bce(adapted) < 0.5 * bce(critic)
+    assert all(torch.equal(v, critic.model.state_dict()[k]) for k, v in before.items())
+    with pytest.raises(ValueError, match="plan outcomes"):
+        adapt_critic(critic, dataclasses.replace(ds, critic_plan_outcomes=None), cfg, log=None)

@@ -266,8 +266,8 @@ def test_critic_inputs_depend_on_the_past_only_while_the_true_reward_sees_the_fu
         _, scene = obsr.observe(start_trajectory(st), 0)
         cont = (obsr, start_trajectory(st), keep_gap)
         out[name] = (evaluate_speeds(ep, st, 0, rc, scene[4], cont), predicted_inputs(ep, st, 0, rc, scene[4], cont))
-    (true_b, _, plans_b), (cgeo_b, cplans_b) = out["brakes"]
-    (true_c, _, plans_c), (cgeo_c, cplans_c) = out["cruises"]
+    (true_b, _, plans_b), (cgeo_b, cplans_b, _) = out["brakes"]
+    (true_c, _, plans_c), (cgeo_c, cplans_c, _) = out["cruises"]
     assert np.array_equal(cplans_b, cplans_c) and np.array_equal(cgeo_b, cgeo_c)          # same past, same critic input
     assert not np.allclose(plans_b, plans_c)                      # the true continuation reacts to the braking lead
     assert (true_b < true_c - 1.0).any()                          # and some speed is judged worse for it

@@ -1,0 +1,62 @@
+"""Adapting a counterfactual-trained critic to the states a driving policy visits.
+
+The synthesized data show expert ego histories only, and every scene carries about the same
+share of failing plans (the curriculum's quotas), so a critic learns *which plan* is worse far
+better than *when* danger is near. In closed loop the policy reaches states no expert log shows
+(creeping up to a stopped lead, say). Here a copy of the critic is fine-tuned on decision
+states of the imitation policy in closed loop on **validation-split** scenes: the plans the
+critic scores there (:func:`critic.rl.rollout.predicted_inputs`) are labelled by driving them
+open loop among the true agents (:func:`critic.rl.rollout.plan_outcomes`, the synthesis
+labeller), and the loss is the binary cross-entropy of the critic's event probability within
+the safety horizon, the quantity the critic reward charges. The scenes whose states GRPO
+learns from (train split) and those it is evaluated on (test split) are never used.
+"""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+
+from critic.api import ImpartialCritic
+
+from .config import RefineConfig
+from .rollout import DecisionStates
+
+
+def horizon_risk(critic: ImpartialCritic, model: torch.nn.Module, ds: DecisionStates, idx: np.ndarray,
+                 steps: int) -> torch.Tensor:
+    """``[B, A, 2]`` probability of an at-fault collision / off-road event within ``steps`` recorded
+    steps for the plans of states ``idx`` under ``model`` (with ``critic``'s calibration offsets)."""
+    t = lambda x, dt=torch.float32: torch.as_tensor(x[idx], dtype=dt)  # noqa: E731
+    out = model(t(ds.agents), t(ds.agents_mask, torch.bool), t(ds.map), t(ds.map_mask, torch.bool), t(ds.plans),
+                occupancy=False)
+    cal = getattr(critic.model, "calibration", {"collision": 0.0, "offroad": 0.0})
+    S = max(1, steps // critic.cfg.features.dyn_stride)
+    logits = out["hazard_logits"][..., :S, :] + torch.tensor([cal["collision"], cal["offroad"]])
+    return 1.0 - torch.prod(1.0 - torch.sigmoid(logits), dim=-2)
+
+
+def adapt_critic(critic: ImpartialCritic, ds: DecisionStates, cfg: RefineConfig, log=print) -> ImpartialCritic:
+    """A copy of ``critic`` fine-tuned for ``cfg.adapt_steps`` on labelled decision states ``ds``."""
+    if ds.critic_plan_outcomes is None:
+        raise ValueError("adapt_critic: the decision states carry no plan outcomes (collect them with labels)")
+    torch.manual_seed(cfg.seed)
+    model = copy.deepcopy(critic.model)
+    model.train()
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.adapt_lr)
+    rng = np.random.default_rng(cfg.seed)
+    y_all = ds.critic_plan_outcomes.astype(np.float32)
+    B = min(cfg.adapt_batch, len(ds.obs))
+    for step in range(cfg.adapt_steps):
+        idx = rng.choice(len(ds.obs), B, replace=False)
+        r = horizon_risk(critic, model, ds, idx, cfg.sim.safety_horizon).clamp(1e-6, 1 - 1e-6)
+        loss = torch.nn.functional.binary_cross_entropy(r, torch.as_tensor(y_all[idx]))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if log and (step + 1) % 100 == 0:
+            log(f"adapt {step + 1}/{cfg.adapt_steps}: loss {loss.item():.4f}")
+    model.eval()
+    model.calibration = getattr(critic.model, "calibration", {"collision": 0.0, "offroad": 0.0})
+    return ImpartialCritic(model, critic.cfg)
