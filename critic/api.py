@@ -91,10 +91,15 @@ class ImpartialCritic:
         out = self.model(scenes.agents, scenes.agents_mask, scenes.map, scenes.map_mask, plans, occupancy=False)
         return self._scores(out, plans)
 
-    def _scores(self, out: dict, plans: torch.Tensor) -> dict[str, torch.Tensor]:
+    def calibrated_hazards(self, hazard_logits: torch.Tensor) -> torch.Tensor:
+        """Per-step hazards ``[..., S, 2]`` from the model's logits plus the validation-fitted
+        calibration offsets of :mod:`critic.calibrate` (differentiable; any model of this critic's shape)."""
         cal = getattr(self.model, "calibration", {"collision": 0.0, "offroad": 0.0})
-        offset = torch.tensor([cal["collision"], cal["offroad"]], dtype=out["hazard_logits"].dtype, device=plans.device)
-        hz = torch.sigmoid(out["hazard_logits"] + offset)
+        offset = torch.tensor([cal["collision"], cal["offroad"]], dtype=hazard_logits.dtype, device=hazard_logits.device)
+        return torch.sigmoid(hazard_logits + offset)
+
+    def _scores(self, out: dict, plans: torch.Tensor) -> dict[str, torch.Tensor]:
+        hz = self.calibrated_hazards(out["hazard_logits"])
         risk = cumulative_risk(hz.transpose(-1, -2))[..., -1]    # [B, G, 2]
         either = 1.0 - torch.prod(1.0 - hz.sum(-1).clamp(max=1.0), dim=-1)
         return {

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from critic.api import ImpartialCritic
+from critic.risk import cumulative_risk
 
 from .config import RefineConfig
 from .rollout import DecisionStates
@@ -31,10 +32,9 @@ def horizon_risk(critic: ImpartialCritic, model: torch.nn.Module, ds: DecisionSt
     t = lambda x, dt=torch.float32: torch.as_tensor(x[idx], dtype=dt)  # noqa: E731
     out = model(t(ds.agents), t(ds.agents_mask, torch.bool), t(ds.map), t(ds.map_mask, torch.bool), t(ds.plans),
                 occupancy=False)
-    cal = getattr(critic.model, "calibration", {"collision": 0.0, "offroad": 0.0})
     S = max(1, steps // critic.cfg.features.dyn_stride)
-    logits = out["hazard_logits"][..., :S, :] + torch.tensor([cal["collision"], cal["offroad"]])
-    return 1.0 - torch.prod(1.0 - torch.sigmoid(logits), dim=-2)
+    hz = critic.calibrated_hazards(out["hazard_logits"][..., :S, :])
+    return cumulative_risk(hz.transpose(-1, -2))[..., -1]
 
 
 def adapt_critic(critic: ImpartialCritic, ds: DecisionStates, cfg: RefineConfig, log=print) -> ImpartialCritic:
@@ -57,6 +57,4 @@ def adapt_critic(critic: ImpartialCritic, ds: DecisionStates, cfg: RefineConfig,
         opt.step()
         if log and (step + 1) % 100 == 0:
             log(f"adapt {step + 1}/{cfg.adapt_steps}: loss {loss.item():.4f}")
-    model.eval()
-    model.calibration = getattr(critic.model, "calibration", {"collision": 0.0, "offroad": 0.0})
-    return ImpartialCritic(model, critic.cfg)
+    return ImpartialCritic(model, critic.cfg)   # the deep copy keeps the calibration offsets; eval mode

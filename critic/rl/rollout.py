@@ -133,7 +133,7 @@ def _geometric(ep: Episode, geo_plan: Plans, k: int, rc: RefineConfig) -> np.nda
 def evaluate_speeds(ep: Episode, state: EgoState, k: int, rc: RefineConfig, pose: np.ndarray,
                     continuation: tuple[Observer, Plans, Callable] | None = None):
     """Every target speed from ``state`` at step ``k``: (true reward ``[A]``, geometric reward ``[A]``,
-    plan features ``[A, 80, 5]`` of the safety plans).
+    plan features ``[A, 80, 5]`` of the safety plans, the safety trajectories ``[A, 81]``).
 
     Geometric terms (progress, distance to the log, lane lines) over ``reward_steps``, collision and
     off-road terms over ``safety_horizon``, on the plans of :func:`candidate_trajectories`.
@@ -142,7 +142,7 @@ def evaluate_speeds(ep: Episode, state: EgoState, k: int, rc: RefineConfig, pose
     geo = _geometric(ep, geo_plan, k, rc)
     Rs = min(rc.sim.safety_horizon, ep.ctx.steps - k)
     terms = perlad_reward(events(ep, safe.frames(slice(0, Rs + 1)), k), rc.reward)
-    return geo + terms["collision"] + terms["offroad"], geo, candidate_plans(safe, pose)
+    return geo + terms["collision"] + terms["offroad"], geo, candidate_plans(safe, pose), safe
 
 
 def predicted_inputs(ep: Episode, state: EgoState, k: int, rc: RefineConfig, pose: np.ndarray,
@@ -190,8 +190,10 @@ def collect_decisions(episodes: list[Episode], choose: Callable[[np.ndarray], in
             if k not in times or k + rc.sim.replan_steps > ep.ctx.steps:
                 return
             cont = (obsr, traj, choose)
-            tr, geo, _ = evaluate_speeds(ep, state, k, rc, scene[4], cont)
-            cgeo, plans, safe = predicted_inputs(ep, state, k, rc, scene[4], cont)
+            tr, geo, plans, safe = evaluate_speeds(ep, state, k, rc, scene[4], cont)
+            cgeo = geo   # hold / fallback plans do not depend on the agents: the critic scores the same
+            if rc.sim.decision_value == "policy":
+                cgeo, plans, safe = predicted_inputs(ep, state, k, rc, scene[4], cont)
             vals = (obs, tr, geo, cgeo, *scene[:4], plans, i, k)
             if label_critic_plans:
                 vals += (plan_outcomes(ep, safe, k, rc),)

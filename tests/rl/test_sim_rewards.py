@@ -188,13 +188,13 @@ def test_a_fast_speed_that_can_still_stop_is_safe_under_fallback_but_not_when_he
     rc = dataclasses.replace(rc, sim=dataclasses.replace(rc.sim, decision_value="fallback"))
     hold = dataclasses.replace(rc, sim=dataclasses.replace(rc.sim, decision_value="hold", reward_steps=60))
     pose = np.array(ep.ctx.anchor_state[:3])
-    fb_true, fb_geo, _ = evaluate_speeds(ep, EgoState.at_anchor(ep), 0, rc, pose)
-    h_true, h_geo, _ = evaluate_speeds(ep, EgoState.at_anchor(ep), 0, hold, pose)
+    fb_true, fb_geo, _, _ = evaluate_speeds(ep, EgoState.at_anchor(ep), 0, rc, pose)
+    h_true, h_geo, _, _ = evaluate_speeds(ep, EgoState.at_anchor(ep), 0, hold, pose)
     fast = 15
     assert h_true[fast] - h_geo[fast] < -20          # held at 15 m/s for 6 s it hits the parked car
     assert fb_true[fast] == fb_geo[fast]             # braking after 0.5 s stops in time
     near = road_episode(40.0)                         # 14.5 m gap at 10 m/s: only braking now is safe
-    n_true, n_geo, _ = evaluate_speeds(near, EgoState.at_anchor(near), 0, rc, pose)
+    n_true, n_geo, _, _ = evaluate_speeds(near, EgoState.at_anchor(near), 0, rc, pose)
     assert np.all(n_true[:5] == n_geo[:5]) and np.all((n_true - n_geo)[12:] < -20)
 
 
@@ -266,8 +266,8 @@ def test_critic_inputs_depend_on_the_past_only_while_the_true_reward_sees_the_fu
         _, scene = obsr.observe(start_trajectory(st), 0)
         cont = (obsr, start_trajectory(st), keep_gap)
         out[name] = (evaluate_speeds(ep, st, 0, rc, scene[4], cont), predicted_inputs(ep, st, 0, rc, scene[4], cont))
-    (true_b, _, plans_b), (cgeo_b, cplans_b, _) = out["brakes"]
-    (true_c, _, plans_c), (cgeo_c, cplans_c, _) = out["cruises"]
+    (true_b, _, plans_b, _), (cgeo_b, cplans_b, _) = out["brakes"]
+    (true_c, _, plans_c, _), (cgeo_c, cplans_c, _) = out["cruises"]
     assert np.array_equal(cplans_b, cplans_c) and np.array_equal(cgeo_b, cgeo_c)          # same past, same critic input
     assert not np.allclose(plans_b, plans_c)                      # the true continuation reacts to the braking lead
     assert (true_b < true_c - 1.0).any()                          # and some speed is judged worse for it
