@@ -1,7 +1,7 @@
 """Models on the leaderboard behind one small scoring interface.
 
 ``RiskModel.predict(bench) -> {row name: Predictions}``: per test row, collision and
-off-road risk in [0, 1], their union ``risk``, expected first-event times (s) and,
+off-road risk in [0, 1], their union ``risk``, first-event times (s, the median given an event) and,
 optionally, forecast occupancy ``[R, K, 2, s, s]`` (agents, non-drivable) in the frame of
 the ego's planned pose. A world-model critic yields two rows: risk from its hazard head,
 and risk computed from its forecast occupancy under the ego footprint (as AD-R1

@@ -20,7 +20,7 @@ import torch
 
 from .checkpoint import load_checkpoint
 from .config import TrainConfig
-from .risk import cumulative_risk, expected_event_time
+from .risk import cumulative_risk, median_event_time
 
 
 @dataclasses.dataclass
@@ -83,7 +83,7 @@ class ImpartialCritic:
 
         Returns ``collision_risk``, ``offroad_risk`` ``[B, G]`` (probability of the event
         within the horizon), ``risk`` ``[B, G]`` (either event), ``collision_time_s`` /
-        ``offroad_time_s`` ``[B, G]`` (expected first-event time given one occurs),
+        ``offroad_time_s`` ``[B, G]`` (median first-event time given one occurs),
         ``hazards`` ``[B, G, S, 2]`` (per-step collision and off-road hazards),
         ``reward`` ``[B, G, S]`` and ``continue_prob`` ``[B, G, S]``. Hazards include the
         validation-fitted calibration offsets of :mod:`critic.calibrate`.
@@ -104,8 +104,8 @@ class ImpartialCritic:
         either = 1.0 - torch.prod(1.0 - hz.sum(-1).clamp(max=1.0), dim=-1)
         return {
             "collision_risk": risk[..., 0], "offroad_risk": risk[..., 1], "risk": either,
-            "collision_time_s": expected_event_time(hz[..., 0], self.step_s),
-            "offroad_time_s": expected_event_time(hz[..., 1], self.step_s),
+            "collision_time_s": median_event_time(hz[..., 0], self.step_s),
+            "offroad_time_s": median_event_time(hz[..., 1], self.step_s),
             "hazards": hz, "reward": out["reward"], "continue_prob": torch.sigmoid(out["continue_logits"]),
         }
 

@@ -110,6 +110,9 @@ class TrainConfig:
     """torch threads."""
     max_batches_per_epoch: int = 0
     """0 = all; a positive number caps batches per epoch (debug)."""
+    fit_probe_scenes: int = 80
+    """Training scenes scored after every epoch (``fit/*_auroc`` in ``metrics.json``): how well the
+    model fits the data it trains on, next to ``val/*``."""
 
     def __post_init__(self) -> None:
         if self.variant not in ("impartial", "optimistic", "no-contrastive"):
@@ -139,7 +142,7 @@ def preset(name: str, variant: str = "impartial") -> TrainConfig:
         cfg = TrainConfig(variant=variant, epochs=30, max_minutes=2.0, patience=4, model=ModelConfig(d_model=64))
     elif name == "debug":
         cfg = TrainConfig(variant=variant, epochs=1, max_minutes=0.5, scenes_per_batch=4, plans_per_scene=4,
-                          max_batches_per_epoch=6, model=ModelConfig(d_model=32, heads=2, scene_layers=1, diffusion=True,
+                          max_batches_per_epoch=6, fit_probe_scenes=4, model=ModelConfig(d_model=32, heads=2, scene_layers=1, diffusion=True,
                                                                      diffusion_channels=(16, 32)),
                           features=FeatureConfig(max_agents=8, max_polylines=16, polyline_points=8))
     else:

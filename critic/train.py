@@ -49,8 +49,10 @@ def _forward_losses(model, batch, cfg: TrainConfig, with_diffusion: bool = True,
 
 
 @torch.no_grad()
-def evaluate(model, arr: SplitArrays, cfg: TrainConfig, max_groups: int = 160, occ_plans: int = 8) -> dict:
-    """Validation loss and metrics: hazard AUROC (risk at the horizon) and occupancy IoU."""
+def evaluate(model, arr: SplitArrays, cfg: TrainConfig, max_groups: int = 160, occ_plans: int = 8,
+             prefix: str = "val") -> dict:
+    """Loss and metrics on the first ``max_groups`` scenes of ``arr``: hazard AUROC (risk at the
+    horizon) and occupancy IoU, keyed ``<prefix>/<name>``."""
     from benchmark.metrics import auroc, iou
 
     model.eval()
@@ -71,12 +73,12 @@ def evaluate(model, arr: SplitArrays, cfg: TrainConfig, max_groups: int = 160, o
         if seen >= max_groups:
             break
     model.train()
-    res = {"val/loss": float(np.mean(losses))}
+    res = {f"{prefix}/loss": float(np.mean(losses))}
     for name in risks:
         v, ok = auroc(np.concatenate(risks[name]), np.concatenate(labels[name]))
-        res[f"val/{name}_auroc"] = v if ok else float("nan")
+        res[f"{prefix}/{name}_auroc"] = v if ok else float("nan")
     v, ok = iou(np.concatenate([p.ravel() for p in occ_p]), np.concatenate([t.ravel() for t in occ_t]))
-    res["val/occupancy_iou"] = v if ok else float("nan")
+    res[f"{prefix}/occupancy_iou"] = v if ok else float("nan")
     return res
 
 
@@ -136,6 +138,9 @@ def train(data: str | Path, out: str | Path, cfg: TrainConfig, quiet: bool = Fal
                     break
             bar.close()
             metrics = evaluate(model, va, cfg)
+            # the same AUROCs on training scenes: a fit close to val means underfitting, far above it overfitting
+            fit = evaluate(model, tr, cfg, max_groups=cfg.fit_probe_scenes, occ_plans=1, prefix="fit")
+            metrics.update({k: v for k, v in fit.items() if k.endswith("_auroc")})
             metrics.update(epoch=epoch + 1, step=step, minutes=round((time.time() - start) / 60, 2))
             history.append(metrics)
             log(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()))

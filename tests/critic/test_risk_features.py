@@ -6,16 +6,18 @@ from critic.config import FeatureConfig
 from critic.features import agent_features, map_features, plan_features
 from critic.losses import info_nce, step_targets
 from critic.occupancy import agent_occupancy
-from critic.risk import cumulative_risk, event_step, expected_event_time, hazard_targets
+from critic.risk import cumulative_risk, event_step, hazard_targets, median_event_time
 from tests.fixtures.builders import tiny_scenario
 
 
-def test_cumulative_risk_and_expected_time_follow_the_survival_formulas():
-    h = torch.tensor([[0.5, 0.5, 0.0, 0.0]])
-    assert torch.allclose(cumulative_risk(h), torch.tensor([[0.5, 0.75, 0.75, 0.75]]))
-    # first event in step 0 with p 0.5 and in step 1 with p 0.25: mean of mid-points 0.25 s and 0.75 s
-    assert expected_event_time(h, 0.5).item() == pytest.approx((0.5 * 0.25 + 0.25 * 0.75) / 0.75)
-    assert expected_event_time(torch.zeros(1, 4), 0.5).item() == pytest.approx(2.0)
+def test_cumulative_risk_and_median_time_follow_the_survival_formulas():
+    h = torch.tensor([[0.5, 0.5, 0.0, 0.0], [0.0, 0.2, 0.2, 0.0]])
+    assert torch.allclose(cumulative_risk(h)[0], torch.tensor([0.5, 0.75, 0.75, 0.75]))
+    # row 0: first event in step 0 with p 0.5, step 1 with p 0.25 -> given an event, 2/3 in step 0,
+    # spread uniformly over (0, 0.5] s: the median lies 0.5 / (2/3) = 3/4 of the way in, 0.375 s
+    # row 1: p = 0.2 in step 1, 0.16 in step 2 -> 5/9 in step 1, the median at 0.9 of it: 0.95 s
+    assert median_event_time(h, 0.5).tolist() == pytest.approx([0.375, 0.95])
+    assert median_event_time(torch.zeros(1, 4), 0.5).item() == pytest.approx(2.0)
 
 
 def test_event_times_map_to_steps_and_at_risk_masks():

@@ -32,6 +32,13 @@ def test_debug_preset_trains_and_writes_a_safetensors_checkpoint(checkpoint):
     assert 0.0 <= summary["feature_fraction_of_step"] < 0.5
 
 
+def test_every_epoch_reports_the_fit_on_training_scenes_next_to_validation(checkpoint):
+    _, summary = checkpoint
+    for epoch in summary["history"]:
+        assert {"val/collision_auroc", "fit/collision_auroc", "fit/offroad_auroc"} <= set(epoch)
+        assert "fit/loss" not in epoch and "fit/occupancy_iou" not in epoch
+
+
 def test_config_round_trips_through_json():
     cfg = preset("debug", "no-contrastive")
     assert TrainConfig.from_json(cfg.to_json()) == cfg

@@ -1,6 +1,8 @@
 """Assemble one procedural scene: layout, pedestrians, parked cars, traffic, map."""
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import shapely
 
@@ -10,7 +12,7 @@ from ...geometry import box_corners, boxes_overlap
 from ..common import as_multipolygon
 from .config import ProceduralConfig
 from .road import Crosswalk, StopLine, integrate_path, random_curvature, random_road
-from .traffic import simulate_carriageway
+from .traffic import Fork, simulate_carriageway
 
 AMBER_S, ALL_RED_S = 3.0, 2.0
 CROSSWALK_WIDTH = 4.0
@@ -130,8 +132,17 @@ def _remove_overlaps(agents, ego_idx):
     return [a for a, k in zip(agents, keep) if k]
 
 
-def generate_scene(cfg: ProceduralConfig, index: int) -> Scenario:
-    """Scenario ``index`` of the procedural source with configuration ``cfg``."""
+def generate_scene(cfg: ProceduralConfig, index: int, fork: tuple[int, int] | None = None) -> Scenario:
+    """Scenario ``index`` of the procedural source with configuration ``cfg``.
+
+    ``fork = (frame, seed)`` gives an alternative future of the same scenario: the vehicles'
+    random decisions (lane changes, entries) from ``frame`` on are redrawn from ``seed``, and
+    the ego replays its own track, so the other vehicles see the same ego. Everything drawn
+    before the traffic runs (road, signal timing, pedestrians, parked cars, every driver's
+    parameters) is unchanged, so frames up to ``frame`` are those of the unforked scenario
+    (unless the redrawn future makes an agent overlap another box; such agents are dropped
+    from the whole scenario, as in every scenario).
+    """
     rng = np.random.default_rng([cfg.seed, index])
     n_frames, dt = cfg.num_frames, CANONICAL_DT
     horizon = (n_frames - 1) * dt
@@ -193,8 +204,17 @@ def generate_scene(cfg: ProceduralConfig, index: int) -> Scenario:
     density = rng.uniform(*cfg.density_veh_per_km) / 1000.0
     ego_lane = int(rng.integers(0, len(cws[0].lane_offsets)))
     ego_s = rng.uniform(30.0, 80.0)
-    sims = [simulate_carriageway(cw, stop_active, n_frames, dt, rng, density, cfg.lane_change_rate_hz,
-                                 ego=(ego_lane, ego_s) if i == 0 else None) for i, cw in enumerate(cws)]
+    sims = []
+    for i, cw in enumerate(cws):
+        ego = (ego_lane, ego_s) if i == 0 else None
+        state = copy.deepcopy(rng.bit_generator.state)
+        sim = simulate_carriageway(cw, stop_active, n_frames, dt, rng, density, cfg.lane_change_rate_hz, ego=ego)
+        if fork is not None:   # the same draws up to the fork frame, then the fork's own
+            replay = np.random.Generator(type(rng.bit_generator)())
+            replay.bit_generator.state = state
+            sim = simulate_carriageway(cw, stop_active, n_frames, dt, replay, density, cfg.lane_change_rate_hz,
+                                       ego=ego, fork=Fork(fork[0], np.random.default_rng([fork[1], i]), sim.ego_state))
+        sims.append(sim)
     agents = []
     for sim in sims:
         for i in range(len(sim.s)):

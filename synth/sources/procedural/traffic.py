@@ -37,6 +37,26 @@ class CarriagewayTracks:
     is_ego: np.ndarray
     is_truck: np.ndarray
     is_cyclist: np.ndarray
+    ego_state: np.ndarray | None = None
+    """``[n_frames, 8]`` internal state of the ego per frame (s, d, v, acceleration, lane, target
+    lane, lane-change progress, lateral start offset) when there is an ego; a :class:`Fork` replays it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Fork:
+    """Redraw the random decisions of a simulation from frame ``frame`` on.
+
+    Frames up to ``frame`` are unchanged; from it on lane-change decisions and entries use
+    ``rng``, and the ego (when ``ego_state`` is given, from the unforked run) replays its
+    recorded state, so the other vehicles see the same ego as in the unforked run.
+    """
+
+    frame: int
+    rng: np.random.Generator
+    ego_state: np.ndarray | None = None
+
+
+_EGO_FIELDS = 8
 
 
 def _smooth(u):
@@ -63,8 +83,10 @@ def simulate_carriageway(
     density_per_m: float,
     lane_change_rate: float,
     ego: tuple[int, float] | None = None,
+    fork: Fork | None = None,
 ) -> CarriagewayTracks:
-    """Simulate one carriageway for ``n_frames`` frames; ``ego`` = (lane, s) inserts the ego."""
+    """Simulate one carriageway for ``n_frames`` frames; ``ego`` = (lane, s) inserts the ego;
+    ``fork`` redraws the random decisions from a frame on (:class:`Fork`)."""
     n_lanes, end = len(cw.lane_offsets), cw.ref.length
     init = []
     for lane in range(n_lanes):
@@ -121,7 +143,16 @@ def simulate_carriageway(
 
     S, D, V, LV, VAL = (np.full((cap, n_frames), np.nan) for _ in range(5))
     VAL = np.zeros((cap, n_frames), bool)
+    ego_state = np.full((n_frames, _EGO_FIELDS), np.nan) if ego is not None else None
     for k in range(n_frames):
+        if fork is not None and k == fork.frame:
+            rng = fork.rng
+        if ego_state is not None:
+            i = n0 - 1
+            if fork is not None and fork.ego_state is not None and k >= fork.frame:
+                s[i], d[i], v[i], a_prev[i], _, _, u[i], d_from[i] = fork.ego_state[k]
+                lane[i], target[i] = fork.ego_state[k, 4:6].astype(int)
+            ego_state[k] = (s[i], d[i], v[i], a_prev[i], lane[i], target[i], u[i], d_from[i])
         lat_v = np.where(target != lane, (cw.lane_offsets[target] - d_from) * _dsmooth(u) / LANE_CHANGE_S, 0.0)
         S[active, k], D[active, k], V[active, k], LV[active, k] = s[active], d[active], v[active], lat_v[active]
         VAL[active, k] = True
@@ -179,7 +210,7 @@ def simulate_carriageway(
                 active[i] = entered[i] = True
     keep = entered
     return CarriagewayTracks(cw, S[keep], D[keep], V[keep], LV[keep], VAL[keep], length[keep], width[keep],
-                             is_ego[keep], truck[keep], cyclist[keep])
+                             is_ego[keep], truck[keep], cyclist[keep], ego_state)
 
 
 def _lane_changes(cw, rng, idx, lane, target, d, d_from, u, s, v, length, cmd, v_des, acc, dec, th, s0, prob):
