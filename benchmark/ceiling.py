@@ -10,16 +10,17 @@ For procedural test scenes this module estimates that probability directly:
 
 * every (scenario, anchor) is re-simulated ``forks`` times with
   :func:`synth.sources.procedural.scene.generate_scene` ``fork=(anchor, seed)``: same
-  history, same ego track, redrawn vehicle decisions from the anchor on;
+  history, same ego track; redrawn are the vehicles' decisions from the anchor on, the
+  signal's switch time if it has not switched yet, and the start of pedestrians not yet due;
 * every row's plan is re-labelled against each forked future with the synthesis labeller
   (an ``agent_perturbation`` row keeps its own perturbed agent track);
 * rows whose critic inputs are identical (same scenario, anchor and plan; the logged row
   and the ``agent_perturbation`` rows of an anchor) share one probability: the mean over
   the forks of all of them, because a critic cannot tell them apart.
 
-The estimate is an **upper bound** in two ways: it knows each driver's hidden parameters,
-the signal timing and the pedestrians' schedules, which a critic must infer; and the
-identical-input mixture is taken from the test rows themselves. With finitely many forks
+The estimate is an **upper bound** in two ways: it knows each driver's hidden parameters
+(desired speed, headway, acceleration), which a critic must infer from one second of
+history; and the identical-input mixture is taken from the test rows themselves. With finitely many forks
 the probabilities are noisy, which lowers the AUROC; :func:`ceiling_auroc` reports it at
 several fork counts so the trend shows how far that matters. Scene variants
 (``<source>~hist-...``) are left out: their perturbed history is not re-simulated.

@@ -74,3 +74,19 @@ def test_bad_config_is_refused():
         ProceduralConfig(junction_prob=1.5)
     with pytest.raises(ValueError, match="lane_width_m"):
         ProceduralConfig(lane_width_m=(4.0, 3.0))
+
+
+def test_fork_redraws_hidden_schedules_only_from_their_prior_after_the_fork():
+    from synth.sources.procedural.scene import SWITCH_S, _redrawn_switch, _Retime
+
+    rng = np.random.default_rng(0)
+    assert _redrawn_switch(3.0, 4.0, rng) == 3.0            # already switched: visible, kept
+    draws = np.array([_redrawn_switch(8.5, 4.0, rng) for _ in range(2000)])
+    timed = draws[np.isfinite(draws)]
+    assert timed.min() >= 4.0 and timed.max() <= SWITCH_S[1]
+    # P(no switch | none by 4 s) = 0.4 / (0.4 + 0.6 * 5 / 7) = 0.483
+    assert abs(np.isinf(draws).mean() - 0.4 / (0.4 + 0.6 * 5 / 7)) < 0.04
+    rt = _Retime(2.0, [(0.0, 11.0), (0.0, 4.0)], rng)
+    starts = [rt.start(0, 6.0, False) for _ in range(200)]
+    assert min(starts) >= 2.0 + 1.5 and max(starts) <= 10.0   # after the crosswalk reservation, inside the window
+    assert rt.start(1, 6.0, False) == np.inf                   # no room left in the window: never crosses

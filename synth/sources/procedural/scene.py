@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import numpy as np
 import shapely
@@ -15,6 +16,8 @@ from .road import Crosswalk, StopLine, integrate_path, random_curvature, random_
 from .traffic import Fork, simulate_carriageway
 
 AMBER_S, ALL_RED_S = 3.0, 2.0
+SWITCH_S, TIMED_SIGNAL_PROB = (2.0, 9.0), 0.6   # a signal switches once, in this window, with this probability
+RESERVE_FRAMES = 15                              # a crosswalk is reserved this long before a pedestrian steps on
 CROSSWALK_WIDTH = 4.0
 
 
@@ -46,7 +49,38 @@ class _Signal:
         return 0.0, min(horizon, self.t_switch + AMBER_S + ALL_RED_S)
 
 
-def _pedestrians(rng, roads, crosswalks, windows, n_frames, dt, junction_window):
+@dataclasses.dataclass(frozen=True)
+class _Retime:
+    """In a fork at time ``t`` (s), pedestrians not yet due (their crosswalk not yet reserved) get
+    a start time redrawn from ``rng`` inside the fork's ``windows`` (one per crosswalk)."""
+
+    t: float
+    windows: list
+    rng: np.random.Generator
+
+    def start(self, ci: int, dur: float, junction_window: bool) -> float:
+        lo, hi = self.windows[ci]
+        first = max(lo + 0.5 if junction_window else lo - 0.6 * dur, self.t + RESERVE_FRAMES * 0.1)
+        return self.rng.uniform(first, hi - 1.0) if hi - 1.0 > first else np.inf   # inf: never crosses
+
+
+def _redrawn_switch(t_switch: float, t: float, rng: np.random.Generator) -> float:
+    """The signal's switch time drawn again from its prior given that it had not switched by ``t`` (s)."""
+    if t_switch <= t:
+        return t_switch
+    lo = max(SWITCH_S[0], t)
+    timed = TIMED_SIGNAL_PROB * max(SWITCH_S[1] - lo, 0.0) / (SWITCH_S[1] - SWITCH_S[0])
+    return rng.uniform(lo, SWITCH_S[1]) if rng.random() < timed / (timed + 1.0 - TIMED_SIGNAL_PROB) else np.inf
+
+
+def _replay(state: dict) -> np.random.Generator:
+    """A generator continuing from a saved bit-generator ``state``."""
+    g = np.random.Generator(getattr(np.random, state["bit_generator"])())
+    g.bit_generator.state = state
+    return g
+
+
+def _pedestrians(rng, roads, crosswalks, windows, n_frames, dt, junction_window, retime: _Retime | None = None):
     """Pedestrian tracks crossing each crosswalk inside its allowed time window."""
     t = np.arange(n_frames) * dt
     tracks = []  # (x, y, heading, vx, vy, crosswalk index, d)
@@ -63,6 +97,8 @@ def _pedestrians(rng, roads, crosswalks, windows, n_frames, dt, junction_window)
             if hi - 1.0 <= first:
                 continue
             t0 = rng.uniform(first, hi - 1.0)
+            if retime is not None and t0 > retime.t + RESERVE_FRAMES * dt:
+                t0 = retime.start(ci, dur, junction_window)
             sign = rng.choice([-1.0, 1.0])
             start = cx.d_min - 1.5 if sign > 0 else cx.d_max + 1.5
             prog = np.clip((t - t0) * speed, 0.0, span)
@@ -79,7 +115,7 @@ def _pedestrians(rng, roads, crosswalks, windows, n_frames, dt, junction_window)
         cx = crosswalks[ci]
         on = (dd > cx.d_min - 1.6) & (dd < cx.d_max + 1.6)
         # also reserve the crosswalk 1.5 s before a pedestrian steps onto it
-        occupied[ci] |= on | np.r_[on[15:], np.zeros(min(15, n_frames), bool)]
+        occupied[ci] |= on | np.r_[on[RESERVE_FRAMES:], np.zeros(min(RESERVE_FRAMES, n_frames), bool)]
     return tracks, occupied
 
 
@@ -106,13 +142,56 @@ def _parked(rng, road, crosswalks):
     return out
 
 
-def _remove_overlaps(agents, ego_idx):
-    """Drop agents whose box overlaps another valid box at any frame (never the ego)."""
-    x, y, h, L, W, valid = (np.array([a[k] for a in agents]) for k in ("x", "y", "heading", "length", "width", "valid"))
+def _assemble(sims, peds, parked, n_frames: int) -> list[dict]:
+    """Agent dicts (map-frame arrays ``[n_frames]``) of the simulated vehicles, pedestrians and parked cars."""
+    agents = []
+    for sim in sims:
+        for i in range(len(sim.s)):
+            val = sim.valid[i]
+            s, d, v, lv = (np.where(val, a[i], 0.0) for a in (sim.s, sim.d, sim.v, sim.lat_v))
+            x, y, th, _ = sim.cw.ref.pose(s, d)
+            head = th + np.arctan2(lv, np.maximum(v, 1e-3))
+            agents.append(dict(x=x, y=y, heading=head, vx=v * np.cos(th) - lv * np.sin(th),
+                               vy=v * np.sin(th) + lv * np.cos(th), length=np.full(n_frames, sim.length[i]),
+                               width=np.full(n_frames, sim.width[i]), valid=val,
+                               type=ObjectType.CYCLIST if sim.is_cyclist[i] else ObjectType.VEHICLE,
+                               ego=bool(sim.is_ego[i])))
+    for x, y, head, vx, vy, _, _ in peds:
+        agents.append(dict(x=x, y=y, heading=head, vx=vx, vy=vy, length=np.full(n_frames, 0.6),
+                           width=np.full(n_frames, 0.6), valid=np.ones(n_frames, bool), type=ObjectType.PEDESTRIAN,
+                           ego=False))
+    for x, y, head, length, width, typ in parked:
+        agents.append(dict(x=np.full(n_frames, x), y=np.full(n_frames, y), heading=np.full(n_frames, head),
+                           vx=np.zeros(n_frames), vy=np.zeros(n_frames), length=np.full(n_frames, length),
+                           width=np.full(n_frames, width), valid=np.ones(n_frames, bool), type=typ, ego=False))
+    return agents
+
+
+def _seen(a: dict, frame: int) -> bytes | None:
+    """Signature of an agent's track up to ``frame`` (None if not yet seen)."""
+    v = a["valid"][: frame + 1]
+    return np.round(np.r_[a["x"][: frame + 1][v], a["y"][: frame + 1][v]], 6).tobytes() if v.any() else None
+
+
+def _remove_overlaps(agents: list[dict], fork_frame: int | None = None, history: list[dict] | None = None) -> list[dict]:
+    """Drop agents whose box overlaps another valid box at any frame (never the ego).
+
+    In a fork (``fork_frame``), agents seen by then are kept exactly when they are in
+    ``history`` (the unforked scenario's agents), so the history does not change; only agents
+    that appear later can be dropped.
+    """
     n = len(agents)
+    ego_idx = next(i for i, a in enumerate(agents) if a["ego"])
+    protected, keep = np.zeros(n, bool), np.ones(n, bool)
+    if fork_frame is not None:
+        known = {_seen(a, fork_frame) for a in history}
+        seen = [_seen(a, fork_frame) for a in agents]
+        protected = np.array([s is not None for s in seen])
+        keep = np.array([s is None or s in known for s in seen])
+    protected[ego_idx] = True
+    x, y, h, L, W, valid = (np.array([a[k] for a in agents]) for k in ("x", "y", "heading", "length", "width", "valid"))
     corners = box_corners(x, y, h, L, W)
     radius = np.hypot(L, W).max(axis=1) / 2
-    keep = np.ones(n, bool)
     for i in range(n):
         if not keep[i]:
             continue
@@ -126,6 +205,10 @@ def _remove_overlaps(agents, ego_idx):
                 drop = j if j != ego_idx else i
                 if agents[i]["type"] == ObjectType.PEDESTRIAN and i != ego_idx and j == ego_idx:
                     drop = i
+                if protected[drop]:
+                    drop = i if drop == j else j
+                    if protected[drop]:
+                        continue
                 keep[drop] = False
                 if drop == i:
                     break
@@ -135,13 +218,15 @@ def _remove_overlaps(agents, ego_idx):
 def generate_scene(cfg: ProceduralConfig, index: int, fork: tuple[int, int] | None = None) -> Scenario:
     """Scenario ``index`` of the procedural source with configuration ``cfg``.
 
-    ``fork = (frame, seed)`` gives an alternative future of the same scenario: the vehicles'
-    random decisions (lane changes, entries) from ``frame`` on are redrawn from ``seed``, and
-    the ego replays its own track, so the other vehicles see the same ego. Everything drawn
-    before the traffic runs (road, signal timing, pedestrians, parked cars, every driver's
-    parameters) is unchanged, so frames up to ``frame`` are those of the unforked scenario
-    (unless the redrawn future makes an agent overlap another box; such agents are dropped
-    from the whole scenario, as in every scenario).
+    ``fork = (frame, seed)`` gives an alternative future of the same scenario, redrawing from
+    ``seed`` what the history up to ``frame`` does not reveal: the vehicles' random decisions
+    (lane changes, entries) from ``frame`` on, the signal's switch time if it has not switched
+    yet, and the start times of pedestrians whose crosswalk is not yet reserved (each from the
+    generator's own prior, conditioned on that). The ego replays its own track, so the other
+    vehicles see the same ego. Road, parked cars and every driver's parameters are unchanged,
+    so frames up to ``frame`` are those of the unforked scenario (unless the redrawn future
+    makes an agent overlap another box; such agents are dropped from the whole scenario, as in
+    every scenario).
     """
     rng = np.random.default_rng([cfg.seed, index])
     n_frames, dt = cfg.num_frames, CANONICAL_DT
@@ -157,7 +242,7 @@ def generate_scene(cfg: ProceduralConfig, index: int, fork: tuple[int, int] | No
         polys = [shapely.polygons(r.polygon_ring()) for r in roads]
         zone = shapely.intersection(polys[0], polys[1]).buffer(1.5)
         drivable = shapely.union_all(polys).buffer(5.0, quad_segs=8).buffer(-5.0, quad_segs=8)
-        signal = _Signal(int(rng.integers(0, 2)), rng.uniform(2.0, 9.0) if rng.random() < 0.6 else np.inf)
+        signal = _Signal(int(rng.integers(0, 2)), rng.uniform(*SWITCH_S) if rng.random() < TIMED_SIGNAL_PROB else np.inf)
     else:
         kappa = random_curvature(rng, cfg.road_length_m, rng.random() < cfg.curved_prob, cfg.min_radius_m, cfg.max_radius_m)
         roads = [random_road(rng, cfg, integrate_path(kappa))]
@@ -180,7 +265,16 @@ def generate_scene(cfg: ProceduralConfig, index: int, fork: tuple[int, int] | No
             if rng.random() < cfg.crosswalk_prob:
                 crosswalks.append(Crosswalk(ri, s_c, CROSSWALK_WIDTH, road.d_right, road.d_left))
                 windows.append(window)
+    state = copy.deepcopy(rng.bit_generator.state)
     peds, occupied = _pedestrians(rng, roads, crosswalks, windows, n_frames, dt, junction)
+    peds_unforked, signal_f, occupied_f = peds, signal, occupied
+    if fork is not None:   # hidden schedules redrawn: the signal's switch and pedestrians not yet due
+        frng = np.random.default_rng([fork[1], 10_000])
+        if signal is not None:
+            signal_f = _Signal(signal.green, _redrawn_switch(signal.t_switch, fork[0] * dt, frng))
+        windows_f = [signal_f.red_window(cx.road, horizon) for cx in crosswalks] if junction else windows
+        peds, occupied_f = _pedestrians(_replay(state), roads, crosswalks, windows, n_frames, dt, junction,
+                                        _Retime(fork[0] * dt, windows_f, frng))
     # carriageways with their stop lines
     cws = []
     for ri, road in enumerate(roads):
@@ -196,48 +290,32 @@ def generate_scene(cfg: ProceduralConfig, index: int, fork: tuple[int, int] | No
                     cw.stops.append(StopLine(cw.zone[0] - CROSSWALK_WIDTH - 3.5, "signal", ri))
             cws.append(cw)
 
-    def stop_active(stop, k):
-        if stop.kind == "crosswalk":
-            return bool(occupied[stop.index, k])
-        return not signal.is_green(stop.index, k * dt)
+    def stop_rule(occ, sig):
+        def stop_active(stop, k):
+            if stop.kind == "crosswalk":
+                return bool(occ[stop.index, k])
+            return not sig.is_green(stop.index, k * dt)
+        return stop_active
 
     density = rng.uniform(*cfg.density_veh_per_km) / 1000.0
     ego_lane = int(rng.integers(0, len(cws[0].lane_offsets)))
     ego_s = rng.uniform(30.0, 80.0)
-    sims = []
+    sims, unforked = [], []
     for i, cw in enumerate(cws):
         ego = (ego_lane, ego_s) if i == 0 else None
         state = copy.deepcopy(rng.bit_generator.state)
-        sim = simulate_carriageway(cw, stop_active, n_frames, dt, rng, density, cfg.lane_change_rate_hz, ego=ego)
+        sim = simulate_carriageway(cw, stop_rule(occupied, signal), n_frames, dt, rng, density, cfg.lane_change_rate_hz,
+                                   ego=ego)
+        unforked.append(sim)
         if fork is not None:   # the same draws up to the fork frame, then the fork's own
-            replay = np.random.Generator(type(rng.bit_generator)())
-            replay.bit_generator.state = state
-            sim = simulate_carriageway(cw, stop_active, n_frames, dt, replay, density, cfg.lane_change_rate_hz,
-                                       ego=ego, fork=Fork(fork[0], np.random.default_rng([fork[1], i]), sim.ego_state))
+            sim = simulate_carriageway(cw, stop_rule(occupied_f, signal_f), n_frames, dt, _replay(state), density,
+                                       cfg.lane_change_rate_hz, ego=ego,
+                                       fork=Fork(fork[0], np.random.default_rng([fork[1], i]), sim.ego_state))
         sims.append(sim)
-    agents = []
-    for sim in sims:
-        for i in range(len(sim.s)):
-            val = sim.valid[i]
-            s, d, v, lv = (np.where(val, a[i], 0.0) for a in (sim.s, sim.d, sim.v, sim.lat_v))
-            x, y, th, _ = sim.cw.ref.pose(s, d)
-            head = th + np.arctan2(lv, np.maximum(v, 1e-3))
-            agents.append(dict(x=x, y=y, heading=head, vx=v * np.cos(th) - lv * np.sin(th),
-                               vy=v * np.sin(th) + lv * np.cos(th), length=np.full(n_frames, sim.length[i]),
-                               width=np.full(n_frames, sim.width[i]), valid=val,
-                               type=ObjectType.CYCLIST if sim.is_cyclist[i] else ObjectType.VEHICLE,
-                               ego=bool(sim.is_ego[i])))
-    for x, y, head, vx, vy, _, _ in peds:
-        agents.append(dict(x=x, y=y, heading=head, vx=vx, vy=vy, length=np.full(n_frames, 0.6),
-                           width=np.full(n_frames, 0.6), valid=np.ones(n_frames, bool), type=ObjectType.PEDESTRIAN,
-                           ego=False))
-    for road in roads:
-        for x, y, head, length, width, typ in _parked(rng, road, crosswalks):
-            agents.append(dict(x=np.full(n_frames, x), y=np.full(n_frames, y), heading=np.full(n_frames, head),
-                               vx=np.zeros(n_frames), vy=np.zeros(n_frames), length=np.full(n_frames, length),
-                               width=np.full(n_frames, width), valid=np.ones(n_frames, bool), type=typ, ego=False))
-    ego_idx = next(i for i, a in enumerate(agents) if a["ego"])
-    agents = _remove_overlaps(agents, ego_idx)
+    parked = [p for road in roads for p in _parked(rng, road, crosswalks)]
+    agents = _remove_overlaps(_assemble(unforked, peds_unforked, parked, n_frames))
+    if fork is not None:   # the fork keeps exactly the agents of the unforked history
+        agents = _remove_overlaps(_assemble(sims, peds, parked, n_frames), fork[0], agents)
     ego_idx = next(i for i, a in enumerate(agents) if a["ego"])
     if not agents[ego_idx]["valid"].all():
         raise RuntimeError("procedural ego left the road early")  # guarded by road length; caught by caller
