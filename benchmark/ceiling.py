@@ -79,12 +79,12 @@ def scene_index(scenario_id: str, seed: int) -> int:
 def fork_labels(task: tuple) -> tuple[np.ndarray, int]:
     """At-fault collision ``[forks, N]`` of the N rows of one (scenario, anchor) under each fork,
     and the number of forks whose history differed from the scenario's (those rows are NaN)."""
-    proc, synth, index, anchor, rows, forks = task
+    proc, synth, index, anchor, rows, forks, drivers = task
     base = generate_scene(proc, index)
     out = np.full((forks, len(rows["sample_id"])), np.nan)
     bad = 0
     for k in range(forks):
-        scn = generate_scene(proc, index, fork=(anchor, 1_000_003 * index + 7919 * anchor + k))
+        scn = generate_scene(proc, index, fork=(anchor, 1_000_003 * index + 7919 * anchor + k), fork_drivers=drivers)
         if not _same_history(base, scn, anchor, synth.history_steps):
             bad += 1
             continue
@@ -181,7 +181,7 @@ def ceiling_auroc(labels: np.ndarray, groups: np.ndarray, truth: np.ndarray) -> 
     return out
 
 
-def run(data: Path, forks: int, workers: int, split: str = "test", limit: int = 0):
+def run(data: Path, forks: int, workers: int, split: str = "test", limit: int = 0, drivers: bool = False):
     """Fork labels ``[forks, N]``, the rows, and the number of discarded forks."""
     proc, synth = configs_of(data)
     rows = read_rows(data, split)
@@ -189,7 +189,7 @@ def run(data: Path, forks: int, workers: int, split: str = "test", limit: int = 
     for i, (s, a) in enumerate(zip(rows["scenario_id"], rows["anchor_frame"])):
         anchors.setdefault((s, a), []).append(i)
     items = list(anchors.items())[: limit or None]
-    tasks = [(proc, synth, scene_index(s, proc.seed), a, {c: [rows[c][i] for i in idx] for c in _COLUMNS}, forks)
+    tasks = [(proc, synth, scene_index(s, proc.seed), a, {c: [rows[c][i] for i in idx] for c in _COLUMNS}, forks, drivers)
              for (s, a), idx in items]
     keep = np.concatenate([idx for _, idx in items])
     labels = np.full((forks, len(rows["sample_id"])), np.nan)
@@ -221,8 +221,11 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--forks", type=int, default=16)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--limit", type=int, default=0, help="only the first N (scenario, anchor) pairs (0 = all)")
+    ap.add_argument("--drivers", action="store_true",
+                    help="also redraw every driver's parameters at the anchor: a pessimistic estimate, since the "
+                         "history reveals some of them (the default knows them all: an upper bound)")
     args = ap.parse_args(argv)
-    labels, rows, bad = run(args.data, args.forks, args.workers, limit=args.limit)
+    labels, rows, bad = run(args.data, args.forks, args.workers, limit=args.limit, drivers=args.drivers)
     truth = np.asarray(rows["collision_at_fault"], bool)
     groups = input_groups(rows)
     fam = np.asarray(rows["family"])

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from benchmark.ceiling import (ceiling_auroc, configs_of, group_probability, input_groups, read_rows, relabel,
                                scene_index)
@@ -55,12 +56,13 @@ def test_relabelling_the_unforked_scene_reproduces_every_stored_collision_label(
     assert perturbed > 0   # agent_perturbation rows were covered
 
 
-def test_a_fork_keeps_the_history_and_the_ego_and_redraws_other_vehicles_futures():
+@pytest.mark.parametrize("drivers", [False, True])
+def test_a_fork_keeps_the_history_and_the_ego_and_redraws_other_vehicles_futures(drivers):
     from synth.sources.procedural import ProceduralConfig
 
     cfg, anchor, changed = ProceduralConfig(seed=5), 40, 0
     for i in range(8):
-        a, b = generate_scene(cfg, i), generate_scene(cfg, i, fork=(anchor, 99))
+        a, b = generate_scene(cfg, i), generate_scene(cfg, i, fork=(anchor, 99), fork_drivers=drivers)
         ea, eb = a.ego_index, b.ego_index
         assert np.array_equal(a.x[ea], b.x[eb]) and np.array_equal(a.y[ea], b.y[eb])
         for s, t in ((a, b), (b, a)):   # every box seen up to the anchor exists, identically, in the other scene

@@ -215,7 +215,8 @@ def _remove_overlaps(agents: list[dict], fork_frame: int | None = None, history:
     return [a for a, k in zip(agents, keep) if k]
 
 
-def generate_scene(cfg: ProceduralConfig, index: int, fork: tuple[int, int] | None = None) -> Scenario:
+def generate_scene(cfg: ProceduralConfig, index: int, fork: tuple[int, int] | None = None,
+                   fork_drivers: bool = False) -> Scenario:
     """Scenario ``index`` of the procedural source with configuration ``cfg``.
 
     ``fork = (frame, seed)`` gives an alternative future of the same scenario, redrawing from
@@ -226,7 +227,8 @@ def generate_scene(cfg: ProceduralConfig, index: int, fork: tuple[int, int] | No
     vehicles see the same ego. Road, parked cars and every driver's parameters are unchanged,
     so frames up to ``frame`` are those of the unforked scenario (unless the redrawn future
     makes an agent overlap another box; such agents are dropped from the whole scenario, as in
-    every scenario).
+    every scenario). ``fork_drivers`` also redraws every other driver's IDM parameters at the
+    fork, from their prior: more than the history hides, since speeds and gaps reveal some of them.
     """
     rng = np.random.default_rng([cfg.seed, index])
     n_frames, dt = cfg.num_frames, CANONICAL_DT
@@ -310,7 +312,8 @@ def generate_scene(cfg: ProceduralConfig, index: int, fork: tuple[int, int] | No
         if fork is not None:   # the same draws up to the fork frame, then the fork's own
             sim = simulate_carriageway(cw, stop_rule(occupied_f, signal_f), n_frames, dt, _replay(state), density,
                                        cfg.lane_change_rate_hz, ego=ego,
-                                       fork=Fork(fork[0], np.random.default_rng([fork[1], i]), sim.ego_state))
+                                       fork=Fork(fork[0], np.random.default_rng([fork[1], i]), sim.ego_state,
+                                                 fork_drivers))
         sims.append(sim)
     parked = [p for road in roads for p in _parked(rng, road, crosswalks)]
     agents = _remove_overlaps(_assemble(unforked, peds_unforked, parked, n_frames))

@@ -54,9 +54,22 @@ class Fork:
     frame: int
     rng: np.random.Generator
     ego_state: np.ndarray | None = None
+    drivers: bool = False
+    """Also redraw every other driver's IDM parameters at ``frame`` (as if the history said nothing about them)."""
 
 
 _EGO_FIELDS = 8
+
+
+def _drivers(rng: np.random.Generator, speed_limit: float, truck: np.ndarray, cyclist: np.ndarray):
+    """IDM parameters of every driver ``[N]``: desired speed (m/s), time headway (s), acceleration and
+    comfortable deceleration (m/s^2), standstill gap (m)."""
+    n = len(truck)
+    v0 = speed_limit * np.where(truck, rng.uniform(0.75, 0.95, n), rng.uniform(0.8, 1.15, n))
+    v0[cyclist] = rng.uniform(4.0, 7.0, cyclist.sum())
+    th = rng.uniform(1.0, 1.8, n)
+    acc = np.where(truck, rng.uniform(0.6, 1.0, n), rng.uniform(1.0, 2.0, n))
+    return v0, th, acc, rng.uniform(1.6, 2.6, n), rng.uniform(1.8, 2.6, n)
 
 
 def _smooth(u):
@@ -109,12 +122,7 @@ def simulate_carriageway(
     length = np.where(truck, rng.uniform(8.0, 12.0, cap), rng.uniform(3.9, 5.1, cap))
     width = np.where(truck, rng.uniform(2.4, 2.6, cap), rng.uniform(1.75, 2.05, cap))
     length[cyclist], width[cyclist] = rng.uniform(1.6, 1.9, cyclist.sum()), rng.uniform(0.6, 0.8, cyclist.sum())
-    v0 = cw.speed_limit * np.where(truck, rng.uniform(0.75, 0.95, cap), rng.uniform(0.8, 1.15, cap))
-    v0[cyclist] = rng.uniform(4.0, 7.0, cyclist.sum())
-    th = rng.uniform(1.0, 1.8, cap)
-    acc = np.where(truck, rng.uniform(0.6, 1.0, cap), rng.uniform(1.0, 2.0, cap))
-    dec = rng.uniform(1.6, 2.6, cap)
-    s0 = rng.uniform(1.8, 2.6, cap)
+    v0, th, acc, dec, s0 = _drivers(rng, cw.speed_limit, truck, cyclist)
 
     lane = np.zeros(cap, int)
     s = np.zeros(cap)
@@ -147,6 +155,10 @@ def simulate_carriageway(
     for k in range(n_frames):
         if fork is not None and k == fork.frame:
             rng = fork.rng
+            if fork.drivers:
+                new = _drivers(rng, cw.speed_limit, truck, cyclist)
+                for old, fresh in zip((v0, th, acc, dec, s0), new):
+                    old[~is_ego] = fresh[~is_ego]
         if ego_state is not None:
             i = n0 - 1
             if fork is not None and fork.ego_state is not None and k >= fork.frame:
