@@ -86,7 +86,8 @@ def test_fork_redraws_hidden_schedules_only_from_their_prior_after_the_fork():
     assert timed.min() >= 4.0 and timed.max() <= SWITCH_S[1]
     # P(no switch | none by 4 s) = 0.4 / (0.4 + 0.6 * 5 / 7) = 0.483
     assert abs(np.isinf(draws).mean() - 0.4 / (0.4 + 0.6 * 5 / 7)) < 0.04
-    rt = _Retime(2.0, [(0.0, 11.0), (0.0, 4.0)], rng)
+    rt = _Retime(2.0, [(0.0, 11.0), (0.0, 4.0)], rng, 1.5)
+    assert rt.due(3.5) and not rt.due(3.6)
     starts = [rt.start(0, 6.0, False) for _ in range(200)]
     assert min(starts) >= 2.0 + 1.5 and max(starts) <= 10.0   # after the crosswalk reservation, inside the window
     assert rt.start(1, 6.0, False) == np.inf                   # no room left in the window: never crosses

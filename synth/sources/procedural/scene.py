@@ -57,10 +57,16 @@ class _Retime:
     t: float
     windows: list
     rng: np.random.Generator
+    reserve_s: float
+    """How long before stepping on a pedestrian reserves its crosswalk (s)."""
+
+    def due(self, t0: float) -> bool:
+        """True when a pedestrian starting at ``t0`` has its crosswalk reserved by the fork."""
+        return t0 <= self.t + self.reserve_s
 
     def start(self, ci: int, dur: float, junction_window: bool) -> float:
         lo, hi = self.windows[ci]
-        first = max(lo + 0.5 if junction_window else lo - 0.6 * dur, self.t + RESERVE_FRAMES * 0.1)
+        first = max(lo + 0.5 if junction_window else lo - 0.6 * dur, self.t + self.reserve_s)
         return self.rng.uniform(first, hi - 1.0) if hi - 1.0 > first else np.inf   # inf: never crosses
 
 
@@ -97,7 +103,7 @@ def _pedestrians(rng, roads, crosswalks, windows, n_frames, dt, junction_window,
             if hi - 1.0 <= first:
                 continue
             t0 = rng.uniform(first, hi - 1.0)
-            if retime is not None and t0 > retime.t + RESERVE_FRAMES * dt:
+            if retime is not None and not retime.due(t0):
                 t0 = retime.start(ci, dur, junction_window)
             sign = rng.choice([-1.0, 1.0])
             start = cx.d_min - 1.5 if sign > 0 else cx.d_max + 1.5
@@ -225,9 +231,9 @@ def generate_scene(cfg: ProceduralConfig, index: int, fork: tuple[int, int] | No
     yet, and the start times of pedestrians whose crosswalk is not yet reserved (each from the
     generator's own prior, conditioned on that). The ego replays its own track, so the other
     vehicles see the same ego. Road, parked cars and every driver's parameters are unchanged,
-    so frames up to ``frame`` are those of the unforked scenario (unless the redrawn future
-    makes an agent overlap another box; such agents are dropped from the whole scenario, as in
-    every scenario). ``fork_drivers`` also redraws every other driver's IDM parameters at the
+    and the fork keeps exactly the unforked scenario's agents seen up to ``frame`` (only agents
+    that appear later can be dropped for overlapping), so frames up to ``frame`` are those of
+    the unforked scenario. ``fork_drivers`` also redraws every other driver's IDM parameters at the
     fork, from their prior: more than the history hides, since speeds and gaps reveal some of them.
     """
     rng = np.random.default_rng([cfg.seed, index])
@@ -276,7 +282,7 @@ def generate_scene(cfg: ProceduralConfig, index: int, fork: tuple[int, int] | No
             signal_f = _Signal(signal.green, _redrawn_switch(signal.t_switch, fork[0] * dt, frng))
         windows_f = [signal_f.red_window(cx.road, horizon) for cx in crosswalks] if junction else windows
         peds, occupied_f = _pedestrians(_replay(state), roads, crosswalks, windows, n_frames, dt, junction,
-                                        _Retime(fork[0] * dt, windows_f, frng))
+                                        _Retime(fork[0] * dt, windows_f, frng, RESERVE_FRAMES * dt))
     # carriageways with their stop lines
     cws = []
     for ri, road in enumerate(roads):
