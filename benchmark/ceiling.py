@@ -76,20 +76,12 @@ def scene_index(scenario_id: str, seed: int) -> int:
     return int(parts[2])
 
 
-def fork_labels(task: tuple) -> tuple[np.ndarray, int]:
-    """At-fault collision ``[forks, N]`` of the N rows of one (scenario, anchor) under each fork,
-    and the number of forks whose history differed from the scenario's (those rows are NaN)."""
+def fork_labels(task: tuple) -> np.ndarray:
+    """At-fault collision ``[forks, N]`` of the N rows of one (scenario, anchor) under each fork (a fork
+    keeps the scenario's history exactly: :func:`synth.sources.procedural.scene.generate_scene`)."""
     proc, synth, index, anchor, rows, forks, drivers = task
-    base = generate_scene(proc, index)
-    out = np.full((forks, len(rows["sample_id"])), np.nan)
-    bad = 0
-    for k in range(forks):
-        scn = generate_scene(proc, index, fork=(anchor, 1_000_003 * index + 7919 * anchor + k), fork_drivers=drivers)
-        if not _same_history(base, scn, anchor, synth.history_steps):
-            bad += 1
-            continue
-        out[k] = relabel(scn, anchor, synth, rows)
-    return out, bad
+    return np.stack([relabel(generate_scene(proc, index, fork=(anchor, 1_000_003 * index + 7919 * anchor + k),
+                                            fork_drivers=drivers), anchor, synth, rows) for k in range(forks)])
 
 
 def relabel(scn, anchor: int, synth: SynthConfig, rows: dict) -> np.ndarray:
@@ -101,20 +93,6 @@ def relabel(scn, anchor: int, synth: SynthConfig, rows: dict) -> np.ndarray:
     agents = _with_perturbations(ctx.agents, rows, synth.dt)
     return label_plans(ego, agents, ctx.drivable, ctx.solid_lines, synth.dt, synth.labels,
                        ctx.drivable_inner)["collision_at_fault"]
-
-
-def _same_history(a, b, anchor: int, history: int) -> bool:
-    """True when the boxes valid over frames ``anchor - history .. anchor`` coincide in ``a`` and ``b``."""
-    fr = slice(max(anchor - history, 0), anchor + 1)
-
-    def boxes(s):
-        v = s.valid[:, fr]
-        keep = v.any(axis=1)
-        key = np.round(np.concatenate([np.where(v, s.x[:, fr], 0.0), np.where(v, s.y[:, fr], 0.0)], 1)[keep], 4)
-        return key[np.lexsort(key.T[::-1])]
-
-    ka, kb = boxes(a), boxes(b)
-    return ka.shape == kb.shape and bool(np.array_equal(ka, kb))
 
 
 def _with_perturbations(agents: AgentFutures, rows: dict, dt: float) -> AgentFutures:
@@ -182,7 +160,7 @@ def ceiling_auroc(labels: np.ndarray, groups: np.ndarray, truth: np.ndarray) -> 
 
 
 def run(data: Path, forks: int, workers: int, split: str = "test", limit: int = 0, drivers: bool = False):
-    """Fork labels ``[forks, N]``, the rows, and the number of discarded forks."""
+    """Fork labels ``[forks, N]`` and the rows."""
     proc, synth = configs_of(data)
     rows = read_rows(data, split)
     anchors: dict[tuple, list[int]] = {}
@@ -193,13 +171,11 @@ def run(data: Path, forks: int, workers: int, split: str = "test", limit: int = 
              for (s, a), idx in items]
     keep = np.concatenate([idx for _, idx in items])
     labels = np.full((forks, len(rows["sample_id"])), np.nan)
-    bad = 0
     with cf.ProcessPoolExecutor(workers) if workers > 1 else _Serial() as pool:
-        for (_, idx), (lab, b) in zip(items, pool.map(fork_labels, tasks)):
+        for (_, idx), lab in zip(items, pool.map(fork_labels, tasks)):
             labels[:, idx] = lab
-            bad += b
     rows = {c: [v[i] for i in keep] for c, v in rows.items()}
-    return labels[:, keep], rows, bad
+    return labels[:, keep], rows
 
 
 class _Serial:
@@ -225,13 +201,13 @@ def main(argv: list[str]) -> int:
                     help="also redraw every driver's parameters at the anchor: a pessimistic estimate, since the "
                          "history reveals some of them (the default knows them all: an upper bound)")
     args = ap.parse_args(argv)
-    labels, rows, bad = run(args.data, args.forks, args.workers, limit=args.limit, drivers=args.drivers)
+    labels, rows = run(args.data, args.forks, args.workers, limit=args.limit, drivers=args.drivers)
     truth = np.asarray(rows["collision_at_fault"], bool)
     groups = input_groups(rows)
     fam = np.asarray(rows["family"])
     print(f"{len(truth)} rows ({truth.sum()} at-fault collisions), {len(set(zip(rows['scenario_id'], rows['anchor_frame'])))}"
-          f" anchors, {args.forks} forks each ({bad} forks discarded: history changed)")
-    drawn = np.nanmean(labels, 0)
+          f" anchors, {args.forks} forks each")
+    drawn = labels.mean(0)
     print(f"share of rows whose label flips in at least one fork: {np.mean((drawn > 0) & (drawn < 1)):.3f}")
     for k, v in ceiling_auroc(labels, groups, truth).items():
         print(f"ceiling collision AUROC with {k:3d} forks: {v:.4f}")
@@ -244,11 +220,11 @@ def main(argv: list[str]) -> int:
         pred = pq.read_table(args.bench / "predictions.parquet",
                              columns=["model", "sample_id", "collision_risk"]).to_pydict()
         where = {s: i for i, s in enumerate(rows["sample_id"])}
-        for m in dict.fromkeys(pred["model"]):
-            score = np.full(len(truth), np.nan)
-            for mm, s, r in zip(pred["model"], pred["sample_id"], pred["collision_risk"]):
-                if mm == m and s in where:
-                    score[where[s]] = r
+        scores = {m: np.full(len(truth), np.nan) for m in pred["model"]}
+        for m, s, r in zip(pred["model"], pred["sample_id"], pred["collision_risk"]):
+            if s in where:
+                scores[m][where[s]] = r
+        for m, score in scores.items():
             ok = np.isfinite(score)
             v, valid = METRICS["auroc"](score[ok], truth[ok])
             print(f"model {m:28s} collision AUROC on the same rows: {v if valid else float('nan'):.4f} (n={ok.sum()})")

@@ -49,6 +49,12 @@ class _Signal:
         return 0.0, min(horizon, self.t_switch + AMBER_S + ALL_RED_S)
 
 
+def _earliest_start(lo: float, dur: float, junction_window: bool) -> float:
+    """Earliest start (s) of a pedestrian crossing in ``dur`` s inside a window opening at ``lo``: at
+    junctions only once its road is red; on roads it may already be on the crosswalk at frame 0."""
+    return lo + 0.5 if junction_window else lo - 0.6 * dur
+
+
 @dataclasses.dataclass(frozen=True)
 class _Retime:
     """In a fork at time ``t`` (s), pedestrians not yet due (their crosswalk not yet reserved) get
@@ -66,7 +72,7 @@ class _Retime:
 
     def start(self, ci: int, dur: float, junction_window: bool) -> float:
         lo, hi = self.windows[ci]
-        first = max(lo + 0.5 if junction_window else lo - 0.6 * dur, self.t + self.reserve_s)
+        first = max(_earliest_start(lo, dur, junction_window), self.t + self.reserve_s)
         return self.rng.uniform(first, hi - 1.0) if hi - 1.0 > first else np.inf   # inf: never crosses
 
 
@@ -99,7 +105,7 @@ def _pedestrians(rng, roads, crosswalks, windows, n_frames, dt, junction_window,
             dur = span / speed
             # a pedestrian may already be on the crosswalk at frame 0 (roads) and may not
             # finish within the scene; at junctions it starts only while its road is red
-            first = lo + 0.5 if junction_window else lo - 0.6 * dur
+            first = _earliest_start(lo, dur, junction_window)
             if hi - 1.0 <= first:
                 continue
             t0 = rng.uniform(first, hi - 1.0)
