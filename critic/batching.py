@@ -15,6 +15,7 @@ def make_batch(arr: SplitArrays, idx: np.ndarray, occ_size: int, device: str | t
     occ = np.unpackbits(arr.occ[idx], axis=-1, count=occ_size)
     return {
         "agents": t(arr.agents[scenes]), "agents_mask": t(arr.agents_mask[scenes], torch.bool),
+        "agent_future": t(arr.agent_future[scenes]), "agent_future_mask": t(arr.agent_future_mask[scenes], torch.bool),
         "map": t(arr.map[scenes]), "map_mask": t(arr.map_mask[scenes], torch.bool),
         "drivable": t(np.unpackbits(arr.drivable[scenes], axis=-1).astype(bool), torch.bool),
         "plan": t(arr.plan[idx]), "coll_t": t(arr.coll_t[idx]), "off_t": t(arr.off_t[idx]),

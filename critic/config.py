@@ -60,6 +60,15 @@ class ModelConfig:
     """Agents nearest to each planned pose that the interaction network looks at."""
     map_every: int = 2
     """Plan-relative map geometry is evaluated every this many dynamics steps (the map is static)."""
+    learned_forecast: bool = True
+    """Agents move along a learned forecast in the dynamics' geometry (constant velocity plus an offset
+    read from each agent's scene token, trained on the agents' true futures: ``loss/motion``); False
+    keeps them at constant velocity."""
+    motion_layers: int = 1
+    """Self-attention layers of the agent forecaster on top of the scene tokens (0: read them directly)."""
+    occ_width: int = 16
+    """Channels of the occupancy decoder's convolutions (at 32 x 32 they are most of a training step's
+    cost: width 32 doubled the step time)."""
     diffusion: bool = False
     """Train the diffusers dream decoder (UNet + DDPM) next to the deterministic occupancy head."""
     diffusion_channels: tuple[int, int] = (32, 64)
@@ -71,6 +80,7 @@ class LossWeights:
     """Explicit weight of every loss term (logged as ``loss/<name>``)."""
 
     hazard: float = 1.0
+    motion: float = 0.5
     occupancy: float = 0.5
     reward: float = 0.2
     contrastive: float = 0.3

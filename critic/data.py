@@ -23,14 +23,15 @@ from schemas import InputError, tables_to_scenarios
 from schemas.splits import is_variant
 
 from .config import FeatureConfig
-from .features import agent_features, anchor_pose, drivable_raster, map_features, plan_features
+from .features import agent_features, agent_futures, anchor_pose, drivable_raster, map_features, plan_features
 from .occupancy import DrivableRaster, agent_occupancy, non_drivable
 
-CACHE_VERSION = "3"
+CACHE_VERSION = "5"
 _ROW_COLUMNS = ("sample_id", "scenario_id", "anchor_frame", "family", "outcome", "collision_time_s", "offroad_time_s",
                 "plan_x", "plan_y", "plan_heading", "plan_speed", "perturbed_track_ids", "perturbed_x", "perturbed_y",
                 "perturbed_heading", "collision_at_fault")
-ARRAYS = ("agents", "agents_mask", "map", "map_mask", "drivable", "row_scene", "plan", "coll_t", "off_t", "occ", "logged")
+ARRAYS = ("agents", "agents_mask", "agent_future", "agent_future_mask", "map", "map_mask", "drivable", "row_scene",
+          "plan", "coll_t", "off_t", "occ", "logged")
 
 
 @dataclasses.dataclass
@@ -39,6 +40,11 @@ class SplitArrays:
 
     agents: np.ndarray
     agents_mask: np.ndarray
+    agent_future: np.ndarray
+    """``[S, 1 + max_agents, steps, 2]`` float32: each agent token's true position (ego frame at the
+    anchor, m) at the end of every dynamics step, from the scenario as logged (no perturbation)."""
+    agent_future_mask: np.ndarray
+    """``[S, 1 + max_agents, steps]`` bool: ``agent_future`` is observed."""
     map: np.ndarray
     map_mask: np.ndarray
     drivable: np.ndarray
@@ -119,6 +125,9 @@ def build_split(data: Path, split: str, cfg: FeatureConfig, log=print) -> SplitA
     K = cfg.plan_steps // (cfg.dyn_stride * cfg.occ_every)
     agents = np.zeros((S, 1 + cfg.max_agents, cfg.history_steps, 13), np.float32)
     agents_mask = np.zeros((S, 1 + cfg.max_agents, cfg.history_steps), bool)
+    steps = cfg.plan_steps // cfg.dyn_stride
+    future = np.zeros((S, 1 + cfg.max_agents, steps, 2), np.float32)
+    future_mask = np.zeros((S, 1 + cfg.max_agents, steps), bool)
     maps = np.zeros((S, cfg.max_polylines, cfg.polyline_points, 10), np.float32)
     map_mask = np.zeros((S, cfg.max_polylines, cfg.polyline_points), bool)
     drivable = None
@@ -137,6 +146,7 @@ def build_split(data: Path, split: str, cfg: FeatureConfig, log=print) -> SplitA
     for s_i, (sid, anchor) in enumerate(scenes):
         scn = scns[sid]
         agents[s_i], agents_mask[s_i] = agent_features(scn, anchor, cfg)
+        future[s_i], future_mask[s_i] = agent_futures(scn, anchor, cfg)
         maps[s_i], map_mask[s_i] = map_features(scn, anchor, cfg)
         ras = np.packbits(drivable_raster(scn, anchor, cfg), axis=-1)
         if drivable is None:
@@ -165,7 +175,8 @@ def build_split(data: Path, split: str, cfg: FeatureConfig, log=print) -> SplitA
         ch1 = non_drivable(raster, ex, ey, eh, cfg.occ_size, cfg.occ_cell_m)
         occ[r] = np.packbits(np.stack([ch0, ch1], axis=2), axis=-1)
     out = SplitArrays(
-        agents=agents, agents_mask=agents_mask, map=maps, map_mask=map_mask, drivable=drivable, row_scene=row_scene,
+        agents=agents, agents_mask=agents_mask, agent_future=future, agent_future_mask=future_mask, map=maps,
+        map_mask=map_mask, drivable=drivable, row_scene=row_scene,
         plan=plan,
         # the collision event the critic learns is the one the ego causes (at fault)
         coll_t=np.where(np.array(col["collision_at_fault"].to_pylist(), bool),
@@ -183,7 +194,7 @@ def load_split(data: str | Path, split: str, cfg: FeatureConfig, log=print) -> S
     """Features of one split, from the cache when it is there and complete."""
     data = Path(data)
     cache = _cache_dir(data, split, cfg)
-    if (cache / "done.json").exists():
+    if (cache / "done.json").exists() and all((cache / f"{k}.npy").exists() for k in ARRAYS):
         arrs = {k: np.load(cache / f"{k}.npy", allow_pickle=False) for k in ARRAYS}
         extra = json.loads((cache / "done.json").read_text())
         return SplitArrays(**arrs, sample_id=extra["sample_id"], outcome=extra["outcome"])
@@ -234,7 +245,8 @@ def concat_arrays(parts: list[SplitArrays]) -> SplitArrays:
     offs = np.cumsum([0] + [len(p.agents) for p in parts[:-1]])
     cat = lambda k: np.concatenate([getattr(p, k) for p in parts])  # noqa: E731
     return SplitArrays(
-        agents=cat("agents"), agents_mask=cat("agents_mask"), map=cat("map"), map_mask=cat("map_mask"),
+        agents=cat("agents"), agents_mask=cat("agents_mask"), agent_future=cat("agent_future"),
+        agent_future_mask=cat("agent_future_mask"), map=cat("map"), map_mask=cat("map_mask"),
         drivable=cat("drivable"), row_scene=np.concatenate([p.row_scene + o for p, o in zip(parts, offs)]),
         plan=cat("plan"), coll_t=cat("coll_t"), off_t=cat("off_t"), occ=cat("occ"), logged=cat("logged"),
         sample_id=[s for p in parts for s in p.sample_id], outcome=[o for p in parts for o in p.outcome])

@@ -42,23 +42,48 @@ def anchor_pose(scn: Scenario, anchor: int) -> np.ndarray:
     return np.array([scn.x[e, anchor], scn.y[e, anchor], scn.heading[e, anchor]])
 
 
+def _ego_history(scn: Scenario, anchor: int, cfg: FeatureConfig) -> dict[str, np.ndarray]:
+    frames = np.clip(np.arange(anchor - cfg.history_steps + 1, anchor + 1), 0, None)
+    e = scn.ego_index
+    return {k: np.asarray(getattr(scn, k))[e, frames][None] for k in ("x", "y", "heading", "vx", "vy", "valid")}
+
+
 def agent_features(scn: Scenario, anchor: int, cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
     """Agents ``[1 + max_agents, history_steps, AGENT_FEATURES]`` and mask at ``anchor`` (module docstring):
     the ego, then the nearest other agents at their last valid history frame."""
-    frames = np.clip(np.arange(anchor - cfg.history_steps + 1, anchor + 1), 0, None)
-    e = scn.ego_index
-    ego = {k: np.asarray(getattr(scn, k))[e, frames][None] for k in ("x", "y", "heading", "vx", "vy", "valid")}
-    feats, mask = agent_features_for_egos(scn, anchor, cfg, ego)
+    feats, mask = agent_features_for_egos(scn, anchor, cfg, _ego_history(scn, anchor, cfg))
     return feats[0], mask[0]
 
 
-def agent_features_for_egos(scn, step: int, cfg: FeatureConfig, ego: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def agent_futures(scn: Scenario, anchor: int, cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    """True future positions ``[1 + max_agents, S, 2]`` (ego frame at the anchor, m) of the agent tokens of
+    :func:`agent_features` at the ends of the S dynamics steps (``dyn_stride`` x 0.1 s apart), and their
+    validity ``[1 + max_agents, S]``. Token 0 (the ego), padding and frames past the log are invalid."""
+    _, mask, rows = agent_features_for_egos(scn, anchor, cfg, _ego_history(scn, anchor, cfg), return_rows=True)
+    S = cfg.plan_steps // cfg.dyn_stride
+    frames = anchor + (np.arange(S) + 1) * cfg.dyn_stride
+    inside = frames < scn.x.shape[1]
+    fr = np.minimum(frames, scn.x.shape[1] - 1)
+    pos = np.zeros((1 + cfg.max_agents, S, 2), np.float32)
+    valid = np.zeros((1 + cfg.max_agents, S), bool)
+    tokens = np.flatnonzero(mask[0, 1:].any(-1))                 # real agent tokens (1-based below)
+    if len(tokens):
+        a = rows[0][tokens]
+        ex, ey = to_ego(scn.x[a][:, fr], scn.y[a][:, fr], anchor_pose(scn, anchor))
+        ok = scn.valid[a][:, fr] & inside[None] & np.isfinite(ex) & np.isfinite(ey)
+        pos[1 + tokens] = np.where(ok[..., None], np.stack([ex, ey], -1), 0.0)
+        valid[1 + tokens] = ok
+    return pos, valid
+
+
+def agent_features_for_egos(scn, step: int, cfg: FeatureConfig, ego: dict[str, np.ndarray], return_rows: bool = False):
     """:func:`agent_features` at ``step`` for E alternative ego histories at once.
 
     ``ego``: ``x``, ``y``, ``heading``, ``vx``, ``vy`` (scenario frame) and ``valid`` ``[E, history_steps]``,
     the ego's frames ``step - history_steps + 1 .. step``; the other agents come from ``scn``. Row
     ``e`` of the result ``[E, 1 + max_agents, H, AGENT_FEATURES]`` (masks ``[E, 1 + max_agents, H]``)
-    equals :func:`agent_features` of ``scn`` with the ego's frames replaced by ``ego[e]``.
+    equals :func:`agent_features` of ``scn`` with the ego's frames replaced by ``ego[e]``. With
+    ``return_rows`` also the scenario agent index of every non-ego token ``[E, <= max_agents]``.
     """
     H, K = cfg.history_steps, cfg.max_agents
     frames = np.arange(step - H + 1, step + 1)
@@ -98,7 +123,7 @@ def agent_features_for_egos(scn, step: int, cfg: FeatureConfig, ego: dict[str, n
     feats[:, :n, :, 8:12] = np.where(v[..., None], np.eye(4, dtype=np.float32)[types][:, :, None, :], 0.0)
     feats[:, 0, :, 12] = v[:, 0]
     mask[:, :n] = v
-    return feats, mask
+    return (feats, mask, rows) if return_rows else (feats, mask)
 
 
 def _pieces(coords: np.ndarray) -> list[np.ndarray]:

@@ -2,6 +2,8 @@
 
 * ``hazard``: focal binary cross-entropy of the per-step collision and off-road hazards
   on the steps at risk (discrete-time survival likelihood).
+* ``motion``: Huber loss (m, delta 1 m) of the agents' forecast positions at the step ends
+  against their true positions, where observed.
 * ``occupancy``: binary cross-entropy of the dreamed occupancy against the true one.
 * ``reward``: mean squared error of the per-step reward head; ``continue`` BCE is folded
   into it (the episode ends at the first event).
@@ -70,6 +72,10 @@ def compute_losses(model, out: dict, batch: dict, tg: dict, weights: LossWeights
         "reward": F.mse_loss(out["reward"], tg["reward"])
         + F.binary_cross_entropy_with_logits(out["continue_logits"], tg["continue"]),
     }
+    if "agent_future" in batch and weights.motion > 0:
+        m = batch["agent_future_mask"][:, 1:]
+        err = F.huber_loss(out["agent_forecast"], batch["agent_future"][:, 1:], reduction="none", delta=1.0).sum(-1)
+        terms["motion"] = (err * m).sum() / m.sum().clamp_min(1.0)
     if weights.contrastive > 0:
         events = torch.cat([tg["coll_events"], tg["off_events"]], -1)
         z_true = model.future(batch["occ"], events)

@@ -13,23 +13,15 @@ from torch import nn
 
 from .config import FeatureConfig, ModelConfig
 from .features import AGENT_FEATURES, MAP_FEATURES, PLAN_FEATURES
+from .interactions import AgentPaths, Interactions, agent_paths, constant_velocity_ends, masked_max, mlp
+
+MOTION_SCALE_M = 5.0  # the motion head's output unit: metres of offset from constant velocity
 
 
 # fixed input scales: positions / 20 m, speeds / 10 m/s, box sizes / 5 m (unit-free features kept)
 AGENT_SCALE = (20.0, 20.0, 1.0, 1.0, 10.0, 10.0, 5.0, 5.0, 1.0, 1.0, 1.0, 1.0, 1.0)
 MAP_SCALE = (20.0, 20.0) + (1.0,) * 8
 PLAN_SCALE = (20.0, 20.0, 1.0, 1.0, 10.0)
-
-
-def mlp(i: int, h: int, o: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(i, h), nn.LayerNorm(h), nn.GELU(), nn.Linear(h, o))
-
-
-def masked_max(x: torch.Tensor, mask: torch.Tensor, dim: int) -> torch.Tensor:
-    """Max over ``dim`` of valid entries (0 where nothing is valid)."""
-    x = x.masked_fill(~mask.unsqueeze(-1), float("-inf"))
-    out = x.max(dim=dim).values
-    return torch.where(torch.isfinite(out), out, torch.zeros_like(out))
 
 
 class AttentionBlock(nn.Module):
@@ -83,90 +75,6 @@ class SceneEncoder(nn.Module):
         return tokens, valid, tokens[:, 0]
 
 
-class Interactions(nn.Module):
-    """Plan-relative geometry at the end of every dynamics step.
-
-    Agents: each agent's last observed state extrapolated at constant velocity, expressed
-    in the frame of the ego's *planned* pose (relative position, distance, proximity) plus
-    its static features (velocity, size, type); the ``nearest`` agents to each planned pose
-    -> a narrow two-layer network -> masked max over them -> projection to ``d``. The first layer is split into a geometric part
-    (per plan, step and agent) and a static part (per agent, computed once), so the
-    expensive ``B x P x S x A`` tensor is only ``width`` wide. Map: per polyline kind, the
-    distance from the planned position to the nearest point of that kind, plus the nearest
-    drivable-area-boundary and road-edge points in the planned frame (nearest point per
-    polyline first, then per kind: the map kind is constant along a polyline).
-    """
-
-    AGENT_GEO = 4
-    AGENT_STATIC = 8
-    MAP_IN = 8 + 4 + 1
-
-    def __init__(self, d: int, width: int, nearest: int, map_every: int):
-        super().__init__()
-        self.nearest, self.map_every = nearest, map_every
-        self.geo = nn.Linear(self.AGENT_GEO, width)
-        self.static = nn.Linear(self.AGENT_STATIC, width, bias=False)
-        self.agent = nn.Sequential(nn.GELU(), nn.Linear(width, width))
-        self.agent_out = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, d))
-        self.map = mlp(self.MAP_IN, d, d)
-
-    def agents(self, agents, agents_mask, ego_xy, ego_cs, t):
-        """``[B, P, S, D]`` summary of the ``nearest`` constant-velocity agents around each planned pose."""
-        last = agents[:, 1:, -1]                                   # [B, A, F] (ego token excluded)
-        valid = agents_mask[:, 1:, -1]
-        pos = last[:, None, :, :2] + t[None, :, None, None] * last[:, None, :, 4:6]  # [B, S, A, 2]
-        rel = pos[:, None] - ego_xy[:, :, :, None]                 # [B, P, S, A, 2]
-        c, s = ego_cs[..., 0:1], ego_cs[..., 1:2]                  # [B, P, S, 1]
-        rx = c * rel[..., 0] + s * rel[..., 1]
-        ry = -s * rel[..., 0] + c * rel[..., 1]
-        dist = torch.sqrt(rx**2 + ry**2 + 1e-6).masked_fill(~valid[:, None, None], 1e4)
-        k = min(self.nearest, dist.shape[-1])
-        dist, idx = dist.topk(k, dim=-1, largest=False)           # [B, P, S, k] nearest agents per pose
-        rx, ry = torch.gather(rx, -1, idx), torch.gather(ry, -1, idx)
-        geo = torch.stack([rx / 20, ry / 20, dist / 20, torch.exp(-dist / 5)], -1)
-        static = self.static(torch.cat([last[..., 4:6] / 10, last[..., 6:8] / 5, last[..., 8:12]], -1))  # [B, A, W]
-        B, P, S = idx.shape[:3]
-        st = torch.gather(static, 1, idx.reshape(B, -1, 1).expand(-1, -1, static.shape[-1])).view(B, P, S, k, -1)
-        h = self.agent(self.geo(geo) + st)                        # [B, P, S, k, W]
-        return self.agent_out(masked_max(h, dist < 1e3, 3))
-
-    def map_geometry(self, map_, map_mask, ego_xy, ego_cs, t):
-        """``[B, P, S, D]`` summary of the map around each planned position."""
-        B, P, S = ego_xy.shape[:3]
-        M, L = map_.shape[1:3]
-        q = ego_xy.flatten(1, 2)                                   # [B, Q, 2]
-        pts = map_[..., :2].flatten(1, 2)                          # [B, M * L, 2]
-        far_pts = torch.where(map_mask.flatten(1, 2)[..., None], pts, torch.full_like(pts, 1e3))
-        # squared distances in one fused pass: |p|^2 - 2 q.p (+ |q|^2 after the min)
-        d2 = torch.baddbmm((far_pts**2).sum(-1)[:, None], q, far_pts.transpose(1, 2), alpha=-2.0)
-        d2, jpoly = d2.view(B, -1, M, L).min(-1)                   # [B, Q, M] nearest point per polyline
-        dpoly = torch.sqrt((d2 + (q**2).sum(-1, keepdim=True)).clamp_min(0.0))
-        kinds = map_[:, :, 0, 2:].bool()                           # [B, M, 8]
-        far = torch.full_like(dpoly, 1e3)
-        per_kind = torch.stack([torch.where(kinds[:, None, :, k], dpoly, far).amin(-1) for k in range(8)], -1)
-        per_kind = torch.exp(-per_kind / 3.0)                      # [B, Q, 8], 0 when absent / far
-        cc, ss = ego_cs.flatten(1, 2)[..., 0], ego_cs.flatten(1, 2)[..., 1]
-        near = []
-        for k in (7, 5):                                           # drivable boundary, road edge
-            m = torch.where(kinds[:, None, :, k], dpoly, far).argmin(-1, keepdim=True)  # [B, Q, 1]
-            j = m[..., 0] * L + torch.gather(jpoly, 2, m)[..., 0]
-            p = torch.gather(pts, 1, j[..., None].expand(-1, -1, 2)) - q
-            near.append(torch.stack([cc * p[..., 0] + ss * p[..., 1], -ss * p[..., 0] + cc * p[..., 1]], -1) / 10)
-        tt = t[None, None, :].expand(B, P, S).reshape(B, P * S, 1) / 8
-        return self.map(torch.cat([per_kind, near[0].clamp(-5, 5), near[1].clamp(-5, 5), tt], -1)).view(B, P, S, -1)
-
-    def forward(self, agents, agents_mask, map_, map_mask, ego_xy, ego_cs, t):
-        """``ego_xy`` ``[B, P, S, 2]``, ``ego_cs`` (cos, sin) ``[B, P, S, 2]``, ``t`` ``[S]`` s -> ``[B, P, S, 2D]``."""
-        S = t.shape[0]
-        # the map is static: its geometry is evaluated every ``map_every`` steps (at the end of
-        # each block) and shared by the steps of the block
-        key = torch.clamp(torch.arange(S, device=t.device) // self.map_every * self.map_every + self.map_every - 1,
-                          max=S - 1)
-        at, inv = torch.unique(key, return_inverse=True)
-        m = self.map_geometry(map_, map_mask, ego_xy[:, :, at], ego_cs[:, :, at], t[at])[:, :, inv]
-        return torch.cat([self.agents(agents, agents_mask, ego_xy, ego_cs, t), m], -1)
-
-
 class LatentDynamics(nn.Module):
     """GRU rolled along the plan; each step sees its action, the scene tokens (attention) and
     the plan-relative geometry of agents and map (:class:`Interactions`)."""
@@ -181,6 +89,12 @@ class LatentDynamics(nn.Module):
         self.q, self.q_h = nn.Linear(d, d), nn.Linear(d, d, bias=False)   # query from state + action
         self.k, self.v = nn.Linear(d, d), nn.Linear(d, d)
         self.inter = Interactions(d, mc.agent_width, mc.nearest_agents, mc.map_every)
+        self.learned_forecast = mc.learned_forecast
+        self.motion = mlp(d, d, self.total_steps * 2) if mc.learned_forecast else None
+        self.motion_attn = nn.ModuleList(AttentionBlock(d, mc.heads) for _ in range(mc.motion_layers * mc.learned_forecast))
+        if self.motion is not None:   # the forecast starts at constant velocity
+            nn.init.zeros_(self.motion[-1].weight)
+            nn.init.zeros_(self.motion[-1].bias)
         self.gate_x = nn.Linear(3 * d, 3 * d)                  # GRU input gates: action + geometry
         self.gate_ctx = nn.Linear(d, 3 * d, bias=False)        # ... + attention context
         self.gate_h = nn.Linear(d, 3 * d)                      # GRU hidden gates (r, z, n)
@@ -196,19 +110,34 @@ class LatentDynamics(nn.Module):
              / max(self.total_steps - 1, 1)).expand(B, P, S).unsqueeze(-1)
         return self.action(torch.cat([chunks, t], -1))
 
-    def memory(self, tokens: torch.Tensor, valid: torch.Tensor) -> tuple:
-        """Keys, values and key mask of the scene tokens, shared by every step."""
+    def forecast(self, tokens: torch.Tensor, valid: torch.Tensor, agents: torch.Tensor) -> torch.Tensor:
+        """Agents' positions ``[B, A, S, 2]`` (ego frame at the anchor, m) at the step ends: constant
+        velocity plus the motion head's offset read from each agent's scene token after
+        ``motion_layers`` more rounds of attention to the map and the other agents."""
+        last = agents[:, 1:, -1]
+        ends = constant_velocity_ends(last, self.total_steps, self.stride)
+        if self.motion is None:
+            return ends
+        bias = torch.zeros(valid.shape, dtype=tokens.dtype, device=tokens.device).masked_fill(~valid, float("-inf"))
+        for block in self.motion_attn:
+            tokens = block(tokens, bias[:, None, None])
+        B, A = last.shape[:2]
+        return ends + self.motion(tokens[:, 1:1 + A]).view(B, A, self.total_steps, 2) * MOTION_SCALE_M
+
+    def memory(self, tokens: torch.Tensor, valid: torch.Tensor, agents: torch.Tensor) -> tuple:
+        """What every step shares: keys, values and key mask of the scene tokens, and the agents'
+        forecast paths (:class:`AgentPaths`)."""
         B, N, D = tokens.shape
         nh, dh = self.heads, D // self.heads
         K = self.k(tokens).view(B, N, nh, dh).transpose(1, 2)             # [B, nh, N, dh]
         V = self.v(tokens).view(B, N, nh, dh).transpose(1, 2)
         bias = torch.zeros(valid.shape, device=tokens.device).masked_fill(~valid, float("-inf"))[:, None, None]
-        return K, V, bias
+        return K, V, bias, agent_paths(self.forecast(tokens, valid, agents), agents[:, 1:, -1], self.stride)
 
     def cell(self, h: torch.Tensor, gx: torch.Tensor, qa: torch.Tensor, mem: tuple) -> torch.Tensor:
         """One GRU step: state ``h`` ``[B * P, D]``, input gates ``gx`` ``[B * P, 3D]`` (action and
         geometry part), action query ``qa`` ``[B, P, D]``; attention context from ``mem``."""
-        K, V, bias = mem
+        K, V, bias = mem[:3]
         B, P, D = qa.shape
         nh, dh = self.heads, D // self.heads
         q = (self.q_h(h).view(B, P, D) + qa).view(B, P, nh, dh).transpose(1, 2)  # [B, nh, P, dh]
@@ -224,20 +153,18 @@ class LatentDynamics(nn.Module):
         (latent step ``step``); used by imagination rollouts (:mod:`critic.rl.imagination`)."""
         B, P, D = h.shape
         act = self.actions(chunk, step)                                     # [B, P, 1, D]
-        t = torch.full((1,), (step + 1) * self.stride * 0.1, device=h.device, dtype=h.dtype)
-        end = chunk[:, :, -1:]
-        geo = self.inter(agents, agents_mask, map_, map_mask, end[..., :2], end[..., 2:4], t)
+        t = (step * self.stride + torch.arange(1, self.stride + 1, device=h.device, dtype=h.dtype))[None] * 0.1
+        geo = self.inter(agents, agents_mask, map_, map_mask, chunk[:, :, None], t, mem[3].steps(slice(step, step + 1)))
         gx = self.gate_x(torch.cat([act, geo], -1)).reshape(B * P, 3 * D)
         return self.cell(h.reshape(B * P, D), gx, self.q(act[:, :, 0]), mem).view(B, P, D)
 
-    def forward(self, h0, tokens, valid, plan, agents, agents_mask, map_, map_mask) -> torch.Tensor:
-        """Latents ``[B, P, S, D]`` (state after each step) from ``h0`` ``[B, D]``."""
+    def forward(self, h0, mem: tuple, plan, agents, agents_mask, map_, map_mask) -> torch.Tensor:
+        """Latents ``[B, P, S, D]`` (state after each step) from ``h0`` ``[B, D]`` and :meth:`memory`."""
         acts = self.actions(plan)
         B, P, S, D = acts.shape
-        ends = plan[:, :, self.stride - 1:: self.stride][:, :, :S]
-        t = (torch.arange(S, device=plan.device, dtype=plan.dtype) + 1) * self.stride * 0.1
-        geo = self.inter(agents, agents_mask, map_, map_mask, ends[..., :2], ends[..., 2:4], t)  # [B, P, S, 2D]
-        mem = self.memory(tokens, valid)
+        states = plan[:, :, : S * self.stride].reshape(B, P, S, self.stride, plan.shape[-1])
+        t = (torch.arange(S * self.stride, device=plan.device, dtype=plan.dtype) + 1).view(S, self.stride) * 0.1
+        geo = self.inter(agents, agents_mask, map_, map_mask, states, t, mem[3])  # [B, P, S, 2D]
         # the input-to-gate products of the action and geometry parts do not depend on the
         # state, so they are computed for all steps in one matmul (step-major layout)
         gx = self.gate_x(torch.cat([acts, geo], -1)).permute(2, 0, 1, 3).reshape(S, B * P, 3 * D)
@@ -253,9 +180,10 @@ class LatentDynamics(nn.Module):
 class OccupancyPrior(nn.Module):
     """Observation-only occupancy around the planned poses (no parameters).
 
-    Channel 0: agent boxes extrapolated at constant velocity from their last observed
-    state; channel 1: cells outside the drivable area (the static map, from the scene's
-    ego-frame raster). The occupancy decoder learns a correction on top of it.
+    Channel 0: agent boxes along the agents' forecast paths (:class:`AgentPaths`; without
+    them, extrapolated at constant velocity from their last observed state); channel 1: cells
+    outside the drivable area (the static map, from the scene's ego-frame raster). The
+    occupancy decoder learns a correction on top of it.
     """
 
     def __init__(self, fc: FeatureConfig):
@@ -266,7 +194,8 @@ class OccupancyPrior(nn.Module):
         self.register_buffer("gx", gx.reshape(-1), persistent=False)
         self.register_buffer("gy", gy.reshape(-1), persistent=False)
 
-    def forward(self, agents, agents_mask, drivable, plan) -> torch.Tensor:
+    def forward(self, agents, agents_mask, drivable, plan, paths: AgentPaths | None = None) -> torch.Tensor:
+        """``[B, P, K, 2, s, s]`` (float 0 / 1) around the planned poses of ``plan`` ``[B, P, T, 5]``."""
         fc = self.fc
         every = fc.dyn_stride * fc.occ_every
         poses = plan[:, :, every - 1:: every]                       # [B, P, K, 5] planned poses at 1 s, 2 s, ...
@@ -277,12 +206,19 @@ class OccupancyPrior(nn.Module):
         Y = poses[..., 1:2] + s * self.gx + c * self.gy
         last, valid = agents[:, 1:, -1], agents_mask[:, 1:, -1]     # [B, A, F]
         occ = torch.zeros_like(X, dtype=torch.bool)
+        if paths is not None:
+            k = torch.arange(K, device=plan.device) * fc.occ_every + fc.occ_every - 1   # steps ending at 1 s, 2 s, ...
+            centre, head = paths.pos[:, :, k, -1], paths.head[:, :, k]             # [B, A, K, 2]
         for a in range(last.shape[1]):
             f = last[:, a]
-            ax = f[:, None, None, 0:1] + t[None, None, :, None] * f[:, None, None, 4:5]
-            ay = f[:, None, None, 1:2] + t[None, None, :, None] * f[:, None, None, 5:6]
+            if paths is None:
+                ax = f[:, None, None, 0:1] + t[None, None, :, None] * f[:, None, None, 4:5]
+                ay = f[:, None, None, 1:2] + t[None, None, :, None] * f[:, None, None, 5:6]
+                ca, sa = f[:, None, None, 2:3], f[:, None, None, 3:4]
+            else:
+                ax, ay = centre[:, None, a, :, 0:1], centre[:, None, a, :, 1:2]      # [B, 1, K, 1]
+                ca, sa = head[:, None, a, :, 0:1], head[:, None, a, :, 1:2]
             dx, dy = X - ax, Y - ay
-            ca, sa = f[:, None, None, 2:3], f[:, None, None, 3:4]
             inside = ((ca * dx + sa * dy).abs() <= f[:, None, None, 6:7] / 2) & \
                      ((-sa * dx + ca * dy).abs() <= f[:, None, None, 7:8] / 2)
             occ |= inside & valid[:, a, None, None, None]
@@ -303,8 +239,9 @@ class OccupancyDecoder(nn.Module):
         super().__init__()
         self.size = fc.occ_size
         self.fc = nn.Linear(mc.d_model, 16 * 4 * 4)
-        self.net = nn.Sequential(nn.Conv2d(2 + 16, 32, 3, padding=1), nn.GELU(), nn.Conv2d(32, 32, 3, padding=1),
-                                 nn.GELU(), nn.Conv2d(32, 2, 3, padding=1))
+        w = mc.occ_width
+        self.net = nn.Sequential(nn.Conv2d(2 + 16, w, 3, padding=1), nn.GELU(), nn.Conv2d(w, w, 3, padding=1),
+                                 nn.GELU(), nn.Conv2d(w, 2, 3, padding=1))
         self.skip = nn.Parameter(torch.tensor(3.0))
 
     def forward(self, z: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
@@ -356,13 +293,15 @@ class WorldModel(nn.Module):
         """``drivable`` ``[B, NX, NY]`` (ego-frame raster) is needed only when ``occupancy`` is True;
         ``occ_plans`` limits the occupancy forecast to the first plans of each scene (training speed)."""
         tokens, valid, ego = self.scene(agents, agents_mask, map_, map_mask)
-        lat = self.dynamics(ego, tokens, valid, plan, agents, agents_mask, map_, map_mask)  # [B, P, S, D]
-        out = {"latent": lat, "hazard_logits": self.hazard(lat), "reward": self.reward(lat).squeeze(-1),
+        mem = self.dynamics.memory(tokens, valid, agents)
+        lat = self.dynamics(ego, mem, plan, agents, agents_mask, map_, map_mask)  # [B, P, S, D]
+        out = {"latent": lat, "agent_forecast": mem[3].pos[:, :, :, -1],
+               "hazard_logits": self.hazard(lat), "reward": self.reward(lat).squeeze(-1),
                "continue_logits": self.cont(lat).squeeze(-1),
                "z_pred": self.project(torch.cat([lat.mean(2), lat[:, :, -1]], -1))}
         if occupancy:
             n = plan.shape[1] if occ_plans is None else min(occ_plans, plan.shape[1])
-            prior = self.prior(agents, agents_mask, drivable, plan[:, :n])
+            prior = self.prior(agents, agents_mask, drivable, plan[:, :n], mem[3])
             out["occ_prior"] = prior
             out["occ_logits"] = self.occupancy(lat[:, :n, self.fc.occ_every - 1:: self.fc.occ_every], prior)
         return out

@@ -81,7 +81,7 @@ def imagine(critic: ImpartialCritic, scenes: SceneBatch, actor: nn.Module, horiz
     cal = getattr(model, "calibration", {"collision": 0.0, "offroad": 0.0})
     with torch.no_grad():
         tokens, valid, ego = model.scene(scenes.agents, scenes.agents_mask, scenes.map, scenes.map_mask)
-        mem = dyn.memory(tokens, valid)
+        mem = dyn.memory(tokens, valid, scenes.agents)
     offset = torch.tensor([cal["collision"], cal["offroad"]], dtype=ego.dtype, device=ego.device)
     B = ego.shape[0]
     path = straight_path(B, device=ego.device) if path is None else path

@@ -7,6 +7,7 @@ from critic.features import agent_features, map_features, plan_features
 from critic.losses import info_nce, step_targets
 from critic.occupancy import agent_occupancy
 from critic.risk import cumulative_risk, event_step, hazard_targets, median_event_time
+from schemas import ObjectType
 from tests.fixtures.builders import tiny_scenario
 
 
@@ -139,3 +140,33 @@ def test_agent_features_for_many_egos_equal_the_one_ego_reference():
         one, one_mask = agent_features(dataclasses.replace(scn, **ref, valid=vv), step, cfg)
         assert np.array_equal(one, feats[e]) and np.array_equal(one_mask, mask[e])
     assert mask[:, 1:].any(axis=(1, 2)).all() and not np.allclose(feats[0], feats[2])
+
+
+def test_agent_futures_are_the_tokens_true_positions_at_the_step_ends():
+    """Three agents, max_agents = 2: the two nearest become tokens 1 and 2 (nearest first); their
+    positions at anchor + 5, + 10, ... frames in the anchor's ego frame; frames missing or past the log
+    are invalid; the ego token and the third agent have no target."""
+    import dataclasses
+
+    from critic.features import agent_futures
+    T, anchor = 30, 10
+    t = np.arange(T) * 0.1
+    n = 4
+    x = np.stack([5 * t, 50 + 0 * t, 20 + 10 * t, 200 + 0 * t])        # ego, far car, near car, very far car
+    y = np.stack([0 * t, 3.5 + 0 * t, -3.5 + t, 0 * t])
+    valid = np.ones((n, T), bool)
+    valid[1, 20] = False
+    scn = dataclasses.replace(tiny_scenario(), track_id=list("eabc"), object_type=[ObjectType.VEHICLE] * n,
+                              size_imputed=[False] * n, x=x, y=y, heading=np.zeros((n, T)), vx=np.gradient(x, 0.1, axis=1),
+                              vy=np.gradient(y, 0.1, axis=1), length=np.full((n, T), 4.0), width=np.full((n, T), 2.0),
+                              valid=valid)
+    cfg = FeatureConfig(max_agents=2, history_steps=3, plan_steps=20, dyn_stride=5)
+    pos, ok = agent_futures(scn, anchor, cfg)
+    assert pos.shape == (3, 4, 2) and ok.shape == (3, 4)
+    frames = [15, 20, 25, 30]
+    assert not ok[0].any()
+    assert ok[1].tolist() == [True, True, True, False]                  # token 1 = the near car; frame 30 is past the log
+    assert ok[2].tolist() == [True, False, True, False]                 # token 2 = the far car, missing at frame 20
+    for j, f in enumerate(frames[:3]):
+        assert pos[1, j] == pytest.approx([x[2, f] - x[0, anchor], y[2, f]], abs=1e-5)
+    assert pos[2, 0] == pytest.approx([50 - x[0, anchor], 3.5], abs=1e-5) and (pos[~ok] == 0).all()

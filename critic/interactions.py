@@ -1,0 +1,196 @@
+"""Plan-relative geometry of agents and map along every dynamics step (no scene attention).
+
+Frames: inputs are in the ego frame at the anchor (x forward, y left, m); the features are
+expressed in the frame of the ego's *planned* pose at each sub-step (0.1 s). Shapes: B scenes,
+P plans, S dynamics steps, R plan states per step (``dyn_stride``), A agents (ego excluded).
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+DT = 0.1  # s between plan states
+
+
+def mlp(i: int, h: int, o: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(i, h), nn.LayerNorm(h), nn.GELU(), nn.Linear(h, o))
+
+
+def masked_max(x: torch.Tensor, mask: torch.Tensor, dim: int) -> torch.Tensor:
+    """Max over ``dim`` of valid entries (0 where nothing is valid)."""
+    x = x.masked_fill(~mask.unsqueeze(-1), float("-inf"))
+    out = x.max(dim=dim).values
+    return torch.where(torch.isfinite(out), out, torch.zeros_like(out))
+
+
+def box_gap(rx, ry, rc, rs, ego_half, agent_half) -> torch.Tensor:
+    """Separating-axis gap (m) between the ego box and an agent box, any broadcastable shape.
+
+    ``rx, ry``: the agent's centre in the ego box's frame; ``rc, rs``: cos, sin of the agent's
+    heading relative to the ego's; ``ego_half``, ``agent_half``: (half length, half width) pairs.
+    The result is the largest gap of the two boxes' projections over the four box axes: positive
+    exactly when the boxes are apart (then a lower bound of their distance), at most 0 when they
+    overlap (minus the smallest penetration depth over the four axes).
+    """
+    el, ew = ego_half
+    al, aw = agent_half
+    ac, as_ = rc.abs(), rs.abs()
+    gx = rx.abs() - (el + ac * al + as_ * aw)
+    gy = ry.abs() - (ew + as_ * al + ac * aw)
+    gu = (rc * rx + rs * ry).abs() - (al + ac * el + as_ * ew)
+    gv = (-rs * rx + rc * ry).abs() - (aw + as_ * el + ac * ew)
+    return torch.maximum(torch.maximum(gx, gy), torch.maximum(gu, gv))
+
+
+class AgentPaths(NamedTuple):
+    """Forecast agent motion over the plan, ego frame at the anchor (token 0, the ego, excluded).
+
+    ``pos`` ``[B, A, S, R, 2]`` (m) at every plan state's time (0.1 s, 0.2 s, ...); ``vel``
+    ``[B, A, S, 2]`` (m/s) and ``head`` (unit heading vector) ``[B, A, S, 2]`` per step.
+    """
+
+    pos: torch.Tensor
+    vel: torch.Tensor
+    head: torch.Tensor
+
+    def steps(self, sl: slice) -> "AgentPaths":
+        return AgentPaths(self.pos[:, :, sl], self.vel[:, :, sl], self.head[:, :, sl])
+
+
+def agent_paths(ends: torch.Tensor, last: torch.Tensor, stride: int) -> AgentPaths:
+    """:class:`AgentPaths` from positions at the step ends ``ends`` ``[B, A, S, 2]`` and the agents'
+    last observed features ``last`` ``[B, A, F]`` (x, y, cos, sin, vx, vy, ...): straight lines between
+    step ends, starting at the last observed position. The heading follows the motion, blended
+    into the observed heading below 1 m/s (a standing agent keeps its heading)."""
+    start = torch.cat([last[:, :, None, :2], ends[:, :, :-1]], 2)          # [B, A, S, 2]
+    frac = torch.arange(1, stride + 1, device=ends.device, dtype=ends.dtype) / stride
+    step = ends - start
+    pos = start[:, :, :, None] + frac[:, None] * step[:, :, :, None]       # [B, A, S, R, 2]
+    vel = step / (stride * DT)
+    speed = vel.norm(dim=-1, keepdim=True)
+    w = speed.clamp(max=1.0)
+    head = w * vel / speed.clamp_min(1e-3) + (1 - w) * last[:, :, None, 2:4]
+    return AgentPaths(pos, vel, head / head.norm(dim=-1, keepdim=True).clamp_min(1e-6))
+
+
+def constant_velocity_ends(last: torch.Tensor, steps: int, stride: int) -> torch.Tensor:
+    """``[B, A, steps, 2]`` positions at the step ends of agents ``last`` ``[B, A, F]`` kept at their velocity."""
+    t = (torch.arange(steps, device=last.device, dtype=last.dtype) + 1) * stride * DT
+    return last[:, :, None, :2] + t[None, None, :, None] * last[:, :, None, 4:6]
+
+
+class Interactions(nn.Module):
+    """Plan-relative geometry of every dynamics step.
+
+    Agents: each agent's box moves along its forecast path (:class:`AgentPaths`) and is
+    compared with the ego's box at every planned state of the step (0.1 s apart):
+    :func:`box_gap` (which is what the labeller's separating-axis test decides a collision
+    by), and at the step's closest sub-step the agent's position, relative heading and
+    velocity in the planned frame and whether it is behind the ego's rear bumper (a contact
+    from behind is not the ego's fault). The ``nearest`` agents by gap -> a narrow two-layer
+    network -> masked max over them -> projection to ``d``. The first layer is split into a
+    geometric part (per plan, step and agent) and a static part (velocity, size, type; per
+    agent, computed once), so the expensive ``B x P x S x nearest`` tensor is only ``width``
+    wide. Map: per polyline kind, the distance from the step's last planned position to the
+    nearest point of that kind, plus the nearest drivable-area-boundary and road-edge points
+    in the planned frame (nearest point per polyline first, then per kind).
+    """
+
+    AGENT_GEO = 9
+    AGENT_STATIC = 8
+    MAP_IN = 8 + 4 + 1
+
+    def __init__(self, d: int, width: int, nearest: int, map_every: int):
+        super().__init__()
+        self.nearest, self.map_every = nearest, map_every
+        self.geo = nn.Linear(self.AGENT_GEO, width)
+        self.static = nn.Linear(self.AGENT_STATIC, width, bias=False)
+        self.agent = nn.Sequential(nn.GELU(), nn.Linear(width, width))
+        self.agent_out = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, d))
+        self.map = mlp(self.MAP_IN, d, d)
+
+    def agent_geometry(self, agents, agents_mask, states, paths: AgentPaths) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per (plan, step, agent) features ``[B, P, S, A, AGENT_GEO]`` and gaps ``[B, P, S, A]`` (m,
+        1e4 for padding) from plan ``states`` ``[B, P, S, R, 5]`` and the agents' ``paths`` over the same steps."""
+        last = agents[:, 1:, -1]                                    # [B, A, F] (ego token excluded)
+        valid = agents_mask[:, 1:, -1]
+        ego = agents[:, 0, -1]
+        ego_half = (ego[:, 6, None, None, None, None] / 2, ego[:, 7, None, None, None, None] / 2)
+        lead = (slice(None), None, None, None)                      # [B] -> [B, 1, 1, 1, A]
+        agent_half = (last[lead + (slice(None), 6)] / 2, last[lead + (slice(None), 7)] / 2)
+        pos = paths.pos.permute(0, 2, 3, 1, 4)                      # [B, S, R, A, 2]
+        rel = pos[:, None] - states[..., None, :2]                  # [B, P, S, R, A, 2]
+        c, s = states[..., 2:3], states[..., 3:4]                   # [B, P, S, R, 1]
+        rx = c * rel[..., 0] + s * rel[..., 1]
+        ry = -s * rel[..., 0] + c * rel[..., 1]
+        head = paths.head.transpose(1, 2)[:, None, :, None]         # [B, 1, S, 1, A, 2]
+        ac, as_ = head[..., 0], head[..., 1]
+        rc, rs = c * ac + s * as_, c * as_ - s * ac                 # agent heading relative to the planned one
+        gap = box_gap(rx, ry, rc, rs, ego_half, agent_half)         # [B, P, S, R, A]
+        gap, r = gap.min(3)                                         # closest sub-step of each step
+        pick = lambda x: torch.gather(x.expand_as(rx), 3, r[:, :, :, None]).squeeze(3)  # noqa: E731
+        rx, ry, rc, rs = pick(rx), pick(ry), pick(rc), pick(rs)
+        A = r.shape[-1]
+        cs = torch.gather(states[..., None, 2:5].expand(-1, -1, -1, -1, A, -1), 3,
+                          r[:, :, :, None, :, None].expand(-1, -1, -1, -1, -1, 3)).squeeze(3)  # [B, P, S, A, 3]
+        c, s, v = cs[..., 0], cs[..., 1], cs[..., 2]
+        vel = paths.vel.transpose(1, 2)[:, None]                    # [B, 1, S, A, 2]
+        rvx, rvy = c * vel[..., 0] + s * vel[..., 1] - v, -s * vel[..., 0] + c * vel[..., 1]  # relative velocity
+        behind = (rx < -ego_half[0][..., 0]).to(rx.dtype)
+        gap = gap.masked_fill(~valid[:, None, None], 1e4)
+        geo = torch.stack([rx / 20, ry / 20, (gap / 5).clamp(-2, 4), torch.exp(-gap.clamp_min(0)), rc, rs,
+                           rvx / 10, rvy / 10, behind], -1)
+        return geo, gap
+
+    def agents(self, agents, agents_mask, states, paths: AgentPaths) -> torch.Tensor:
+        """``[B, P, S, D]`` summary of the ``nearest`` agents (by gap) over each step."""
+        geo, gap = self.agent_geometry(agents, agents_mask, states, paths)
+        k = min(self.nearest, gap.shape[-1])
+        gap, idx = gap.topk(k, dim=-1, largest=False)               # [B, P, S, k]
+        geo = torch.gather(geo, 3, idx[..., None].expand(-1, -1, -1, -1, geo.shape[-1]))
+        last = agents[:, 1:, -1]
+        static = self.static(torch.cat([last[..., 4:6] / 10, last[..., 6:8] / 5, last[..., 8:12]], -1))  # [B, A, W]
+        B, P, S = idx.shape[:3]
+        st = torch.gather(static, 1, idx.reshape(B, -1, 1).expand(-1, -1, static.shape[-1])).view(B, P, S, k, -1)
+        h = self.agent(self.geo(geo) + st)                          # [B, P, S, k, W]
+        return self.agent_out(masked_max(h, gap < 1e3, 3))
+
+    def map_geometry(self, map_, map_mask, ego_xy, ego_cs, t):
+        """``[B, P, S, D]`` summary of the map around each planned position ``ego_xy`` ``[B, P, S, 2]``."""
+        B, P, S = ego_xy.shape[:3]
+        M, L = map_.shape[1:3]
+        q = ego_xy.flatten(1, 2)                                   # [B, Q, 2]
+        pts = map_[..., :2].flatten(1, 2)                          # [B, M * L, 2]
+        far_pts = torch.where(map_mask.flatten(1, 2)[..., None], pts, torch.full_like(pts, 1e3))
+        # squared distances in one fused pass: |p|^2 - 2 q.p (+ |q|^2 after the min)
+        d2 = torch.baddbmm((far_pts**2).sum(-1)[:, None], q, far_pts.transpose(1, 2), alpha=-2.0)
+        d2, jpoly = d2.view(B, -1, M, L).min(-1)                   # [B, Q, M] nearest point per polyline
+        dpoly = torch.sqrt((d2 + (q**2).sum(-1, keepdim=True)).clamp_min(0.0))
+        kinds = map_[:, :, 0, 2:].bool()                           # [B, M, 8]
+        far = torch.full_like(dpoly, 1e3)
+        per_kind = torch.stack([torch.where(kinds[:, None, :, k], dpoly, far).amin(-1) for k in range(8)], -1)
+        per_kind = torch.exp(-per_kind / 3.0)                      # [B, Q, 8], 0 when absent / far
+        cc, ss = ego_cs.flatten(1, 2)[..., 0], ego_cs.flatten(1, 2)[..., 1]
+        near = []
+        for k in (7, 5):                                           # drivable boundary, road edge
+            m = torch.where(kinds[:, None, :, k], dpoly, far).argmin(-1, keepdim=True)  # [B, Q, 1]
+            j = m[..., 0] * L + torch.gather(jpoly, 2, m)[..., 0]
+            p = torch.gather(pts, 1, j[..., None].expand(-1, -1, 2)) - q
+            near.append(torch.stack([cc * p[..., 0] + ss * p[..., 1], -ss * p[..., 0] + cc * p[..., 1]], -1) / 10)
+        tt = t[None, None, :].expand(B, P, S).reshape(B, P * S, 1) / 8
+        return self.map(torch.cat([per_kind, near[0].clamp(-5, 5), near[1].clamp(-5, 5), tt], -1)).view(B, P, S, -1)
+
+    def forward(self, agents, agents_mask, map_, map_mask, states, t, paths: AgentPaths):
+        """Plan ``states`` ``[B, P, S, R, 5]`` (x, y, cos, sin, speed) at times ``t`` ``[S, R]`` (s) and the
+        agents' ``paths`` over the same steps -> ``[B, P, S, 2D]``."""
+        S = t.shape[0]
+        ends, t_end = states[:, :, :, -1], t[:, -1]
+        # the map is static: its geometry is evaluated every ``map_every`` steps (at the end of
+        # each block) and shared by the steps of the block
+        key = torch.clamp(torch.arange(S, device=t.device) // self.map_every * self.map_every + self.map_every - 1,
+                          max=S - 1)
+        at, inv = torch.unique(key, return_inverse=True)
+        m = self.map_geometry(map_, map_mask, ends[:, :, at, :2], ends[:, :, at, 2:4], t_end[at])[:, :, inv]
+        return torch.cat([self.agents(agents, agents_mask, states, paths), m], -1)

@@ -1,0 +1,105 @@
+import numpy as np
+import shapely
+import torch
+
+from critic.interactions import Interactions, agent_paths, box_gap, constant_velocity_ends
+
+
+def _box(cx, cy, h, half_l, half_w):
+    c, s = np.cos(h), np.sin(h)
+    return shapely.Polygon([(cx + c * x - s * y, cy + s * x + c * y)
+                            for x, y in ((-half_l, -half_w), (half_l, -half_w), (half_l, half_w), (-half_l, half_w))])
+
+
+def test_box_gap_is_positive_exactly_for_apart_boxes_and_never_exceeds_their_distance():
+    rng = np.random.default_rng(0)
+    n = 2000
+    el, ew, al, aw = rng.uniform(0.3, 3.0, (4, n))
+    rx, ry = rng.uniform(-8, 8, (2, n))
+    h = rng.uniform(-np.pi, np.pi, n)
+    t = lambda a: torch.tensor(a, dtype=torch.float64)  # noqa: E731
+    gap = box_gap(t(rx), t(ry), t(np.cos(h)), t(np.sin(h)), (t(el), t(ew)), (t(al), t(aw))).numpy()
+    ego = [_box(0, 0, 0, a, b) for a, b in zip(el, ew)]
+    other = [_box(x, y, a, b, c) for x, y, a, b, c in zip(rx, ry, h, al, aw)]
+    overlap = np.array([e.intersects(o) for e, o in zip(ego, other)])
+    dist = np.array([e.distance(o) for e, o in zip(ego, other)])
+    assert overlap.sum() > 100 and (~overlap).sum() > 100
+    np.testing.assert_array_equal(gap <= 0, overlap)
+    assert np.all(gap <= dist + 1e-9)
+    # axis-aligned boxes side by side: the gap is their distance
+    g = box_gap(torch.tensor(5.0), torch.tensor(0.0), torch.tensor(1.0), torch.tensor(0.0), (2.0, 1.0), (1.5, 1.0))
+    assert abs(float(g) - 1.5) < 1e-6
+
+
+def test_agent_geometry_finds_a_contact_between_step_ends():
+    """An agent crossing the ego's path overlaps it only in the middle of a 0.5 s step: the
+    step's gap is negative although both step ends are clear."""
+    inter = Interactions(d=8, width=4, nearest=1, map_every=1)
+    agents = torch.zeros(1, 2, 1, 13)
+    mask = torch.ones(1, 2, 1, dtype=torch.bool)
+    agents[0, 0, 0, [2, 6, 7]] = torch.tensor([1.0, 4.0, 2.0])          # ego 4 m x 2 m, heading 0
+    # crossing agent 10 m ahead: at y = -6 m moving +y at 20 m/s; it passes y = 0 at t = 0.3 s
+    agents[0, 1, 0, :8] = torch.tensor([10.0, -6.0, 0.0, 1.0, 0.0, 20.0, 4.0, 2.0])
+    x = 10.0 * torch.ones(10)                                            # ego parked at x = 10 m
+    states = torch.stack([x, torch.zeros(10), torch.ones(10), torch.zeros(10), torch.zeros(10)], -1).view(1, 1, 2, 5, 5)
+    last = agents[:, 1:, -1]
+    paths = agent_paths(constant_velocity_ends(last, 2, 5), last, 5)
+    geo, gap = inter.agent_geometry(agents, mask, states, paths)
+    assert gap.shape == (1, 1, 2, 1) and geo.shape == (1, 1, 2, 1, Interactions.AGENT_GEO)
+    assert float(gap[0, 0, 0, 0]) < 0                                    # contact inside the first step
+    at_end = box_gap(torch.tensor(0.0), torch.tensor(4.0), torch.tensor(0.0), torch.tensor(1.0), (2.0, 1.0), (2.0, 1.0))
+    assert abs(float(at_end) - 1.0) < 1e-6                               # the step's end alone looks clear
+    assert float(gap[0, 0, 1, 0]) > 0                                    # clear again in the second step
+    assert abs(float(geo[0, 0, 0, 0, 1])) < 1e-6                         # closest sub-step: straight ahead (ry = 0)
+    # padding agents never count
+    geo, gap = inter.agent_geometry(agents, torch.tensor([[[True], [False]]]), states, paths)
+    assert torch.all(gap >= 1e3)
+
+
+def test_agent_paths_interpolate_between_step_ends_and_turn_the_box_with_the_motion():
+    last = torch.zeros(1, 2, 13)
+    last[0, :, 2] = 1.0                                   # both face +x
+    last[0, 1, :2] = torch.tensor([5.0, 5.0])             # agent 1 stands still
+    ends = torch.tensor([[[[0.0, 1.0], [0.0, 2.0]], [[5.0, 5.0], [5.0, 5.0]]]])   # agent 0 moves +y at 2 m/s
+    p = agent_paths(ends, last, stride=5)
+    assert p.pos.shape == (1, 2, 2, 5, 2)
+    torch.testing.assert_close(p.pos[0, 0, 0, :, 1], torch.tensor([0.2, 0.4, 0.6, 0.8, 1.0]))
+    torch.testing.assert_close(p.pos[0, 0, 1, -1], torch.tensor([0.0, 2.0]))
+    torch.testing.assert_close(p.vel[0, 0], torch.tensor([[0.0, 2.0], [0.0, 2.0]]))
+    torch.testing.assert_close(p.head[0, 0, 0], torch.tensor([0.0, 1.0]))            # turned to its motion
+    torch.testing.assert_close(p.head[0, 1, 0], torch.tensor([1.0, 0.0]))            # standing: observed heading
+    # constant velocity ends: position + t * velocity at 0.5 s, 1.0 s
+    last[0, 0, 4:6] = torch.tensor([2.0, -1.0])
+    torch.testing.assert_close(constant_velocity_ends(last, 2, 5)[0, 0], torch.tensor([[1.0, -0.5], [2.0, -1.0]]))
+
+
+def test_occupancy_prior_along_constant_velocity_paths_equals_the_constant_velocity_prior():
+    """Agents that move along their heading (or stand): the prior drawn along constant-velocity
+    :class:`AgentPaths` is the constant-velocity prior, cell for cell; a forecast that stops an agent
+    moves its box."""
+    from critic.config import FeatureConfig
+    from critic.model import OccupancyPrior
+
+    fc = FeatureConfig()
+    prior = OccupancyPrior(fc)
+    gen = torch.Generator().manual_seed(0)
+    B, A = 2, 5
+    agents = torch.zeros(B, A + 1, 1, 13)
+    h = torch.rand(B, A, generator=gen) * 6.28
+    speed = torch.rand(B, A, generator=gen) * 10 + 2
+    speed[:, 0] = 0.0                                                     # one standing agent per scene
+    agents[:, 1:, 0, 0:2] = torch.rand(B, A, 2, generator=gen) * 40 - 10
+    agents[:, 1:, 0, 2], agents[:, 1:, 0, 3] = torch.cos(h), torch.sin(h)
+    agents[:, 1:, 0, 4], agents[:, 1:, 0, 5] = speed * torch.cos(h), speed * torch.sin(h)
+    agents[:, 1:, 0, 6], agents[:, 1:, 0, 7] = 4.5, 2.0
+    mask = torch.ones(B, A + 1, 1, dtype=torch.bool)
+    drivable = torch.ones(B, 480, 320, dtype=torch.bool)
+    t = torch.arange(1, 81) * 0.1
+    plan = torch.stack([6 * t, 0 * t, 1 + 0 * t, 0 * t, 6 + 0 * t], -1).expand(B, 1, 80, 5)
+    last = agents[:, 1:, -1]
+    paths = agent_paths(constant_velocity_ends(last, 16, 5), last, 5)
+    cv = prior(agents, mask, drivable, plan)
+    assert cv[:, :, :, 0].sum() > 0
+    torch.testing.assert_close(prior(agents, mask, drivable, plan, paths), cv)
+    stopped = agent_paths(last[:, :, None, :2].expand(B, A, 16, 2).clone(), last, 5)
+    assert not torch.equal(prior(agents, mask, drivable, plan, stopped), cv)
