@@ -67,8 +67,8 @@ class ModelConfig:
     motion_layers: int = 1
     """Self-attention layers of the agent forecaster on top of the scene tokens (0: read them directly)."""
     occ_width: int = 16
-    """Channels of the occupancy decoder's convolutions (at 32 x 32 they are most of a training step's
-    cost: width 32 doubled the step time)."""
+    """Channels of the occupancy decoder's convolutions, which run at 32 x 32 cells and are most of a
+    training step's cost (default step on 2 cores: 0.74 s at width 32, 0.39 s at 16)."""
     diffusion: bool = False
     """Train the diffusers dream decoder (UNet + DDPM) next to the deterministic occupancy head."""
     diffusion_channels: tuple[int, int] = (32, 64)

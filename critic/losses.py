@@ -72,7 +72,7 @@ def compute_losses(model, out: dict, batch: dict, tg: dict, weights: LossWeights
         "reward": F.mse_loss(out["reward"], tg["reward"])
         + F.binary_cross_entropy_with_logits(out["continue_logits"], tg["continue"]),
     }
-    if "agent_future" in batch and weights.motion > 0:
+    if weights.motion > 0 and model.dynamics.motion is not None:
         m = batch["agent_future_mask"][:, 1:]
         err = F.huber_loss(out["agent_forecast"], batch["agent_future"][:, 1:], reduction="none", delta=1.0).sum(-1)
         terms["motion"] = (err * m).sum() / m.sum().clamp_min(1.0)

@@ -7,6 +7,7 @@ All inputs are ego-frame tensors from :mod:`critic.features` (float32).
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -75,6 +76,18 @@ class SceneEncoder(nn.Module):
         return tokens, valid, tokens[:, 0]
 
 
+class StepMemory(NamedTuple):
+    """What every dynamics step shares (:meth:`LatentDynamics.memory`)."""
+
+    keys: torch.Tensor
+    """``[B, heads, N, D / heads]`` of the scene tokens."""
+    values: torch.Tensor
+    bias: torch.Tensor
+    """``[B, 1, 1, N]`` additive key mask (0 or -inf)."""
+    paths: AgentPaths
+    """The agents' forecast over the whole plan."""
+
+
 class LatentDynamics(nn.Module):
     """GRU rolled along the plan; each step sees its action, the scene tokens (attention) and
     the plan-relative geometry of agents and map (:class:`Interactions`)."""
@@ -89,9 +102,9 @@ class LatentDynamics(nn.Module):
         self.q, self.q_h = nn.Linear(d, d), nn.Linear(d, d, bias=False)   # query from state + action
         self.k, self.v = nn.Linear(d, d), nn.Linear(d, d)
         self.inter = Interactions(d, mc.agent_width, mc.nearest_agents, mc.map_every)
-        self.learned_forecast = mc.learned_forecast
         self.motion = mlp(d, d, self.total_steps * 2) if mc.learned_forecast else None
-        self.motion_attn = nn.ModuleList(AttentionBlock(d, mc.heads) for _ in range(mc.motion_layers * mc.learned_forecast))
+        layers = mc.motion_layers if mc.learned_forecast else 0
+        self.motion_attn = nn.ModuleList(AttentionBlock(d, mc.heads) for _ in range(layers))
         if self.motion is not None:   # the forecast starts at constant velocity
             nn.init.zeros_(self.motion[-1].weight)
             nn.init.zeros_(self.motion[-1].bias)
@@ -124,20 +137,20 @@ class LatentDynamics(nn.Module):
         B, A = last.shape[:2]
         return ends + self.motion(tokens[:, 1:1 + A]).view(B, A, self.total_steps, 2) * MOTION_SCALE_M
 
-    def memory(self, tokens: torch.Tensor, valid: torch.Tensor, agents: torch.Tensor) -> tuple:
+    def memory(self, tokens: torch.Tensor, valid: torch.Tensor, agents: torch.Tensor) -> StepMemory:
         """What every step shares: keys, values and key mask of the scene tokens, and the agents'
-        forecast paths (:class:`AgentPaths`)."""
+        forecast paths."""
         B, N, D = tokens.shape
         nh, dh = self.heads, D // self.heads
         K = self.k(tokens).view(B, N, nh, dh).transpose(1, 2)             # [B, nh, N, dh]
         V = self.v(tokens).view(B, N, nh, dh).transpose(1, 2)
         bias = torch.zeros(valid.shape, device=tokens.device).masked_fill(~valid, float("-inf"))[:, None, None]
-        return K, V, bias, agent_paths(self.forecast(tokens, valid, agents), agents[:, 1:, -1], self.stride)
+        return StepMemory(K, V, bias, agent_paths(self.forecast(tokens, valid, agents), agents[:, 1:, -1], self.stride))
 
-    def cell(self, h: torch.Tensor, gx: torch.Tensor, qa: torch.Tensor, mem: tuple) -> torch.Tensor:
+    def cell(self, h: torch.Tensor, gx: torch.Tensor, qa: torch.Tensor, mem: StepMemory) -> torch.Tensor:
         """One GRU step: state ``h`` ``[B * P, D]``, input gates ``gx`` ``[B * P, 3D]`` (action and
         geometry part), action query ``qa`` ``[B, P, D]``; attention context from ``mem``."""
-        K, V, bias = mem[:3]
+        K, V, bias = mem.keys, mem.values, mem.bias
         B, P, D = qa.shape
         nh, dh = self.heads, D // self.heads
         q = (self.q_h(h).view(B, P, D) + qa).view(B, P, nh, dh).transpose(1, 2)  # [B, nh, P, dh]
@@ -148,23 +161,24 @@ class LatentDynamics(nn.Module):
         r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
         return (1 - z) * torch.tanh(xn + r * hn) + z * h
 
-    def step(self, h, chunk, step: int, mem: tuple, agents, agents_mask, map_, map_mask) -> torch.Tensor:
+    def step(self, h, chunk, step: int, mem: StepMemory, agents, agents_mask, map_, map_mask) -> torch.Tensor:
         """Advance latents ``h`` ``[B, P, D]`` by one step along plan states ``chunk`` ``[B, P, stride, 5]``
         (latent step ``step``); used by imagination rollouts (:mod:`critic.rl.imagination`)."""
         B, P, D = h.shape
         act = self.actions(chunk, step)                                     # [B, P, 1, D]
         t = (step * self.stride + torch.arange(1, self.stride + 1, device=h.device, dtype=h.dtype))[None] * 0.1
-        geo = self.inter(agents, agents_mask, map_, map_mask, chunk[:, :, None], t, mem[3].steps(slice(step, step + 1)))
+        paths = mem.paths.steps(slice(step, step + 1))
+        geo = self.inter(agents, agents_mask, map_, map_mask, chunk[:, :, None], t, paths)
         gx = self.gate_x(torch.cat([act, geo], -1)).reshape(B * P, 3 * D)
         return self.cell(h.reshape(B * P, D), gx, self.q(act[:, :, 0]), mem).view(B, P, D)
 
-    def forward(self, h0, mem: tuple, plan, agents, agents_mask, map_, map_mask) -> torch.Tensor:
+    def forward(self, h0, mem: StepMemory, plan, agents, agents_mask, map_, map_mask) -> torch.Tensor:
         """Latents ``[B, P, S, D]`` (state after each step) from ``h0`` ``[B, D]`` and :meth:`memory`."""
         acts = self.actions(plan)
         B, P, S, D = acts.shape
         states = plan[:, :, : S * self.stride].reshape(B, P, S, self.stride, plan.shape[-1])
         t = (torch.arange(S * self.stride, device=plan.device, dtype=plan.dtype) + 1).view(S, self.stride) * 0.1
-        geo = self.inter(agents, agents_mask, map_, map_mask, states, t, mem[3])  # [B, P, S, 2D]
+        geo = self.inter(agents, agents_mask, map_, map_mask, states, t, mem.paths)  # [B, P, S, 2D]
         # the input-to-gate products of the action and geometry parts do not depend on the
         # state, so they are computed for all steps in one matmul (step-major layout)
         gx = self.gate_x(torch.cat([acts, geo], -1)).permute(2, 0, 1, 3).reshape(S, B * P, 3 * D)
@@ -178,7 +192,7 @@ class LatentDynamics(nn.Module):
 
 
 class OccupancyPrior(nn.Module):
-    """Observation-only occupancy around the planned poses (no parameters).
+    """Occupancy drawn from the observation and the forecast around the planned poses (no parameters).
 
     Channel 0: agent boxes along the agents' forecast paths (:class:`AgentPaths`; without
     them, extrapolated at constant velocity from their last observed state); channel 1: cells
@@ -295,13 +309,13 @@ class WorldModel(nn.Module):
         tokens, valid, ego = self.scene(agents, agents_mask, map_, map_mask)
         mem = self.dynamics.memory(tokens, valid, agents)
         lat = self.dynamics(ego, mem, plan, agents, agents_mask, map_, map_mask)  # [B, P, S, D]
-        out = {"latent": lat, "agent_forecast": mem[3].pos[:, :, :, -1],
+        out = {"latent": lat, "agent_forecast": mem.paths.pos[:, :, :, -1],
                "hazard_logits": self.hazard(lat), "reward": self.reward(lat).squeeze(-1),
                "continue_logits": self.cont(lat).squeeze(-1),
                "z_pred": self.project(torch.cat([lat.mean(2), lat[:, :, -1]], -1))}
         if occupancy:
             n = plan.shape[1] if occ_plans is None else min(occ_plans, plan.shape[1])
-            prior = self.prior(agents, agents_mask, drivable, plan[:, :n], mem[3])
+            prior = self.prior(agents, agents_mask, drivable, plan[:, :n], mem.paths)
             out["occ_prior"] = prior
             out["occ_logits"] = self.occupancy(lat[:, :n, self.fc.occ_every - 1:: self.fc.occ_every], prior)
         return out

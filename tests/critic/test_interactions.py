@@ -103,3 +103,44 @@ def test_occupancy_prior_along_constant_velocity_paths_equals_the_constant_veloc
     torch.testing.assert_close(prior(agents, mask, drivable, plan, paths), cv)
     stopped = agent_paths(last[:, :, None, :2].expand(B, A, 16, 2).clone(), last, 5)
     assert not torch.equal(prior(agents, mask, drivable, plan, stopped), cv)
+
+
+def test_imagination_steps_reproduce_the_whole_plan_rollout():
+    """:meth:`LatentDynamics.step` (imagination, one 0.5 s chunk at a time) gives the latents of
+    :meth:`LatentDynamics.forward` on the whole plan, forecast paths included (map geometry
+    evaluated at every step: ``map_every`` 1)."""
+    import dataclasses
+
+    from critic.config import preset
+    from critic.train import build_model
+
+    cfg = preset("debug")
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, map_every=1, diffusion=False))
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    for p in model.dynamics.motion[-1].parameters():          # a forecast that is not constant velocity
+        torch.nn.init.normal_(p, std=0.3)
+    fc = cfg.features
+    B, P = 2, 3
+    agents = torch.randn(B, 1 + fc.max_agents, fc.history_steps, 13) * 5
+    agents[..., 6:8] = agents[..., 6:8].abs() + 1
+    mask = torch.rand(B, 1 + fc.max_agents, fc.history_steps) > 0.2
+    mask[:, 0] = True
+    map_ = torch.randn(B, fc.max_polylines, fc.polyline_points, 10) * 20
+    map_[..., 2:] = torch.nn.functional.one_hot(torch.randint(0, 8, map_.shape[:3]), 8).float()
+    map_mask = torch.ones(B, fc.max_polylines, fc.polyline_points, dtype=torch.bool)
+    t = torch.arange(1, fc.plan_steps + 1) * 0.1
+    plan = torch.stack([8 * t, 0.3 * t**2, torch.cos(0.05 * t), torch.sin(0.05 * t), 8 + 0 * t], -1).repeat(B, P, 1, 1)
+    plan[:, 1, :, 0] *= 0.5
+    dyn = model.dynamics
+    with torch.no_grad():
+        tokens, valid, ego = model.scene(agents, mask, map_, map_mask)
+        mem = dyn.memory(tokens, valid, agents)
+        whole = dyn(ego, mem, plan, agents, mask, map_, map_mask)
+        h, steps = ego[:, None].expand(B, P, -1), []
+        for j in range(dyn.total_steps):
+            h = dyn.step(h, plan[:, :, j * fc.dyn_stride:(j + 1) * fc.dyn_stride], j, mem, agents, mask, map_, map_mask)
+            steps.append(h)
+    assert (mem.paths.pos - agent_paths(constant_velocity_ends(agents[:, 1:, -1], dyn.total_steps, fc.dyn_stride),
+                                        agents[:, 1:, -1], fc.dyn_stride).pos).abs().max() > 0.5
+    torch.testing.assert_close(torch.stack(steps, 2), whole, atol=1e-5, rtol=1e-4)
