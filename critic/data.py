@@ -23,7 +23,7 @@ from schemas import InputError, tables_to_scenarios
 from schemas.splits import is_variant
 
 from .config import FeatureConfig
-from .features import agent_features, agent_futures, anchor_pose, drivable_raster, map_features, plan_features
+from .features import agent_features_and_futures, anchor_pose, drivable_raster, map_features, plan_features
 from .occupancy import DrivableRaster, agent_occupancy, non_drivable
 
 CACHE_VERSION = "5"
@@ -145,8 +145,7 @@ def build_split(data: Path, split: str, cfg: FeatureConfig, log=print) -> SplitA
     occ_idx = np.arange(1, K + 1) * cfg.dyn_stride * cfg.occ_every  # plan states at 1 s, 2 s, ...
     for s_i, (sid, anchor) in enumerate(scenes):
         scn = scns[sid]
-        agents[s_i], agents_mask[s_i] = agent_features(scn, anchor, cfg)
-        future[s_i], future_mask[s_i] = agent_futures(scn, anchor, cfg)
+        agents[s_i], agents_mask[s_i], future[s_i], future_mask[s_i] = agent_features_and_futures(scn, anchor, cfg)
         maps[s_i], map_mask[s_i] = map_features(scn, anchor, cfg)
         ras = np.packbits(drivable_raster(scn, anchor, cfg), axis=-1)
         if drivable is None:

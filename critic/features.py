@@ -55,11 +55,12 @@ def agent_features(scn: Scenario, anchor: int, cfg: FeatureConfig) -> tuple[np.n
     return feats[0], mask[0]
 
 
-def agent_futures(scn: Scenario, anchor: int, cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
-    """True future positions ``[1 + max_agents, S, 2]`` (ego frame at the anchor, m) of the agent tokens of
-    :func:`agent_features` at the ends of the S dynamics steps (``dyn_stride`` x 0.1 s apart), and their
-    validity ``[1 + max_agents, S]``. Token 0 (the ego), padding and frames past the log are invalid."""
-    _, mask, rows = agent_features_for_egos(scn, anchor, cfg, _ego_history(scn, anchor, cfg), return_rows=True)
+def agent_features_and_futures(scn: Scenario, anchor: int, cfg: FeatureConfig):
+    """:func:`agent_features` plus the tokens' true future positions ``[1 + max_agents, S, 2]`` (ego
+    frame at the anchor, m) at the ends of the S dynamics steps (``dyn_stride`` x 0.1 s apart), and
+    their validity ``[1 + max_agents, S]``. Token 0 (the ego), padding and frames past the log are
+    invalid."""
+    feats, mask, rows = agent_features_for_egos(scn, anchor, cfg, _ego_history(scn, anchor, cfg), return_rows=True)
     S = cfg.plan_steps // cfg.dyn_stride
     frames = anchor + (np.arange(S) + 1) * cfg.dyn_stride
     inside = frames < scn.x.shape[1]
@@ -73,7 +74,7 @@ def agent_futures(scn: Scenario, anchor: int, cfg: FeatureConfig) -> tuple[np.nd
         ok = scn.valid[a][:, fr] & inside[None] & np.isfinite(ex) & np.isfinite(ey)
         pos[1 + tokens] = np.where(ok[..., None], np.stack([ex, ey], -1), 0.0)
         valid[1 + tokens] = ok
-    return pos, valid
+    return feats[0], mask[0], pos, valid
 
 
 def agent_features_for_egos(scn, step: int, cfg: FeatureConfig, ego: dict[str, np.ndarray], return_rows: bool = False):

@@ -25,6 +25,11 @@ MAP_SCALE = (20.0, 20.0) + (1.0,) * 8
 PLAN_SCALE = (20.0, 20.0, 1.0, 1.0, 10.0)
 
 
+def key_bias(valid: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Additive attention key mask ``[B, 1, 1, N]`` (0 for valid tokens, -inf for padding) from ``valid`` ``[B, N]``."""
+    return torch.zeros(valid.shape, dtype=dtype, device=valid.device).masked_fill(~valid, float("-inf"))[:, None, None]
+
+
 class AttentionBlock(nn.Module):
     """Pre-norm self-attention + feed-forward block (``scaled_dot_product_attention``)."""
 
@@ -70,9 +75,9 @@ class SceneEncoder(nn.Module):
         tokens = torch.cat([a + self.kind.weight[0], m + self.kind.weight[1]], 1)
         valid = torch.cat([agents_mask.any(-1), map_mask.any(-1)], 1)
         valid[:, 0] = True  # the ego token is always there
-        bias = torch.zeros(valid.shape, dtype=tokens.dtype, device=tokens.device).masked_fill(~valid, float("-inf"))
+        bias = key_bias(valid, tokens.dtype)
         for block in self.attn:
-            tokens = block(tokens, bias[:, None, None])
+            tokens = block(tokens, bias)
         return tokens, valid, tokens[:, 0]
 
 
@@ -123,7 +128,7 @@ class LatentDynamics(nn.Module):
              / max(self.total_steps - 1, 1)).expand(B, P, S).unsqueeze(-1)
         return self.action(torch.cat([chunks, t], -1))
 
-    def forecast(self, tokens: torch.Tensor, valid: torch.Tensor, agents: torch.Tensor) -> torch.Tensor:
+    def forecast(self, tokens: torch.Tensor, bias: torch.Tensor, agents: torch.Tensor) -> torch.Tensor:
         """Agents' positions ``[B, A, S, 2]`` (ego frame at the anchor, m) at the step ends: constant
         velocity plus the motion head's offset read from each agent's scene token after
         ``motion_layers`` more rounds of attention to the map and the other agents."""
@@ -131,9 +136,8 @@ class LatentDynamics(nn.Module):
         ends = constant_velocity_ends(last, self.total_steps, self.stride)
         if self.motion is None:
             return ends
-        bias = torch.zeros(valid.shape, dtype=tokens.dtype, device=tokens.device).masked_fill(~valid, float("-inf"))
         for block in self.motion_attn:
-            tokens = block(tokens, bias[:, None, None])
+            tokens = block(tokens, bias)
         B, A = last.shape[:2]
         return ends + self.motion(tokens[:, 1:1 + A]).view(B, A, self.total_steps, 2) * MOTION_SCALE_M
 
@@ -144,8 +148,8 @@ class LatentDynamics(nn.Module):
         nh, dh = self.heads, D // self.heads
         K = self.k(tokens).view(B, N, nh, dh).transpose(1, 2)             # [B, nh, N, dh]
         V = self.v(tokens).view(B, N, nh, dh).transpose(1, 2)
-        bias = torch.zeros(valid.shape, device=tokens.device).masked_fill(~valid, float("-inf"))[:, None, None]
-        return StepMemory(K, V, bias, agent_paths(self.forecast(tokens, valid, agents), agents[:, 1:, -1], self.stride))
+        bias = key_bias(valid, tokens.dtype)
+        return StepMemory(K, V, bias, agent_paths(self.forecast(tokens, bias, agents), agents[:, 1:, -1], self.stride))
 
     def cell(self, h: torch.Tensor, gx: torch.Tensor, qa: torch.Tensor, mem: StepMemory) -> torch.Tensor:
         """One GRU step: state ``h`` ``[B * P, D]``, input gates ``gx`` ``[B * P, 3D]`` (action and
@@ -194,9 +198,8 @@ class LatentDynamics(nn.Module):
 class OccupancyPrior(nn.Module):
     """Occupancy drawn from the observation and the forecast around the planned poses (no parameters).
 
-    Channel 0: agent boxes along the agents' forecast paths (:class:`AgentPaths`; without
-    them, extrapolated at constant velocity from their last observed state); channel 1: cells
-    outside the drivable area (the static map, from the scene's ego-frame raster). The
+    Channel 0: agent boxes along the agents' forecast paths (:class:`AgentPaths`); channel 1:
+    cells outside the drivable area (the static map, from the scene's ego-frame raster). The
     occupancy decoder learns a correction on top of it.
     """
 
@@ -208,30 +211,23 @@ class OccupancyPrior(nn.Module):
         self.register_buffer("gx", gx.reshape(-1), persistent=False)
         self.register_buffer("gy", gy.reshape(-1), persistent=False)
 
-    def forward(self, agents, agents_mask, drivable, plan, paths: AgentPaths | None = None) -> torch.Tensor:
+    def forward(self, agents, agents_mask, drivable, plan, paths: AgentPaths) -> torch.Tensor:
         """``[B, P, K, 2, s, s]`` (float 0 / 1) around the planned poses of ``plan`` ``[B, P, T, 5]``."""
         fc = self.fc
         every = fc.dyn_stride * fc.occ_every
         poses = plan[:, :, every - 1:: every]                       # [B, P, K, 5] planned poses at 1 s, 2 s, ...
         K = poses.shape[2]
-        t = (torch.arange(K, device=plan.device, dtype=plan.dtype) + 1) * every * 0.1
         c, s = poses[..., 2:3], poses[..., 3:4]
         X = poses[..., 0:1] + c * self.gx - s * self.gy            # [B, P, K, C] cell centres, anchor frame
         Y = poses[..., 1:2] + s * self.gx + c * self.gy
         last, valid = agents[:, 1:, -1], agents_mask[:, 1:, -1]     # [B, A, F]
         occ = torch.zeros_like(X, dtype=torch.bool)
-        if paths is not None:
-            k = torch.arange(K, device=plan.device) * fc.occ_every + fc.occ_every - 1   # steps ending at 1 s, 2 s, ...
-            centre, head = paths.pos[:, :, k, -1], paths.head[:, :, k]             # [B, A, K, 2]
+        k = torch.arange(K, device=plan.device) * fc.occ_every + fc.occ_every - 1   # steps ending at 1 s, 2 s, ...
+        centre, head = paths.pos[:, :, k, -1], paths.head[:, :, k]                 # [B, A, K, 2]
         for a in range(last.shape[1]):
             f = last[:, a]
-            if paths is None:
-                ax = f[:, None, None, 0:1] + t[None, None, :, None] * f[:, None, None, 4:5]
-                ay = f[:, None, None, 1:2] + t[None, None, :, None] * f[:, None, None, 5:6]
-                ca, sa = f[:, None, None, 2:3], f[:, None, None, 3:4]
-            else:
-                ax, ay = centre[:, None, a, :, 0:1], centre[:, None, a, :, 1:2]      # [B, 1, K, 1]
-                ca, sa = head[:, None, a, :, 0:1], head[:, None, a, :, 1:2]
+            ax, ay = centre[:, None, a, :, 0:1], centre[:, None, a, :, 1:2]          # [B, 1, K, 1]
+            ca, sa = head[:, None, a, :, 0:1], head[:, None, a, :, 1:2]
             dx, dy = X - ax, Y - ay
             inside = ((ca * dx + sa * dy).abs() <= f[:, None, None, 6:7] / 2) & \
                      ((-sa * dx + ca * dy).abs() <= f[:, None, None, 7:8] / 2)

@@ -73,34 +73,44 @@ def test_agent_paths_interpolate_between_step_ends_and_turn_the_box_with_the_mot
     torch.testing.assert_close(constant_velocity_ends(last, 2, 5)[0, 0], torch.tensor([[1.0, -0.5], [2.0, -1.0]]))
 
 
-def test_occupancy_prior_along_constant_velocity_paths_equals_the_constant_velocity_prior():
+def test_occupancy_prior_along_constant_velocity_paths_equals_the_rasterised_boxes():
     """Agents that move along their heading (or stand): the prior drawn along constant-velocity
-    :class:`AgentPaths` is the constant-velocity prior, cell for cell; a forecast that stops an agent
+    :class:`AgentPaths` equals the boxes rasterised by the dream targets' reference
+    (:func:`critic.occupancy.agent_occupancy`), cell for cell; a forecast that stops an agent
     moves its box."""
     from critic.config import FeatureConfig
     from critic.model import OccupancyPrior
+    from critic.occupancy import agent_occupancy
 
     fc = FeatureConfig()
     prior = OccupancyPrior(fc)
     gen = torch.Generator().manual_seed(0)
     B, A = 2, 5
-    agents = torch.zeros(B, A + 1, 1, 13)
-    h = torch.rand(B, A, generator=gen) * 6.28
-    speed = torch.rand(B, A, generator=gen) * 10 + 2
+    agents = torch.zeros(B, A + 1, 1, 13, dtype=torch.float64)
+    h = torch.rand(B, A, generator=gen, dtype=torch.float64) * 6.28
+    speed = torch.rand(B, A, generator=gen, dtype=torch.float64) * 10 + 2
     speed[:, 0] = 0.0                                                     # one standing agent per scene
-    agents[:, 1:, 0, 0:2] = torch.rand(B, A, 2, generator=gen) * 40 - 10
+    agents[:, 1:, 0, 0:2] = torch.rand(B, A, 2, generator=gen, dtype=torch.float64) * 40 - 10
     agents[:, 1:, 0, 2], agents[:, 1:, 0, 3] = torch.cos(h), torch.sin(h)
     agents[:, 1:, 0, 4], agents[:, 1:, 0, 5] = speed * torch.cos(h), speed * torch.sin(h)
     agents[:, 1:, 0, 6], agents[:, 1:, 0, 7] = 4.5, 2.0
     mask = torch.ones(B, A + 1, 1, dtype=torch.bool)
     drivable = torch.ones(B, 480, 320, dtype=torch.bool)
-    t = torch.arange(1, 81) * 0.1
+    t = torch.arange(1, 81, dtype=torch.float64) * 0.1
     plan = torch.stack([6 * t, 0 * t, 1 + 0 * t, 0 * t, 6 + 0 * t], -1).expand(B, 1, 80, 5)
     last = agents[:, 1:, -1]
     paths = agent_paths(constant_velocity_ends(last, 16, 5), last, 5)
-    cv = prior(agents, mask, drivable, plan)
+    cv = prior(agents, mask, drivable, plan, paths)
     assert cv[:, :, :, 0].sum() > 0
-    torch.testing.assert_close(prior(agents, mask, drivable, plan, paths), cv)
+    tk = np.arange(1, 9.0)                                                # occupancy frames at 1 s .. 8 s
+    for b in range(B):
+        f = last[b].numpy()
+        ax, ay = f[:, 0:1] + tk * f[:, 4:5], f[:, 1:2] + tk * f[:, 5:6]    # [A, K]
+        full = lambda v: np.broadcast_to(v, (A, 8))[None].copy()           # noqa: E731
+        ref = agent_occupancy(6 * tk[None], 0 * tk[None], 0 * tk[None], ax[None], ay[None],
+                              full(np.arctan2(f[:, 3:4], f[:, 2:3])), full(f[:, 6:7]), full(f[:, 7:8]),
+                              np.ones((1, A, 8), bool), np.zeros(1, np.int64), fc.occ_size, fc.occ_cell_m)
+        np.testing.assert_array_equal(cv[b, 0, :, 0].numpy().astype(np.uint8), ref[0])
     stopped = agent_paths(last[:, :, None, :2].expand(B, A, 16, 2).clone(), last, 5)
     assert not torch.equal(prior(agents, mask, drivable, plan, stopped), cv)
 

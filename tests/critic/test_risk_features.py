@@ -148,7 +148,7 @@ def test_agent_futures_are_the_tokens_true_positions_at_the_step_ends():
     are invalid; the ego token and the third agent have no target."""
     import dataclasses
 
-    from critic.features import agent_futures
+    from critic.features import agent_features_and_futures
     T, anchor = 30, 10
     t = np.arange(T) * 0.1
     n = 4
@@ -161,7 +161,9 @@ def test_agent_futures_are_the_tokens_true_positions_at_the_step_ends():
                               vy=np.gradient(y, 0.1, axis=1), length=np.full((n, T), 4.0), width=np.full((n, T), 2.0),
                               valid=valid)
     cfg = FeatureConfig(max_agents=2, history_steps=3, plan_steps=20, dyn_stride=5)
-    pos, ok = agent_futures(scn, anchor, cfg)
+    feats, feats_mask, pos, ok = agent_features_and_futures(scn, anchor, cfg)
+    one, one_mask = agent_features(scn, anchor, cfg)
+    assert np.array_equal(feats, one) and np.array_equal(feats_mask, one_mask)
     assert pos.shape == (3, 4, 2) and ok.shape == (3, 4)
     frames = [15, 20, 25, 30]
     assert not ok[0].any()
