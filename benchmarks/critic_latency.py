@@ -1,12 +1,15 @@
 """Critic scoring latency: one ``score`` call for 64 scenes x 16 plans, and for batch size 1.
 
-Usage: python benchmarks/critic_latency.py [--checkpoint DIR] [--repeats N] [--threads T]
+Usage: python benchmarks/critic_latency.py [--checkpoint DIR] [--repeats N] [--threads T] [--motion-layers K ...]
 Without a checkpoint a freshly initialised default-preset model is timed (latency does
-not depend on the weights). Prints median and p90 milliseconds per call.
+not depend on the weights); ``--motion-layers`` times it once per forecaster depth given
+(0 = no agent-centric attention), so their cost compares within one run. Prints median
+and p90 milliseconds per call.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -37,13 +40,20 @@ def main() -> None:
     ap.add_argument("--checkpoint")
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--motion-layers", type=int, nargs="*", default=[])
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     if args.checkpoint:
-        critic = ImpartialCritic.load(args.checkpoint)
-    else:
-        cfg = preset("default")
-        critic = ImpartialCritic(build_model(cfg), cfg)
+        time_critic(ImpartialCritic.load(args.checkpoint), args)
+        return
+    cfg = preset("default")
+    for layers in args.motion_layers or [cfg.model.motion_layers]:
+        c = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, motion_layers=layers))
+        print(f"default preset, forecaster with {layers} agent-centric layers")
+        time_critic(ImpartialCritic(build_model(c), c), args)
+
+
+def time_critic(critic, args) -> None:
     for B, G in ((64, 16), (1, 16), (1, 1)):
         scenes, plans = random_inputs(critic.cfg, B, G)
         critic.score(scenes, plans)  # warm-up

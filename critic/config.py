@@ -56,16 +56,20 @@ class ModelConfig:
     geometry of the dynamics always uses every point)."""
     agent_width: int = 32
     """Width of the per (plan, step, agent) interaction network (its cost is B x P x S x nearest x width)."""
-    nearest_agents: int = 4
-    """Agents nearest to each planned pose that the interaction network looks at."""
+    nearest_agents: int = 6
+    """Agent forecast modes (path entries) nearest to each planned pose that the interaction network looks at."""
     map_every: int = 2
     """Plan-relative map geometry is evaluated every this many dynamics steps (the map is static)."""
     learned_forecast: bool = True
     """Agents move along a learned forecast in the dynamics' geometry (constant velocity plus an offset
-    read from each agent's scene token, trained on the agents' true futures: ``loss/motion``); False
-    keeps them at constant velocity."""
-    motion_layers: int = 1
-    """Self-attention layers of the agent forecaster on top of the scene tokens (0: read them directly)."""
+    read from each agent's token after agent-centric attention, :mod:`critic.forecast`, trained on the
+    agents' true futures: ``loss/motion``); False keeps them at constant velocity."""
+    motion_layers: int = 2
+    """Agent-centric attention layers of the forecaster (each agent attends to all scene tokens seen from
+    its own frame); 0 reads the scene tokens directly."""
+    forecast_modes: int = 3
+    """Forecast modes per agent (winner-takes-all ``loss/motion`` plus the modes' cross-entropy); the
+    dynamics' geometry sees every mode with its probability, the occupancy prior the most likely one."""
     occ_width: int = 16
     """Channels of the occupancy decoder's convolutions, which run at 32 x 32 cells and are most of a
     training step's cost (default step on 2 cores: 0.74 s at width 32, 0.39 s at 16)."""
@@ -81,6 +85,7 @@ class LossWeights:
 
     hazard: float = 1.0
     motion: float = 0.5
+    mode: float = 0.5
     occupancy: float = 0.5
     reward: float = 0.2
     contrastive: float = 0.3
@@ -104,8 +109,8 @@ class TrainConfig:
     """Plans per scene whose occupancy is decoded and supervised in a training batch (cost control)."""
     epochs: int = 12
     """Maximum epochs (the cosine schedule spans them); on 2 cores an epoch of the default dataset
-    (149 batches and the validation) takes about 56 s, so all 12 fit within ``max_minutes``."""
-    max_minutes: float = 13.0
+    (149 batches and the validation) takes about 70 s, so all 12 take about 14 min, within ``max_minutes``."""
+    max_minutes: float = 20.0
     """Stop training (after the current batch) once this much wall time has passed."""
     lr: float = 2e-3
     """AdamW learning rate (cosine decay)."""
@@ -145,7 +150,7 @@ class TrainConfig:
 
 
 def preset(name: str, variant: str = "impartial") -> TrainConfig:
-    """``default`` (fits 15 min on 2 cores), ``demo`` (a few minutes), ``debug`` (< 1 min)."""
+    """``default`` (about 14 min on 2 cores), ``demo`` (a few minutes), ``debug`` (< 1 min)."""
     if name == "default":
         cfg = TrainConfig(variant=variant)
     elif name == "demo":

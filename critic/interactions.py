@@ -45,25 +45,33 @@ def box_gap(rx, ry, rc, rs, ego_half, agent_half) -> torch.Tensor:
 
 
 class AgentPaths(NamedTuple):
-    """Forecast agent motion over the plan, ego frame at the anchor (token 0, the ego, excluded).
+    """Forecast motion of E path entries over the plan, ego frame at the anchor (the ego excluded).
 
-    ``pos`` ``[B, A, S, R, 2]`` (m) at every plan state's time (0.1 s, 0.2 s, ...); ``vel``
-    ``[B, A, S, 2]`` (m/s) and ``head`` (unit heading vector) ``[B, A, S, 2]`` per step.
+    An entry is one forecast mode of one agent (E = agents x modes). ``pos`` ``[B, E, S, R, 2]`` (m)
+    at every plan state's time (0.1 s, 0.2 s, ...); ``vel`` ``[B, E, S, 2]`` (m/s) and ``head`` (unit
+    heading vector) ``[B, E, S, 2]`` per step; the entry's agent's last observed features ``last``
+    ``[B, E, F]`` (box size, type), whether that agent is observed at the anchor ``valid`` ``[B, E]``,
+    and the mode's probability ``prob`` ``[B, E]`` (1 for a single-mode forecast).
     """
 
     pos: torch.Tensor
     vel: torch.Tensor
     head: torch.Tensor
+    last: torch.Tensor
+    valid: torch.Tensor
+    prob: torch.Tensor
 
     def steps(self, sl: slice) -> "AgentPaths":
-        return AgentPaths(self.pos[:, :, sl], self.vel[:, :, sl], self.head[:, :, sl])
+        return self._replace(pos=self.pos[:, :, sl], vel=self.vel[:, :, sl], head=self.head[:, :, sl])
 
 
-def agent_paths(ends: torch.Tensor, last: torch.Tensor, stride: int) -> AgentPaths:
-    """:class:`AgentPaths` from positions at the step ends ``ends`` ``[B, A, S, 2]`` and the agents'
-    last observed features ``last`` ``[B, A, F]`` (x, y, cos, sin, vx, vy, ...): straight lines between
-    step ends, starting at the last observed position. The heading follows the motion, blended
-    into the observed heading below 1 m/s (a standing agent keeps its heading)."""
+def agent_paths(ends: torch.Tensor, last: torch.Tensor, valid: torch.Tensor, stride: int,
+                prob: torch.Tensor | None = None) -> AgentPaths:
+    """:class:`AgentPaths` from positions at the step ends ``ends`` ``[B, E, S, 2]``, the agents' last
+    observed features ``last`` ``[B, E, F]`` (x, y, cos, sin, vx, vy, ...), their validity ``[B, E]`` and
+    the modes' probabilities (default 1): straight lines between step ends, starting at the last
+    observed position. The heading follows the motion, blended into the observed heading below
+    1 m/s (a standing agent keeps its heading)."""
     start = torch.cat([last[:, :, None, :2], ends[:, :, :-1]], 2)          # [B, A, S, 2]
     frac = torch.arange(1, stride + 1, device=ends.device, dtype=ends.dtype) / stride
     step = ends - start
@@ -72,7 +80,8 @@ def agent_paths(ends: torch.Tensor, last: torch.Tensor, stride: int) -> AgentPat
     speed = vel.norm(dim=-1, keepdim=True)
     w = speed.clamp(max=1.0)
     head = w * vel / speed.clamp_min(1e-3) + (1 - w) * last[:, :, None, 2:4]
-    return AgentPaths(pos, vel, head / head.norm(dim=-1, keepdim=True).clamp_min(1e-6))
+    prob = torch.ones_like(valid, dtype=ends.dtype) if prob is None else prob
+    return AgentPaths(pos, vel, head / head.norm(dim=-1, keepdim=True).clamp_min(1e-6), last, valid, prob)
 
 
 def constant_velocity_ends(last: torch.Tensor, steps: int, stride: int) -> torch.Tensor:
@@ -84,22 +93,22 @@ def constant_velocity_ends(last: torch.Tensor, steps: int, stride: int) -> torch
 class Interactions(nn.Module):
     """Plan-relative geometry of every dynamics step.
 
-    Agents: each agent's box moves along its forecast path (:class:`AgentPaths`) and is
+    Agents: each agent's box moves along each of its forecast paths (:class:`AgentPaths`) and is
     compared with the ego's box at every planned state of the step (0.1 s apart):
     :func:`box_gap` (which is what the labeller's separating-axis test decides a collision
     by), and at the step's closest sub-step the agent's position, relative heading and
     velocity in the planned frame and whether it is behind the ego's rear bumper (a contact
-    from behind is not the ego's fault). The ``nearest`` agents by gap -> a narrow two-layer
-    network -> masked max over them -> projection to ``d``. The first layer is split into a
-    geometric part (per plan, step and agent) and a static part (velocity, size, type; per
-    agent, computed once), so the expensive ``B x P x S x nearest`` tensor is only ``width``
-    wide. Map: per polyline kind, the distance from the step's last planned position to the
+    from behind is not the ego's fault). The ``nearest`` path entries by gap -> a narrow
+    two-layer network -> masked max over them -> projection to ``d``. The first layer is split
+    into a geometric part (per plan, step and entry) and a static part (velocity, size, type,
+    the mode's probability; per entry, computed once), so the expensive ``B x P x S x nearest``
+    tensor is only ``width`` wide. Map: per polyline kind, the distance from the step's last planned position to the
     nearest point of that kind, plus the nearest drivable-area-boundary and road-edge points
     in the planned frame (nearest point per polyline first, then per kind).
     """
 
     AGENT_GEO = 9
-    AGENT_STATIC = 8
+    AGENT_STATIC = 9
     MAP_IN = 8 + 4 + 1
 
     def __init__(self, d: int, width: int, nearest: int, map_every: int):
@@ -111,11 +120,11 @@ class Interactions(nn.Module):
         self.agent_out = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, d))
         self.map = mlp(self.MAP_IN, d, d)
 
-    def agent_geometry(self, agents, agents_mask, states, paths: AgentPaths) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per (plan, step, agent) features ``[B, P, S, A, AGENT_GEO]`` and gaps ``[B, P, S, A]`` (m,
-        1e4 for padding) from plan ``states`` ``[B, P, S, R, 5]`` and the agents' ``paths`` over the same steps."""
-        last = agents[:, 1:, -1]                                    # [B, A, F] (ego token excluded)
-        valid = agents_mask[:, 1:, -1]
+    def agent_geometry(self, agents, states, paths: AgentPaths) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per (plan, step, path entry) features ``[B, P, S, E, AGENT_GEO]`` and gaps ``[B, P, S, E]`` (m,
+        1e4 for padding) from plan ``states`` ``[B, P, S, R, 5]``, the ego's box (``agents[:, 0]``) and
+        the ``paths`` over the same steps."""
+        last, valid = paths.last, paths.valid                       # [B, E, F], [B, E]
         ego = agents[:, 0, -1]
         ego_half = (ego[:, 6, None, None, None, None] / 2, ego[:, 7, None, None, None, None] / 2)
         lead = (slice(None), None, None, None)                      # [B] -> [B, 1, 1, 1, A]
@@ -144,14 +153,15 @@ class Interactions(nn.Module):
                            rvx / 10, rvy / 10, behind], -1)
         return geo, gap
 
-    def agents(self, agents, agents_mask, states, paths: AgentPaths) -> torch.Tensor:
-        """``[B, P, S, D]`` summary of the ``nearest`` agents (by gap) over each step."""
-        geo, gap = self.agent_geometry(agents, agents_mask, states, paths)
+    def agents(self, agents, states, paths: AgentPaths) -> torch.Tensor:
+        """``[B, P, S, D]`` summary of the ``nearest`` path entries (by gap) over each step."""
+        geo, gap = self.agent_geometry(agents, states, paths)
         k = min(self.nearest, gap.shape[-1])
         gap, idx = gap.topk(k, dim=-1, largest=False)               # [B, P, S, k]
         geo = torch.gather(geo, 3, idx[..., None].expand(-1, -1, -1, -1, geo.shape[-1]))
-        last = agents[:, 1:, -1]
-        static = self.static(torch.cat([last[..., 4:6] / 10, last[..., 6:8] / 5, last[..., 8:12]], -1))  # [B, A, W]
+        last = paths.last
+        static = self.static(torch.cat([last[..., 4:6] / 10, last[..., 6:8] / 5, last[..., 8:12], paths.prob[..., None]],
+                                       -1))                         # [B, E, W]
         B, P, S = idx.shape[:3]
         st = torch.gather(static, 1, idx.reshape(B, -1, 1).expand(-1, -1, static.shape[-1])).view(B, P, S, k, -1)
         h = self.agent(self.geo(geo) + st)                          # [B, P, S, k, W]
@@ -182,9 +192,9 @@ class Interactions(nn.Module):
         tt = t[None, None, :].expand(B, P, S).reshape(B, P * S, 1) / 8
         return self.map(torch.cat([per_kind, near[0].clamp(-5, 5), near[1].clamp(-5, 5), tt], -1)).view(B, P, S, -1)
 
-    def forward(self, agents, agents_mask, map_, map_mask, states, t, paths: AgentPaths):
-        """Plan ``states`` ``[B, P, S, R, 5]`` (x, y, cos, sin, speed) at times ``t`` ``[S, R]`` (s) and the
-        agents' ``paths`` over the same steps -> ``[B, P, S, 2D]``."""
+    def forward(self, agents, map_, map_mask, states, t, paths: AgentPaths):
+        """Plan ``states`` ``[B, P, S, R, 5]`` (x, y, cos, sin, speed) at times ``t`` ``[S, R]`` (s), the
+        ego's box (``agents[:, 0]``) and the agents' ``paths`` over the same steps -> ``[B, P, S, 2D]``."""
         S = t.shape[0]
         ends, t_end = states[:, :, :, -1], t[:, -1]
         # the map is static: its geometry is evaluated every ``map_every`` steps (at the end of
@@ -193,4 +203,4 @@ class Interactions(nn.Module):
                           max=S - 1)
         at, inv = torch.unique(key, return_inverse=True)
         m = self.map_geometry(map_, map_mask, ends[:, :, at, :2], ends[:, :, at, 2:4], t_end[at])[:, :, inv]
-        return torch.cat([self.agents(agents, agents_mask, states, paths), m], -1)
+        return torch.cat([self.agents(agents, states, paths), m], -1)

@@ -3,7 +3,9 @@
 * ``hazard``: focal binary cross-entropy of the per-step collision and off-road hazards
   on the steps at risk (discrete-time survival likelihood).
 * ``motion``: Huber loss (m, delta 1 m) of the agents' forecast positions at the step ends
-  against their true positions, where observed.
+  against their true positions, where observed, for each agent's best mode only
+  (winner-takes-all, as in multi-modal forecasters such as MultiPath and MTR).
+* ``mode``: cross-entropy of the forecast's mode logits against that best mode.
 * ``occupancy``: binary cross-entropy of the dreamed occupancy against the true one.
 * ``reward``: mean squared error of the per-step reward head; ``continue`` BCE is folded
   into it (the episode ends at the first event).
@@ -72,10 +74,15 @@ def compute_losses(model, out: dict, batch: dict, tg: dict, weights: LossWeights
         "reward": F.mse_loss(out["reward"], tg["reward"])
         + F.binary_cross_entropy_with_logits(out["continue_logits"], tg["continue"]),
     }
-    if weights.motion > 0 and model.dynamics.motion is not None:
-        m = batch["agent_future_mask"][:, 1:]
-        err = F.huber_loss(out["agent_forecast"], batch["agent_future"][:, 1:], reduction="none", delta=1.0).sum(-1)
-        terms["motion"] = (err * m).sum() / m.sum().clamp_min(1.0)
+    if weights.motion > 0 and model.dynamics.forecaster is not None:
+        m = batch["agent_future_mask"][:, 1:]                              # [B, A, S]
+        f, truth = out["agent_forecast"], batch["agent_future"][:, 1:, None]  # [B, A, K, S, 2], [B, A, 1, S, 2]
+        err = (F.huber_loss(f, truth.expand_as(f), reduction="none", delta=1.0).sum(-1) * m[:, :, None]).sum(-1)
+        best = err.argmin(-1)                                               # [B, A]: the winning mode
+        terms["motion"] = err.gather(-1, best[..., None]).sum() / m.sum().clamp_min(1.0)
+        if f.shape[2] > 1:
+            seen = m.any(-1)
+            terms["mode"] = F.cross_entropy(out["agent_mode_logits"][seen], best[seen]) if seen.any() else err.sum() * 0
     if weights.contrastive > 0:
         events = torch.cat([tg["coll_events"], tg["off_events"]], -1)
         z_true = model.future(batch["occ"], events)

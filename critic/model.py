@@ -14,9 +14,8 @@ from torch import nn
 
 from .config import FeatureConfig, ModelConfig
 from .features import AGENT_FEATURES, MAP_FEATURES, PLAN_FEATURES
+from .forecast import Forecaster
 from .interactions import AgentPaths, Interactions, agent_paths, constant_velocity_ends, masked_max, mlp
-
-MOTION_SCALE_M = 5.0  # the motion head's output unit: metres of offset from constant velocity
 
 
 # fixed input scales: positions / 20 m, speeds / 10 m/s, box sizes / 5 m (unit-free features kept)
@@ -90,7 +89,13 @@ class StepMemory(NamedTuple):
     bias: torch.Tensor
     """``[B, 1, 1, N]`` additive key mask (0 or -inf)."""
     paths: AgentPaths
-    """The agents' forecast over the whole plan."""
+    """Every forecast mode of every agent over the whole plan (what the dynamics' geometry sees)."""
+    likely: AgentPaths
+    """The most likely mode of every agent (what the occupancy prior draws)."""
+    forecast: torch.Tensor
+    """``[B, A, K, S, 2]`` forecast positions at the step ends (ego frame at the anchor, m)."""
+    mode_logits: torch.Tensor
+    """``[B, A, K]`` logits of the forecast modes."""
 
 
 class LatentDynamics(nn.Module):
@@ -107,12 +112,8 @@ class LatentDynamics(nn.Module):
         self.q, self.q_h = nn.Linear(d, d), nn.Linear(d, d, bias=False)   # query from state + action
         self.k, self.v = nn.Linear(d, d), nn.Linear(d, d)
         self.inter = Interactions(d, mc.agent_width, mc.nearest_agents, mc.map_every)
-        self.motion = mlp(d, d, self.total_steps * 2) if mc.learned_forecast else None
-        layers = mc.motion_layers if mc.learned_forecast else 0
-        self.motion_attn = nn.ModuleList(AttentionBlock(d, mc.heads) for _ in range(layers))
-        if self.motion is not None:   # the forecast starts at constant velocity
-            nn.init.zeros_(self.motion[-1].weight)
-            nn.init.zeros_(self.motion[-1].bias)
+        self.forecaster = (Forecaster(d, mc.heads, mc.motion_layers, self.total_steps, self.stride, mc.forecast_modes)
+                           if mc.learned_forecast else None)
         self.gate_x = nn.Linear(3 * d, 3 * d)                  # GRU input gates: action + geometry
         self.gate_ctx = nn.Linear(d, 3 * d, bias=False)        # ... + attention context
         self.gate_h = nn.Linear(d, 3 * d)                      # GRU hidden gates (r, z, n)
@@ -128,20 +129,17 @@ class LatentDynamics(nn.Module):
              / max(self.total_steps - 1, 1)).expand(B, P, S).unsqueeze(-1)
         return self.action(torch.cat([chunks, t], -1))
 
-    def forecast(self, tokens: torch.Tensor, bias: torch.Tensor, agents: torch.Tensor) -> torch.Tensor:
-        """Agents' positions ``[B, A, S, 2]`` (ego frame at the anchor, m) at the step ends: constant
-        velocity plus the motion head's offset read from each agent's scene token after
-        ``motion_layers`` more rounds of attention to the map and the other agents."""
-        last = agents[:, 1:, -1]
-        ends = constant_velocity_ends(last, self.total_steps, self.stride)
-        if self.motion is None:
-            return ends
-        for block in self.motion_attn:
-            tokens = block(tokens, bias)
-        B, A = last.shape[:2]
-        return ends + self.motion(tokens[:, 1:1 + A]).view(B, A, self.total_steps, 2) * MOTION_SCALE_M
+    def forecast(self, tokens, bias, agents, map_, map_mask) -> tuple[torch.Tensor, torch.Tensor]:
+        """Agents' positions ``[B, A, K, S, 2]`` (ego frame at the anchor, m) at the step ends and mode
+        logits ``[B, A, K]``: the learned :class:`~critic.forecast.Forecaster`, or constant velocity
+        (one mode) without one."""
+        if self.forecaster is None:
+            last = agents[:, 1:, -1]
+            ends = constant_velocity_ends(last, self.total_steps, self.stride)[:, :, None]
+            return ends, torch.zeros(*last.shape[:2], 1, dtype=last.dtype, device=last.device)
+        return self.forecaster(tokens, bias, agents, map_, map_mask)
 
-    def memory(self, tokens: torch.Tensor, valid: torch.Tensor, agents: torch.Tensor) -> StepMemory:
+    def memory(self, tokens: torch.Tensor, valid: torch.Tensor, agents, agents_mask, map_, map_mask) -> StepMemory:
         """What every step shares: keys, values and key mask of the scene tokens, and the agents'
         forecast paths."""
         B, N, D = tokens.shape
@@ -149,7 +147,17 @@ class LatentDynamics(nn.Module):
         K = self.k(tokens).view(B, N, nh, dh).transpose(1, 2)             # [B, nh, N, dh]
         V = self.v(tokens).view(B, N, nh, dh).transpose(1, 2)
         bias = key_bias(valid, tokens.dtype)
-        return StepMemory(K, V, bias, agent_paths(self.forecast(tokens, bias, agents), agents[:, 1:, -1], self.stride))
+        ends, logits = self.forecast(tokens, bias, agents, map_, map_mask)     # [B, A, k, S, 2], [B, A, k]
+        last, seen = agents[:, 1:, -1], agents_mask[:, 1:, -1]
+        k = logits.shape[-1]
+        prob = torch.softmax(logits, -1)
+        paths = agent_paths(ends.flatten(1, 2), last.repeat_interleave(k, 1), seen.repeat_interleave(k, 1), self.stride,
+                            prob.flatten(1, 2))
+        if k == 1:
+            return StepMemory(K, V, bias, paths, paths, ends, logits)
+        top = prob.argmax(-1)[:, :, None, None, None].expand(-1, -1, 1, *ends.shape[3:])
+        likely = agent_paths(torch.gather(ends, 2, top)[:, :, 0], last, seen, self.stride)
+        return StepMemory(K, V, bias, paths, likely, ends, logits)
 
     def cell(self, h: torch.Tensor, gx: torch.Tensor, qa: torch.Tensor, mem: StepMemory) -> torch.Tensor:
         """One GRU step: state ``h`` ``[B * P, D]``, input gates ``gx`` ``[B * P, 3D]`` (action and
@@ -165,24 +173,24 @@ class LatentDynamics(nn.Module):
         r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
         return (1 - z) * torch.tanh(xn + r * hn) + z * h
 
-    def step(self, h, chunk, step: int, mem: StepMemory, agents, agents_mask, map_, map_mask) -> torch.Tensor:
+    def step(self, h, chunk, step: int, mem: StepMemory, agents, map_, map_mask) -> torch.Tensor:
         """Advance latents ``h`` ``[B, P, D]`` by one step along plan states ``chunk`` ``[B, P, stride, 5]``
         (latent step ``step``); used by imagination rollouts (:mod:`critic.rl.imagination`)."""
         B, P, D = h.shape
         act = self.actions(chunk, step)                                     # [B, P, 1, D]
         t = (step * self.stride + torch.arange(1, self.stride + 1, device=h.device, dtype=h.dtype))[None] * 0.1
         paths = mem.paths.steps(slice(step, step + 1))
-        geo = self.inter(agents, agents_mask, map_, map_mask, chunk[:, :, None], t, paths)
+        geo = self.inter(agents, map_, map_mask, chunk[:, :, None], t, paths)
         gx = self.gate_x(torch.cat([act, geo], -1)).reshape(B * P, 3 * D)
         return self.cell(h.reshape(B * P, D), gx, self.q(act[:, :, 0]), mem).view(B, P, D)
 
-    def forward(self, h0, mem: StepMemory, plan, agents, agents_mask, map_, map_mask) -> torch.Tensor:
+    def forward(self, h0, mem: StepMemory, plan, agents, map_, map_mask) -> torch.Tensor:
         """Latents ``[B, P, S, D]`` (state after each step) from ``h0`` ``[B, D]`` and :meth:`memory`."""
         acts = self.actions(plan)
         B, P, S, D = acts.shape
         states = plan[:, :, : S * self.stride].reshape(B, P, S, self.stride, plan.shape[-1])
         t = (torch.arange(S * self.stride, device=plan.device, dtype=plan.dtype) + 1).view(S, self.stride) * 0.1
-        geo = self.inter(agents, agents_mask, map_, map_mask, states, t, mem.paths)  # [B, P, S, 2D]
+        geo = self.inter(agents, map_, map_mask, states, t, mem.paths)  # [B, P, S, 2D]
         # the input-to-gate products of the action and geometry parts do not depend on the
         # state, so they are computed for all steps in one matmul (step-major layout)
         gx = self.gate_x(torch.cat([acts, geo], -1)).permute(2, 0, 1, 3).reshape(S, B * P, 3 * D)
@@ -303,15 +311,15 @@ class WorldModel(nn.Module):
         """``drivable`` ``[B, NX, NY]`` (ego-frame raster) is needed only when ``occupancy`` is True;
         ``occ_plans`` limits the occupancy forecast to the first plans of each scene (training speed)."""
         tokens, valid, ego = self.scene(agents, agents_mask, map_, map_mask)
-        mem = self.dynamics.memory(tokens, valid, agents)
-        lat = self.dynamics(ego, mem, plan, agents, agents_mask, map_, map_mask)  # [B, P, S, D]
-        out = {"latent": lat, "agent_forecast": mem.paths.pos[:, :, :, -1],
+        mem = self.dynamics.memory(tokens, valid, agents, agents_mask, map_, map_mask)
+        lat = self.dynamics(ego, mem, plan, agents, map_, map_mask)  # [B, P, S, D]
+        out = {"latent": lat, "agent_forecast": mem.forecast, "agent_mode_logits": mem.mode_logits,
                "hazard_logits": self.hazard(lat), "reward": self.reward(lat).squeeze(-1),
                "continue_logits": self.cont(lat).squeeze(-1),
                "z_pred": self.project(torch.cat([lat.mean(2), lat[:, :, -1]], -1))}
         if occupancy:
             n = plan.shape[1] if occ_plans is None else min(occ_plans, plan.shape[1])
-            prior = self.prior(agents, agents_mask, drivable, plan[:, :n], mem.paths)
+            prior = self.prior(agents, agents_mask, drivable, plan[:, :n], mem.likely)
             out["occ_prior"] = prior
             out["occ_logits"] = self.occupancy(lat[:, :n, self.fc.occ_every - 1:: self.fc.occ_every], prior)
         return out

@@ -81,7 +81,7 @@ def imagine(critic: ImpartialCritic, scenes: SceneBatch, actor: nn.Module, horiz
     cal = getattr(model, "calibration", {"collision": 0.0, "offroad": 0.0})
     with torch.no_grad():
         tokens, valid, ego = model.scene(scenes.agents, scenes.agents_mask, scenes.map, scenes.map_mask)
-        mem = dyn.memory(tokens, valid, scenes.agents)
+        mem = dyn.memory(tokens, valid, scenes.agents, scenes.agents_mask, scenes.map, scenes.map_mask)
     offset = torch.tensor([cal["collision"], cal["offroad"]], dtype=ego.dtype, device=ego.device)
     B = ego.shape[0]
     path = straight_path(B, device=ego.device) if path is None else path
@@ -105,7 +105,7 @@ def imagine(critic: ImpartialCritic, scenes: SceneBatch, actor: nn.Module, horiz
                 p, c, sn = _along(path, s)
                 states.append(torch.stack([p[:, 0], p[:, 1], c, sn, v], -1))
             chunk = torch.stack(states, 1)[:, None]                          # [B, 1, stride, 5]
-            h = dyn.step(h, chunk, j, mem, scenes.agents, scenes.agents_mask, scenes.map, scenes.map_mask)
+            h = dyn.step(h, chunk, j, mem, scenes.agents, scenes.map, scenes.map_mask)
             lat.append(h[:, 0])
             rew.append(model.reward(h)[:, 0, 0])
             cont.append(torch.sigmoid(model.cont(h))[:, 0, 0])

@@ -43,8 +43,8 @@ def test_agent_geometry_finds_a_contact_between_step_ends():
     x = 10.0 * torch.ones(10)                                            # ego parked at x = 10 m
     states = torch.stack([x, torch.zeros(10), torch.ones(10), torch.zeros(10), torch.zeros(10)], -1).view(1, 1, 2, 5, 5)
     last = agents[:, 1:, -1]
-    paths = agent_paths(constant_velocity_ends(last, 2, 5), last, 5)
-    geo, gap = inter.agent_geometry(agents, mask, states, paths)
+    paths = agent_paths(constant_velocity_ends(last, 2, 5), last, mask[:, 1:, -1], 5)
+    geo, gap = inter.agent_geometry(agents, states, paths)
     assert gap.shape == (1, 1, 2, 1) and geo.shape == (1, 1, 2, 1, Interactions.AGENT_GEO)
     assert float(gap[0, 0, 0, 0]) < 0                                    # contact inside the first step
     at_end = box_gap(torch.tensor(0.0), torch.tensor(4.0), torch.tensor(0.0), torch.tensor(1.0), (2.0, 1.0), (2.0, 1.0))
@@ -52,7 +52,7 @@ def test_agent_geometry_finds_a_contact_between_step_ends():
     assert float(gap[0, 0, 1, 0]) > 0                                    # clear again in the second step
     assert abs(float(geo[0, 0, 0, 0, 1])) < 1e-6                         # closest sub-step: straight ahead (ry = 0)
     # padding agents never count
-    geo, gap = inter.agent_geometry(agents, torch.tensor([[[True], [False]]]), states, paths)
+    geo, gap = inter.agent_geometry(agents, states, paths._replace(valid=torch.tensor([[False]])))
     assert torch.all(gap >= 1e3)
 
 
@@ -61,7 +61,7 @@ def test_agent_paths_interpolate_between_step_ends_and_turn_the_box_with_the_mot
     last[0, :, 2] = 1.0                                   # both face +x
     last[0, 1, :2] = torch.tensor([5.0, 5.0])             # agent 1 stands still
     ends = torch.tensor([[[[0.0, 1.0], [0.0, 2.0]], [[5.0, 5.0], [5.0, 5.0]]]])   # agent 0 moves +y at 2 m/s
-    p = agent_paths(ends, last, stride=5)
+    p = agent_paths(ends, last, torch.ones(1, 2, dtype=torch.bool), stride=5)
     assert p.pos.shape == (1, 2, 2, 5, 2)
     torch.testing.assert_close(p.pos[0, 0, 0, :, 1], torch.tensor([0.2, 0.4, 0.6, 0.8, 1.0]))
     torch.testing.assert_close(p.pos[0, 0, 1, -1], torch.tensor([0.0, 2.0]))
@@ -99,7 +99,7 @@ def test_occupancy_prior_along_constant_velocity_paths_equals_the_rasterised_box
     t = torch.arange(1, 81, dtype=torch.float64) * 0.1
     plan = torch.stack([6 * t, 0 * t, 1 + 0 * t, 0 * t, 6 + 0 * t], -1).expand(B, 1, 80, 5)
     last = agents[:, 1:, -1]
-    paths = agent_paths(constant_velocity_ends(last, 16, 5), last, 5)
+    paths = agent_paths(constant_velocity_ends(last, 16, 5), last, mask[:, 1:, -1], 5)
     cv = prior(agents, mask, drivable, plan, paths)
     assert cv[:, :, :, 0].sum() > 0
     tk = np.arange(1, 9.0)                                                # occupancy frames at 1 s .. 8 s
@@ -111,7 +111,7 @@ def test_occupancy_prior_along_constant_velocity_paths_equals_the_rasterised_box
                               full(np.arctan2(f[:, 3:4], f[:, 2:3])), full(f[:, 6:7]), full(f[:, 7:8]),
                               np.ones((1, A, 8), bool), np.zeros(1, np.int64), fc.occ_size, fc.occ_cell_m)
         np.testing.assert_array_equal(cv[b, 0, :, 0].numpy().astype(np.uint8), ref[0])
-    stopped = agent_paths(last[:, :, None, :2].expand(B, A, 16, 2).clone(), last, 5)
+    stopped = agent_paths(last[:, :, None, :2].expand(B, A, 16, 2).clone(), last, mask[:, 1:, -1], 5)
     assert not torch.equal(prior(agents, mask, drivable, plan, stopped), cv)
 
 
@@ -128,7 +128,7 @@ def test_imagination_steps_reproduce_the_whole_plan_rollout():
     cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, map_every=1, diffusion=False))
     torch.manual_seed(0)
     model = build_model(cfg).eval()
-    for p in model.dynamics.motion[-1].parameters():          # a forecast that is not constant velocity
+    for p in model.dynamics.forecaster.head[-1].parameters():          # a forecast that is not constant velocity
         torch.nn.init.normal_(p, std=0.3)
     fc = cfg.features
     B, P = 2, 3
@@ -145,12 +145,14 @@ def test_imagination_steps_reproduce_the_whole_plan_rollout():
     dyn = model.dynamics
     with torch.no_grad():
         tokens, valid, ego = model.scene(agents, mask, map_, map_mask)
-        mem = dyn.memory(tokens, valid, agents)
-        whole = dyn(ego, mem, plan, agents, mask, map_, map_mask)
+        mem = dyn.memory(tokens, valid, agents, mask, map_, map_mask)
+        whole = dyn(ego, mem, plan, agents, map_, map_mask)
         h, steps = ego[:, None].expand(B, P, -1), []
         for j in range(dyn.total_steps):
-            h = dyn.step(h, plan[:, :, j * fc.dyn_stride:(j + 1) * fc.dyn_stride], j, mem, agents, mask, map_, map_mask)
+            h = dyn.step(h, plan[:, :, j * fc.dyn_stride:(j + 1) * fc.dyn_stride], j, mem, agents, map_, map_mask)
             steps.append(h)
-    assert (mem.paths.pos - agent_paths(constant_velocity_ends(agents[:, 1:, -1], dyn.total_steps, fc.dyn_stride),
-                                        agents[:, 1:, -1], fc.dyn_stride).pos).abs().max() > 0.5
+    assert mem.paths.pos.shape[1] == fc.max_agents * cfg.model.forecast_modes
+    cv = agent_paths(constant_velocity_ends(agents[:, 1:, -1], dyn.total_steps, fc.dyn_stride), agents[:, 1:, -1],
+                     mask[:, 1:, -1], fc.dyn_stride)
+    assert (mem.likely.pos - cv.pos).abs().max() > 0.5
     torch.testing.assert_close(torch.stack(steps, 2), whole, atol=1e-5, rtol=1e-4)
