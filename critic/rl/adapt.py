@@ -8,8 +8,10 @@ states of the imitation policy in closed loop on **validation-split** scenes: th
 critic scores there (:func:`critic.rl.rollout.predicted_inputs`) are labelled by driving them
 open loop among the true agents (:func:`critic.rl.rollout.plan_outcomes`, the synthesis
 labeller), and the loss is the binary cross-entropy of the critic's event probability within
-the safety horizon, the quantity the critic reward charges. The scenes whose states GRPO
-learns from (train split) and those it is evaluated on (test split) are never used.
+the safety horizon, the quantity the critic reward charges. The agents' forecaster is not
+adapted: the other agents do not depend on the policy, and it keeps what it learned from their
+true futures. The scenes whose states GRPO learns from (train split) and those it is evaluated
+on (test split) are never used.
 """
 from __future__ import annotations
 
@@ -44,7 +46,10 @@ def adapt_critic(critic: ImpartialCritic, ds: DecisionStates, cfg: RefineConfig,
     torch.manual_seed(cfg.seed)
     model = copy.deepcopy(critic.model)
     model.train()
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.adapt_lr)
+    # the other agents' forecast does not depend on the policy, and the hazard loss alone would
+    # bend it to fit a few thousand labels: it stays as trained on the agents' true futures
+    frozen = {id(p) for p in model.dynamics.forecaster.parameters()} if model.dynamics.forecaster is not None else set()
+    opt = torch.optim.Adam([p for p in model.parameters() if id(p) not in frozen], lr=cfg.adapt_lr)
     rng = np.random.default_rng(cfg.seed)
     y_all = ds.critic_plan_outcomes.astype(np.float32)
     B = min(cfg.adapt_batch, len(ds.obs))

@@ -79,9 +79,11 @@ def test_state_auroc_ranks_states_by_their_mean_penalty_and_pools_pairs():
     assert np.isnan(state_auroc(pred[1:3], true[1:3])["state_auroc"])
 
 
-def test_adaptation_learns_the_labelled_outcomes_of_its_states_and_leaves_the_critic_untouched(debug_critic):
+def test_adaptation_learns_the_labelled_outcomes_of_its_states_keeps_the_forecast_and_leaves_the_critic_untouched(
+        debug_critic):
     """Plans of states whose first agent is close fail, others do not: a few adaptation steps lower
-    the cross-entropy of the critic's horizon risk on exactly that rule; the original is unchanged."""
+    the cross-entropy of the critic's horizon risk on exactly that rule, without moving the agents'
+    forecaster; the original is unchanged."""
     import dataclasses
 
     import torch
@@ -113,5 +115,10 @@ def test_adaptation_learns_the_labelled_outcomes_of_its_states_and_leaves_the_cr
     adapted = adapt_critic(critic, ds, cfg, log=None)
     assert bce(adapted) < 0.5 * bce(critic)
     assert all(torch.equal(v, critic.model.state_dict()[k]) for k, v in before.items())
+    # the agents' forecast is left as trained on their true futures; the rest moves
+    after = adapted.model.state_dict()
+    moved = {k for k, v in before.items() if not torch.equal(v, after[k])}
+    assert moved and not any(k.startswith("dynamics.forecaster.") for k in moved)
+    assert any(k.startswith("dynamics.forecaster.") for k in before)
     with pytest.raises(ValueError, match="plan outcomes"):
         adapt_critic(critic, dataclasses.replace(ds, critic_plan_outcomes=None), cfg, log=None)
