@@ -219,8 +219,9 @@ class OccupancyPrior(nn.Module):
         self.register_buffer("gx", gx.reshape(-1), persistent=False)
         self.register_buffer("gy", gy.reshape(-1), persistent=False)
 
-    def forward(self, agents, agents_mask, drivable, plan, paths: AgentPaths) -> torch.Tensor:
-        """``[B, P, K, 2, s, s]`` (float 0 / 1) around the planned poses of ``plan`` ``[B, P, T, 5]``."""
+    def forward(self, drivable, plan, paths: AgentPaths) -> torch.Tensor:
+        """``[B, P, K, 2, s, s]`` (float 0 / 1) around the planned poses of ``plan`` ``[B, P, T, 5]``, with
+        one box per path entry of ``paths`` (its agent's size, drawn where the agent is observed)."""
         fc = self.fc
         every = fc.dyn_stride * fc.occ_every
         poses = plan[:, :, every - 1:: every]                       # [B, P, K, 5] planned poses at 1 s, 2 s, ...
@@ -228,7 +229,7 @@ class OccupancyPrior(nn.Module):
         c, s = poses[..., 2:3], poses[..., 3:4]
         X = poses[..., 0:1] + c * self.gx - s * self.gy            # [B, P, K, C] cell centres, anchor frame
         Y = poses[..., 1:2] + s * self.gx + c * self.gy
-        last, valid = agents[:, 1:, -1], agents_mask[:, 1:, -1]     # [B, A, F]
+        last, valid = paths.last, paths.valid                       # [B, A, F], [B, A]
         occ = torch.zeros_like(X, dtype=torch.bool)
         k = torch.arange(K, device=plan.device) * fc.occ_every + fc.occ_every - 1   # steps ending at 1 s, 2 s, ...
         centre, head = paths.pos[:, :, k, -1], paths.head[:, :, k]                 # [B, A, K, 2]
@@ -319,7 +320,7 @@ class WorldModel(nn.Module):
                "z_pred": self.project(torch.cat([lat.mean(2), lat[:, :, -1]], -1))}
         if occupancy:
             n = plan.shape[1] if occ_plans is None else min(occ_plans, plan.shape[1])
-            prior = self.prior(agents, agents_mask, drivable, plan[:, :n], mem.likely)
+            prior = self.prior(drivable, plan[:, :n], mem.likely)
             out["occ_prior"] = prior
             out["occ_logits"] = self.occupancy(lat[:, :n, self.fc.occ_every - 1:: self.fc.occ_every], prior)
         return out

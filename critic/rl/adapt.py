@@ -48,8 +48,9 @@ def adapt_critic(critic: ImpartialCritic, ds: DecisionStates, cfg: RefineConfig,
     model.train()
     # the other agents' forecast does not depend on the policy, and the hazard loss alone would
     # bend it to fit a few thousand labels: it stays as trained on the agents' true futures
-    frozen = {id(p) for p in model.dynamics.forecaster.parameters()} if model.dynamics.forecaster is not None else set()
-    opt = torch.optim.Adam([p for p in model.parameters() if id(p) not in frozen], lr=cfg.adapt_lr)
+    if model.dynamics.forecaster is not None:
+        model.dynamics.forecaster.requires_grad_(False)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.adapt_lr)
     rng = np.random.default_rng(cfg.seed)
     y_all = ds.critic_plan_outcomes.astype(np.float32)
     B = min(cfg.adapt_batch, len(ds.obs))

@@ -100,7 +100,7 @@ def test_occupancy_prior_along_constant_velocity_paths_equals_the_rasterised_box
     plan = torch.stack([6 * t, 0 * t, 1 + 0 * t, 0 * t, 6 + 0 * t], -1).expand(B, 1, 80, 5)
     last = agents[:, 1:, -1]
     paths = agent_paths(constant_velocity_ends(last, 16, 5), last, mask[:, 1:, -1], 5)
-    cv = prior(agents, mask, drivable, plan, paths)
+    cv = prior(drivable, plan, paths)
     assert cv[:, :, :, 0].sum() > 0
     tk = np.arange(1, 9.0)                                                # occupancy frames at 1 s .. 8 s
     for b in range(B):
@@ -112,7 +112,7 @@ def test_occupancy_prior_along_constant_velocity_paths_equals_the_rasterised_box
                               np.ones((1, A, 8), bool), np.zeros(1, np.int64), fc.occ_size, fc.occ_cell_m)
         np.testing.assert_array_equal(cv[b, 0, :, 0].numpy().astype(np.uint8), ref[0])
     stopped = agent_paths(last[:, :, None, :2].expand(B, A, 16, 2).clone(), last, mask[:, 1:, -1], 5)
-    assert not torch.equal(prior(agents, mask, drivable, plan, stopped), cv)
+    assert not torch.equal(prior(drivable, plan, stopped), cv)
 
 
 def test_imagination_steps_reproduce_the_whole_plan_rollout():
