@@ -62,6 +62,21 @@ def info_nce(z_pred: torch.Tensor, z_true: torch.Tensor, row_ids: torch.Tensor, 
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1))
 
 
+def forecast_losses(forecast: torch.Tensor, mode_logits: torch.Tensor, batch: dict) -> dict:
+    """``motion`` (winner-takes-all Huber, m, per observed agent step) and, with several modes, ``mode``
+    (cross-entropy towards each agent's best mode) from ``forecast`` ``[B, A, K, S, 2]`` and
+    ``mode_logits`` ``[B, A, K]`` against ``batch["agent_future"]`` (token 0, the ego, is skipped)."""
+    m = batch["agent_future_mask"][:, 1:]                                  # [B, A, S]
+    truth = batch["agent_future"][:, 1:, None]                             # [B, A, 1, S, 2]
+    err = (F.huber_loss(forecast, truth.expand_as(forecast), reduction="none", delta=1.0).sum(-1) * m[:, :, None]).sum(-1)
+    best = err.argmin(-1)                                                   # [B, A]: the winning mode
+    terms = {"motion": err.gather(-1, best[..., None]).sum() / m.sum().clamp_min(1.0)}
+    if forecast.shape[2] > 1:
+        seen = m.any(-1)
+        terms["mode"] = F.cross_entropy(mode_logits[seen], best[seen]) if seen.any() else err.sum() * 0
+    return terms
+
+
 def compute_losses(model, out: dict, batch: dict, tg: dict, weights: LossWeights, gamma: float, temperature: float,
                    diffusion=None) -> tuple[torch.Tensor, dict]:
     """Weighted total and the named, unweighted terms."""
@@ -75,14 +90,7 @@ def compute_losses(model, out: dict, batch: dict, tg: dict, weights: LossWeights
         + F.binary_cross_entropy_with_logits(out["continue_logits"], tg["continue"]),
     }
     if weights.motion > 0 and model.dynamics.forecaster is not None:
-        m = batch["agent_future_mask"][:, 1:]                              # [B, A, S]
-        f, truth = out["agent_forecast"], batch["agent_future"][:, 1:, None]  # [B, A, K, S, 2], [B, A, 1, S, 2]
-        err = (F.huber_loss(f, truth.expand_as(f), reduction="none", delta=1.0).sum(-1) * m[:, :, None]).sum(-1)
-        best = err.argmin(-1)                                               # [B, A]: the winning mode
-        terms["motion"] = err.gather(-1, best[..., None]).sum() / m.sum().clamp_min(1.0)
-        if f.shape[2] > 1:
-            seen = m.any(-1)
-            terms["mode"] = F.cross_entropy(out["agent_mode_logits"][seen], best[seen]) if seen.any() else err.sum() * 0
+        terms.update(forecast_losses(out["agent_forecast"], out["agent_mode_logits"], batch))
     if weights.contrastive > 0:
         events = torch.cat([tg["coll_events"], tg["off_events"]], -1)
         z_true = model.future(batch["occ"], events)

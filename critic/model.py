@@ -307,6 +307,12 @@ class WorldModel(nn.Module):
         self.future = FutureEncoder(fc, mc, self.steps)
         self.project = mlp(2 * d, d, d)   # predicted future latent for InfoNCE
 
+    def forecast(self, agents, agents_mask, map_, map_mask) -> tuple[torch.Tensor, torch.Tensor]:
+        """The agents' forecast alone (no plan): positions ``[B, A, K, S, 2]`` (ego frame at the anchor,
+        m) and mode logits ``[B, A, K]``, as :meth:`forward` computes them."""
+        tokens, valid, _ = self.scene(agents, agents_mask, map_, map_mask)
+        return self.dynamics.forecast(tokens, key_bias(valid, tokens.dtype), agents, map_, map_mask)
+
     def forward(self, agents, agents_mask, map_, map_mask, plan, drivable=None, occupancy: bool = True,
                 occ_plans: int | None = None) -> dict:
         """``drivable`` ``[B, NX, NY]`` (ego-frame raster) is needed only when ``occupancy`` is True;

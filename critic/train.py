@@ -22,7 +22,7 @@ from .batching import eval_groups, make_batch
 from .checkpoint import save_checkpoint
 from .config import TrainConfig
 from .data import GroupSampler, SplitArrays, load_splits
-from .losses import compute_losses, step_targets
+from .losses import compute_losses, forecast_losses, step_targets
 from .model import WorldModel
 from .risk import cumulative_risk
 
@@ -48,15 +48,27 @@ def _forward_losses(model, batch, cfg: TrainConfig, with_diffusion: bool = True,
     return total, terms, out
 
 
+def forecast_error_sum(forecast: torch.Tensor, mode_logits: torch.Tensor, batch: dict) -> tuple[float, int]:
+    """Sum (m) and count of the most likely mode's error at the horizon end, over the agents observed
+    then (``forecast`` ``[B, A, K, S, 2]``, ``mode_logits`` ``[B, A, K]``)."""
+    top = mode_logits.argmax(-1)[:, :, None, None].expand(-1, -1, 1, 2)               # [B, A, 1, 2]
+    end = torch.gather(forecast[:, :, :, -1], 2, top)[:, :, 0]                          # [B, A, 2]
+    seen = batch["agent_future_mask"][:, 1:, -1]
+    err = (end - batch["agent_future"][:, 1:, -1]).norm(dim=-1)
+    return float(err[seen].sum()), int(seen.sum())
+
+
 @torch.no_grad()
 def evaluate(model, arr: SplitArrays, cfg: TrainConfig, max_groups: int = 160, occ_plans: int = 8,
              prefix: str = "val") -> dict:
     """Loss and metrics on the first ``max_groups`` scenes of ``arr``: hazard AUROC (risk at the
-    horizon) and occupancy IoU, keyed ``<prefix>/<name>``."""
+    horizon), occupancy IoU and the forecast's final displacement error (most likely mode, m),
+    keyed ``<prefix>/<name>``."""
     from benchmark.metrics import auroc, iou
 
     model.eval()
     losses, risks, labels, occ_p, occ_t = [], {"collision": [], "offroad": []}, {"collision": [], "offroad": []}, [], []
+    fde = [0.0, 0]
     seen = 0
     for idx in eval_groups(arr, cfg.scenes_per_batch):
         batch = make_batch(arr, idx, cfg.features.occ_size)
@@ -67,19 +79,81 @@ def evaluate(model, arr: SplitArrays, cfg: TrainConfig, max_groups: int = 160, o
             risks[name].append(risk[..., j].flatten().numpy())
         labels["collision"].append(np.isfinite(batch["coll_t"].flatten().numpy()))
         labels["offroad"].append(np.isfinite(batch["off_t"].flatten().numpy()))
+        e, n = forecast_error_sum(out["agent_forecast"], out["agent_mode_logits"], batch)
+        fde = [fde[0] + e, fde[1] + n]
         occ_p.append((torch.sigmoid(out["occ_logits"]) > 0.5)[:, :, :, 0].numpy())
         occ_t.append(batch["occ"][:, : out["occ_logits"].shape[1], :, 0].numpy() > 0.5)
         seen += len(idx)
         if seen >= max_groups:
             break
     model.train()
-    res = {f"{prefix}/loss": float(np.mean(losses))}
+    res = {f"{prefix}/loss": float(np.mean(losses)), f"{prefix}/forecast_fde_m": fde[0] / max(fde[1], 1)}
     for name in risks:
         v, ok = auroc(np.concatenate(risks[name]), np.concatenate(labels[name]))
         res[f"{prefix}/{name}_auroc"] = v if ok else float("nan")
     v, ok = iou(np.concatenate([p.ravel() for p in occ_p]), np.concatenate([t.ravel() for t in occ_t]))
     res[f"{prefix}/occupancy_iou"] = v if ok else float("nan")
     return res
+
+
+@torch.no_grad()
+def forecast_fde(model, arr: SplitArrays, cfg: TrainConfig, max_groups: int = 160) -> float:
+    """Final displacement error (m) of the most likely forecast mode over the first ``max_groups`` scenes."""
+    model.eval()
+    total, count, seen = 0.0, 0, 0
+    for idx in eval_groups(arr, cfg.scenes_per_batch):
+        batch = make_batch(arr, idx[:, :1], cfg.features.occ_size)
+        e, n = forecast_error_sum(*model.forecast(batch["agents"], batch["agents_mask"], batch["map"], batch["map_mask"]),
+                                  batch)
+        total, count, seen = total + e, count + n, seen + len(idx)
+        if seen >= max_groups:
+            break
+    model.train()
+    return total / max(count, 1)
+
+
+def pretrain_forecaster(model, tr: SplitArrays, va: SplitArrays, cfg: TrainConfig, out: Path, deadline: float,
+                        log=print) -> list[dict]:
+    """Phase 1: ``cfg.forecast_pretrain_epochs`` epochs of the scene encoder and the forecaster alone on
+    ``loss/motion`` + ``loss/mode`` (their ``cfg.loss`` weights), one row per scene and no plan rollout,
+    with its own AdamW and cosine schedule. Steps go to ``pretrain_log.csv``; after each epoch the
+    most likely mode's final displacement error on up to 160 validation scenes is returned and logged
+    as ``pretrain/val_fde_m``. Stops at ``deadline`` (``time.time()``)."""
+    if cfg.forecast_pretrain_epochs <= 0 or model.dynamics.forecaster is None or cfg.loss.motion <= 0:
+        return []
+    params = [*model.scene.parameters(), *model.dynamics.forecaster.parameters()]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sampler = GroupSampler(tr, cfg.scenes_per_batch, 1, cfg.seed + 1)
+    n_batches = len(sampler) if not cfg.max_batches_per_epoch else min(len(sampler), cfg.max_batches_per_epoch)
+    total_steps = max(1, n_batches * cfg.forecast_pretrain_epochs)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps)))
+    weights = {"motion": cfg.loss.motion, "mode": cfg.loss.mode}
+    history, step = [], 0
+    with open(out / "pretrain_log.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["step", "epoch", "loss/total", "loss/motion", "loss/mode", "lr"])
+        writer.writeheader()
+        for epoch in range(cfg.forecast_pretrain_epochs):
+            for b, idx in enumerate(sampler):
+                if b >= n_batches or time.time() > deadline:
+                    break
+                batch = make_batch(tr, idx, cfg.features.occ_size)
+                terms = forecast_losses(*model.forecast(batch["agents"], batch["agents_mask"], batch["map"],
+                                                        batch["map_mask"]), batch)
+                total = sum(weights[k] * v for k, v in terms.items())
+                opt.zero_grad(set_to_none=True)
+                total.backward()
+                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                opt.step()
+                sched.step()
+                step += 1
+                writer.writerow({"step": step, "epoch": epoch + 1, "loss/total": total.item(), "lr": sched.get_last_lr()[0],
+                                 **{f"loss/{k}": v.item() for k, v in terms.items()}})
+            history.append({"pretrain_epoch": epoch + 1, "pretrain/val_fde_m": forecast_fde(model, va, cfg)})
+            log(f"forecast pretraining epoch {epoch + 1}: val final displacement {history[-1]['pretrain/val_fde_m']:.2f} m")
+            if time.time() > deadline:
+                log(f"time budget of {cfg.max_minutes} min reached during forecast pretraining")
+                break
+    return history
 
 
 def train(data: str | Path, out: str | Path, cfg: TrainConfig, quiet: bool = False) -> dict:
@@ -99,6 +173,7 @@ def train(data: str | Path, out: str | Path, cfg: TrainConfig, quiet: bool = Fal
     pps = 1 if cfg.variant == "optimistic" else cfg.plans_per_scene
     sampler = GroupSampler(tr, cfg.scenes_per_batch, pps, cfg.seed)
     model = build_model(cfg)
+    pretrain = pretrain_forecaster(model, tr, va, cfg, out, start + cfg.max_minutes * 60, log)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     n_batches = len(sampler) if not cfg.max_batches_per_epoch else min(len(sampler), cfg.max_batches_per_epoch)
     total_steps = max(1, n_batches * cfg.epochs)
@@ -158,7 +233,7 @@ def train(data: str | Path, out: str | Path, cfg: TrainConfig, quiet: bool = Fal
     summary = {"variant": cfg.variant, "train_rows": tr.num_rows, "val_rows": va.num_rows, "steps": step,
                "train_minutes": round((time.time() - start) / 60, 2), "feature_build_s": round(feature_build_s, 1),
                "feature_fraction_of_step": round(feat_s / max(batch_s, 1e-9), 4), "best_val_loss": best,
-               "history": history}
+               "pretrain": pretrain, "history": history}
     if (out / "model.safetensors").exists():
         from .calibrate import calibrate
 

@@ -119,3 +119,39 @@ def test_the_optimistic_critic_sees_only_the_expert_logs_of_logged_scenes(datase
     assert variant_rows.any(), "the debug dataset should hold scene variants"
     assert (arr.logged & variant_rows).any() and not (arr.expert_logged & variant_rows).any()
     assert arr.expert_logged.sum() == (arr.logged & ~variant_rows).sum() > 0
+
+
+def test_forecast_pretraining_lowers_the_motion_loss_and_moves_only_the_encoder_and_forecaster(dataset, tmp_path):
+    import dataclasses
+    import time
+
+    from critic.data import load_splits
+    from critic.train import build_model, pretrain_forecaster
+
+    cfg = dataclasses.replace(preset("debug"), forecast_pretrain_epochs=4)
+    tr, va = load_splits(dataset, ("train",), cfg.features, lambda *a: None), load_split(dataset, "val", cfg.features)
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    history = pretrain_forecaster(model, tr, va, cfg, tmp_path, time.time() + 600, log=lambda *a: None)
+    assert [h["pretrain_epoch"] for h in history] == [1, 2, 3, 4]
+    moved = {k.split(".")[0] + "." + k.split(".")[1] for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
+    assert moved == {"scene.agent", "scene.poly", "scene.kind", "scene.attn", "dynamics.forecaster"}
+    rows = (tmp_path / "pretrain_log.csv").read_text().splitlines()
+    losses = [float(r.split(",")[2]) for r in rows[1:]]
+    per_epoch = len(losses) // 4
+    assert per_epoch > 0 and np.mean(losses[-per_epoch:]) < np.mean(losses[:per_epoch])
+    assert history[-1]["pretrain/val_fde_m"] < history[0]["pretrain/val_fde_m"]
+
+
+def test_forecast_error_is_the_most_likely_modes_miss_at_the_horizon_end_over_agents_seen_then():
+    from critic.train import forecast_error_sum
+
+    forecast = torch.zeros(1, 2, 2, 3, 2)                      # [B, A, K, S, 2]
+    forecast[0, 0, 1, -1] = torch.tensor([3.0, 4.0])           # agent 1, its likely mode 1: 5 m off
+    forecast[0, 1, 0, -1] = torch.tensor([1.0, 0.0])           # agent 2: not seen at the end
+    logits = torch.tensor([[[0.0, 2.0], [1.0, 0.0]]])
+    mask = torch.ones(1, 3, 3, dtype=torch.bool)
+    mask[0, 2, -1] = False
+    batch = {"agent_future": torch.zeros(1, 3, 3, 2), "agent_future_mask": mask}
+    assert forecast_error_sum(forecast, logits, batch) == (5.0, 1)
