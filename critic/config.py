@@ -155,11 +155,14 @@ class TrainConfig:
 
 
 def preset(name: str, variant: str = "impartial") -> TrainConfig:
-    """``default`` (about 17 min on 2 cores), ``demo`` (a few minutes), ``debug`` (< 1 min)."""
+    """``default`` (about 17 min on 2 cores), ``demo`` (a few minutes), ``debug`` (< 1 min).
+
+    ``demo`` skips the forecast pretraining: on the demo data (about 160 training scenes) and
+    within its 2 min it cost joint steps, and its val collision AUROC fell from 0.872 to 0.840."""
     if name == "default":
         cfg = TrainConfig(variant=variant)
     elif name == "demo":
-        cfg = TrainConfig(variant=variant, epochs=30, max_minutes=2.0, patience=4, forecast_pretrain_epochs=10, model=ModelConfig(d_model=64))
+        cfg = TrainConfig(variant=variant, epochs=30, max_minutes=2.0, patience=4, forecast_pretrain_epochs=0, model=ModelConfig(d_model=64))
     elif name == "debug":
         cfg = TrainConfig(variant=variant, epochs=1, max_minutes=0.5, forecast_pretrain_epochs=1, scenes_per_batch=4, plans_per_scene=4,
                           max_batches_per_epoch=6, fit_probe_scenes=4, model=ModelConfig(d_model=32, heads=2, scene_layers=1, diffusion=True,
