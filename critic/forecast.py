@@ -27,6 +27,13 @@ EDGE_FEATURES = 8
 MODE_ACCEL = (-2.0, 1.0)   # m/s^2: the modes start as constant accelerations spread over this range
 
 
+def most_likely(ends: torch.Tensor, mode_logits: torch.Tensor) -> torch.Tensor:
+    """Each agent's most likely mode ``[B, A, S, 2]`` of forecast positions ``ends`` ``[B, A, K, S, 2]``
+    with logits ``mode_logits`` ``[B, A, K]``."""
+    top = mode_logits.argmax(-1)[:, :, None, None, None].expand(-1, -1, 1, *ends.shape[3:])
+    return torch.gather(ends, 2, top)[:, :, 0]
+
+
 def _frame(q: torch.Tensor):
     """Origin and axes of the agents' frames from their last features ``q`` ``[B, A, F]``."""
     return q[..., 0, None], q[..., 1, None], q[..., 2, None], q[..., 3, None]   # x, y, cos, sin: [B, A, 1]
@@ -114,7 +121,7 @@ class Forecaster(nn.Module):
 
     With one mode the head's last layer starts at zero (an untrained forecaster is constant
     velocity). With several, mode k starts as a constant acceleration from :data:`MODE_ACCEL`
-    along the heading, so that the winner-takes-all loss (:func:`critic.losses.compute_losses`)
+    along the heading, so that the winner-takes-all loss (:func:`critic.losses.forecast_losses`)
     trains the modes apart from the first step.
     """
 

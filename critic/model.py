@@ -14,7 +14,7 @@ from torch import nn
 
 from .config import FeatureConfig, ModelConfig
 from .features import AGENT_FEATURES, MAP_FEATURES, PLAN_FEATURES
-from .forecast import Forecaster
+from .forecast import Forecaster, most_likely
 from .interactions import AgentPaths, Interactions, agent_paths, constant_velocity_ends, masked_max, mlp
 
 
@@ -155,8 +155,7 @@ class LatentDynamics(nn.Module):
                             prob.flatten(1, 2))
         if k == 1:
             return StepMemory(K, V, bias, paths, paths, ends, logits)
-        top = prob.argmax(-1)[:, :, None, None, None].expand(-1, -1, 1, *ends.shape[3:])
-        likely = agent_paths(torch.gather(ends, 2, top)[:, :, 0], last, seen, self.stride)
+        likely = agent_paths(most_likely(ends, logits), last, seen, self.stride)
         return StepMemory(K, V, bias, paths, likely, ends, logits)
 
     def cell(self, h: torch.Tensor, gx: torch.Tensor, qa: torch.Tensor, mem: StepMemory) -> torch.Tensor:

@@ -22,6 +22,7 @@ from .batching import eval_groups, make_batch
 from .checkpoint import save_checkpoint
 from .config import TrainConfig
 from .data import GroupSampler, SplitArrays, load_splits
+from .forecast import most_likely
 from .losses import compute_losses, forecast_losses, step_targets
 from .model import WorldModel
 from .risk import cumulative_risk
@@ -48,11 +49,20 @@ def _forward_losses(model, batch, cfg: TrainConfig, with_diffusion: bool = True,
     return total, terms, out
 
 
+def _batches_per_epoch(sampler: GroupSampler, cfg: TrainConfig) -> int:
+    return len(sampler) if not cfg.max_batches_per_epoch else min(len(sampler), cfg.max_batches_per_epoch)
+
+
+def _cosine(opt: torch.optim.Optimizer, total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """Cosine decay of ``opt``'s learning rate to 0 over ``total_steps`` steps."""
+    total_steps = max(1, total_steps)
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps)))
+
+
 def forecast_error_sum(forecast: torch.Tensor, mode_logits: torch.Tensor, batch: dict) -> tuple[float, int]:
     """Sum (m) and count of the most likely mode's error at the horizon end, over the agents observed
     then (``forecast`` ``[B, A, K, S, 2]``, ``mode_logits`` ``[B, A, K]``)."""
-    top = mode_logits.argmax(-1)[:, :, None, None].expand(-1, -1, 1, 2)               # [B, A, 1, 2]
-    end = torch.gather(forecast[:, :, :, -1], 2, top)[:, :, 0]                          # [B, A, 2]
+    end = most_likely(forecast, mode_logits)[:, :, -1]                                  # [B, A, 2]
     seen = batch["agent_future_mask"][:, 1:, -1]
     err = (end - batch["agent_future"][:, 1:, -1]).norm(dim=-1)
     return float(err[seen].sum()), int(seen.sum())
@@ -124,9 +134,8 @@ def pretrain_forecaster(model, tr: SplitArrays, va: SplitArrays, cfg: TrainConfi
     params = [*model.scene.parameters(), *model.dynamics.forecaster.parameters()]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sampler = GroupSampler(tr, cfg.scenes_per_batch, 1, cfg.seed + 1)
-    n_batches = len(sampler) if not cfg.max_batches_per_epoch else min(len(sampler), cfg.max_batches_per_epoch)
-    total_steps = max(1, n_batches * cfg.forecast_pretrain_epochs)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps)))
+    n_batches = _batches_per_epoch(sampler, cfg)
+    sched = _cosine(opt, n_batches * cfg.forecast_pretrain_epochs)
     weights = {"motion": cfg.loss.motion, "mode": cfg.loss.mode}
     history, step = [], 0
     with open(out / "pretrain_log.csv", "w", newline="") as fh:
@@ -175,9 +184,8 @@ def train(data: str | Path, out: str | Path, cfg: TrainConfig, quiet: bool = Fal
     model = build_model(cfg)
     pretrain = pretrain_forecaster(model, tr, va, cfg, out, start + cfg.max_minutes * 60, log)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    n_batches = len(sampler) if not cfg.max_batches_per_epoch else min(len(sampler), cfg.max_batches_per_epoch)
-    total_steps = max(1, n_batches * cfg.epochs)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps)))
+    n_batches = _batches_per_epoch(sampler, cfg)
+    sched = _cosine(opt, n_batches * cfg.epochs)
     step, best, bad, history = 0, float("inf"), 0, []
     batch_s = feat_s = 0.0
     with open(out / "train_log.csv", "w", newline="") as fh:
