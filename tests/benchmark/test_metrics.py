@@ -86,3 +86,20 @@ def test_family_auroc_is_computed_within_each_family_only():
     fams = {"a": "x", "b": "x", "c": "y", "d": "y", "e": "z", "f": "z"}
     got = family_auroc(t, fams)["m"]
     assert got["x"] == 1.0 and got["y"] == 0.0 and np.isnan(got["z"])  # z has positives only
+
+
+def test_pooled_auroc_without_a_family_drops_exactly_its_rows():
+    import pyarrow as pa
+
+    from benchmark.by_family import auroc_without
+
+    t = pa.table({"model": ["m"] * 6, "sample_id": list("abcdef"),
+                  "true_collision": [True, False, True, False, True, False],
+                  "collision_risk": [0.9, 0.1, 0.2, 0.8, 0.7, 0.3]})
+    fams = {"a": "x", "b": "x", "c": "y", "d": "y", "e": "z", "f": "z"}
+    # without y: positives a (0.9), e (0.7); negatives b (0.1), f (0.3): every pair ordered
+    assert auroc_without(t, fams, {"y"})["m"] == 1.0
+    # without x: positives c (0.2), e (0.7); negatives d (0.8), f (0.3): 1 of 4 pairs ordered
+    assert auroc_without(t, fams, {"x"})["m"] == 0.25
+    assert auroc_without(t, fams, {"x", "z"})["m"] == 0.0          # only c (0.2) against d (0.8)
+    assert np.isnan(auroc_without(t, fams.copy() | {"f": "x"}, {"x", "y"})["m"])  # e alone: one class
