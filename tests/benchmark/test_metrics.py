@@ -102,4 +102,4 @@ def test_pooled_auroc_without_a_family_drops_exactly_its_rows():
     # without x: positives c (0.2), e (0.7); negatives d (0.8), f (0.3): 1 of 4 pairs ordered
     assert auroc_without(t, fams, {"x"})["m"] == 0.25
     assert auroc_without(t, fams, {"x", "z"})["m"] == 0.0          # only c (0.2) against d (0.8)
-    assert np.isnan(auroc_without(t, fams.copy() | {"f": "x"}, {"x", "y"})["m"])  # e alone: one class
+    assert np.isnan(auroc_without(t, fams | {"f": "x"}, {"x", "y"})["m"])  # e alone: one class
