@@ -158,7 +158,7 @@ class TrainConfig:
 
 
 def preset(name: str, variant: str = "impartial") -> TrainConfig:
-    """``default`` (about 17 min on 2 cores), ``demo`` (a few minutes), ``debug`` (< 1 min).
+    """``default`` (about 19 min on 2 cores for impartial), ``demo`` (a few minutes), ``debug`` (< 1 min).
 
     ``demo`` skips the forecast pretraining: on the demo data (about 160 training scenes) and
     within its 2 min it cost joint steps, and its val collision AUROC fell from 0.872 to 0.840."""

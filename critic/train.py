@@ -78,7 +78,7 @@ def evaluate(model, arr: SplitArrays, cfg: TrainConfig, max_groups: int = 160, o
 
     model.eval()
     losses, risks, labels, occ_p, occ_t = [], {"collision": [], "offroad": []}, {"collision": [], "offroad": []}, [], []
-    fde = [0.0, 0]
+    fde_sum, fde_n = 0.0, 0
     seen = 0
     for idx in eval_groups(arr, cfg.scenes_per_batch):
         batch = make_batch(arr, idx, cfg.features.occ_size)
@@ -90,14 +90,14 @@ def evaluate(model, arr: SplitArrays, cfg: TrainConfig, max_groups: int = 160, o
         labels["collision"].append(np.isfinite(batch["coll_t"].flatten().numpy()))
         labels["offroad"].append(np.isfinite(batch["off_t"].flatten().numpy()))
         e, n = forecast_error_sum(out["agent_forecast"], out["agent_mode_logits"], batch)
-        fde = [fde[0] + e, fde[1] + n]
+        fde_sum, fde_n = fde_sum + e, fde_n + n
         occ_p.append((torch.sigmoid(out["occ_logits"]) > 0.5)[:, :, :, 0].numpy())
         occ_t.append(batch["occ"][:, : out["occ_logits"].shape[1], :, 0].numpy() > 0.5)
         seen += len(idx)
         if seen >= max_groups:
             break
     model.train()
-    res = {f"{prefix}/loss": float(np.mean(losses)), f"{prefix}/forecast_fde_m": fde[0] / max(fde[1], 1)}
+    res = {f"{prefix}/loss": float(np.mean(losses)), f"{prefix}/forecast_fde_m": fde_sum / max(fde_n, 1)}
     for name in risks:
         v, ok = auroc(np.concatenate(risks[name]), np.concatenate(labels[name]))
         res[f"{prefix}/{name}_auroc"] = v if ok else float("nan")
