@@ -32,7 +32,7 @@ demo: $(STAMP)
 		--critic optimistic=$(OUT)/demo/critics/optimistic --out $(OUT)/demo/refine
 	@cat $(OUT)/demo/benchmark/leaderboard.md $(OUT)/demo/refine/closed_loop.md
 
-## make synth: the default counterfactual dataset (>= 100k rows, 500 procedural scenes) into outputs/synth
+## make synth: the default counterfactual dataset (about 240k rows, 1000 procedural scenes) into outputs/synth
 synth: $(STAMP)
 	$(BIN)/impartial synth --preset default --out $(OUT)/synth $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 

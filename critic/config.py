@@ -107,16 +107,18 @@ class TrainConfig:
     """Counterfactual plans per scene in a batch (hard negatives of each other)."""
     occ_plans_per_scene: int = 3
     """Plans per scene whose occupancy is decoded and supervised in a training batch (cost control)."""
-    epochs: int = 12
+    epochs: int = 6
     """Maximum joint epochs (the cosine schedule spans them); on 2 cores an epoch of the default dataset
-    (149 batches and the validation) takes about 70 s, so all 12 take about 14 min and, after the
-    forecast pretraining (about 6 min), fit within ``max_minutes``."""
-    forecast_pretrain_epochs: int = 30
+    (308 batches and the validation) takes about 3 min, so all 6 take about 18 min and, after the feature
+    cache is built (about 5 min, once per dataset) and the forecast pretraining (about 9 min), fit within
+    ``max_minutes``."""
+    forecast_pretrain_epochs: int = 20
     """Epochs of a first phase that trains the scene encoder and the agents' forecaster alone on
-    ``loss/motion`` and ``loss/mode`` (one plan-free pass per scene: about 13 s an epoch on the default
-    dataset, against 70 s for a joint epoch); 0 skips it. Joint training then starts from its weights."""
-    max_minutes: float = 30.0
-    """Stop training (after the current batch) once this much wall time has passed (both phases)."""
+    ``loss/motion`` and ``loss/mode`` (one plan-free pass per scene: about 28 s an epoch on the default
+    dataset, against 3 min for a joint epoch); 0 skips it. Joint training then starts from its weights."""
+    max_minutes: float = 45.0
+    """Stop training (after the current batch) once this much wall time has passed (feature building and
+    both phases; impartial takes about 32 min on 2 cores when it builds the feature cache)."""
     lr: float = 2e-3
     """AdamW learning rate (cosine decay)."""
     weight_decay: float = 1e-4
@@ -158,7 +160,7 @@ class TrainConfig:
 
 
 def preset(name: str, variant: str = "impartial") -> TrainConfig:
-    """``default`` (about 19 min on 2 cores for impartial), ``demo`` (a few minutes), ``debug`` (< 1 min).
+    """``default`` (about 32 min on 2 cores for impartial), ``demo`` (a few minutes), ``debug`` (< 1 min).
 
     ``demo`` skips the forecast pretraining: on the demo data (about 160 training scenes) and
     within its 2 min it cost joint steps, and its val collision AUROC fell from 0.872 to 0.840."""
