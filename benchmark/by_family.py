@@ -27,15 +27,16 @@ def _columns(pred: pa.Table, families: dict[str, str], event: str):
     return fam, model, y, pred.column(f"{event}_risk").to_numpy(zero_copy_only=False)
 
 
-def _auroc(p: np.ndarray, y: np.ndarray) -> float:
-    value, valid = METRICS["auroc"](p, y)
+def _auroc(p: np.ndarray, y: np.ndarray, keep: np.ndarray) -> float:
+    """AUROC of the rows in ``keep`` (bool ``[N]``), NaN when they hold one class only."""
+    value, valid = METRICS["auroc"](p[keep], y[keep])
     return value if valid else float("nan")
 
 
 def family_auroc(pred: pa.Table, families: dict[str, str], event: str = "collision") -> dict[str, dict[str, float]]:
     """``{model: {family: AUROC of <event>_risk against true_<event> within the family}}``."""
     fam, model, y, p = _columns(pred, families, event)
-    return {m: {f: _auroc(p[(model == m) & (fam == f)], y[(model == m) & (fam == f)]) for f in sorted(set(fam.tolist()))}
+    return {m: {f: _auroc(p, y, (model == m) & (fam == f)) for f in sorted(set(fam.tolist()))}
             for m in dict.fromkeys(model.tolist())}
 
 
@@ -44,7 +45,7 @@ def auroc_without(pred: pa.Table, families: dict[str, str], without: set[str],
     """``{model: AUROC of <event>_risk against true_<event> over the rows whose family is not in without}``."""
     fam, model, y, p = _columns(pred, families, event)
     keep = ~np.isin(fam, list(without))
-    return {m: _auroc(p[keep & (model == m)], y[keep & (model == m)]) for m in dict.fromkeys(model.tolist())}
+    return {m: _auroc(p, y, keep & (model == m)) for m in dict.fromkeys(model.tolist())}
 
 
 def main(argv: list[str]) -> int:

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import os
 import signal
@@ -60,7 +61,6 @@ def test_corrupted_partition_is_detected_by_validate(tmp_path):
     assert not rep["ok"] and any("corrupted" in line and victim.name in line for line in rep["lines"])
 
 
-
 def _split_of_rows(out: Path) -> dict:
     return {sid: part.parent.name for part in (out / "counterfactuals").rglob("*.parquet")
             for sid in pq.read_table(part, columns=["sample_id"]).column("sample_id").to_pylist()}
@@ -69,8 +69,6 @@ def _split_of_rows(out: Path) -> dict:
 def test_more_procedural_scenarios_keep_the_first_ones_rows_and_splits(tmp_path):
     """Growing ``procedural_scenarios`` (as the default did, 500 -> 1000) only adds scenarios: the
     rows of the first ones, and so every earlier test split, stay exactly the same."""
-    import dataclasses
-
     run_synth("procedural", tmp_path / "few", dataclasses.replace(DEBUG, procedural_scenarios=4), workers=1, quiet=True)
     run_synth("procedural", tmp_path / "more", DEBUG, workers=1, quiet=True)
     few, more = _rows(tmp_path / "few"), _rows(tmp_path / "more")
@@ -79,6 +77,7 @@ def test_more_procedural_scenarios_keep_the_first_ones_rows_and_splits(tmp_path)
     assert shared.equals(few)
     splits_few = _split_of_rows(tmp_path / "few")
     assert {k: v for k, v in _split_of_rows(tmp_path / "more").items() if k in splits_few} == splits_few
+
 
 def test_local_cluster_on_loopback_gives_exactly_the_rows_of_a_local_run(tmp_path):
     from distributed import LocalCluster
