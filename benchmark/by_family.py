@@ -1,10 +1,21 @@
 """Collision and off-road AUROC per perturbation family, from ``predictions.parquet``.
 
-``python -m benchmark.by_family BENCH_OUT DATA [--without FAMILY ...]`` joins the predictions
-with the ``family`` column of ``DATA``'s counterfactuals and prints one line per model: AUROC
-within each family (NaN where a family has one class only). With ``--without``, it also prints
-the pooled AUROC over every other family (for example without ``agent_perturbation``, whose
-rows carry the same inputs as their scene's logged row: ``benchmark.ceiling``).
+:func:`benchmark.evaluate.run_benchmark` writes each row's ``family`` into the predictions.
+:func:`family_leaderboard` gives, per model and event, the AUROC over named groups of rows:
+
+* ``all``: every row (the leaderboard's own number);
+* ``all but <name>[,<name>...]``: every row except those of the *hidden-cause* families
+  (``Family.hidden_cause``: ``agent_perturbation``, where the ego follows its log and another
+  vehicle brakes or cuts in from the anchor on, so its rows carry exactly the inputs of their
+  scene's logged row and no critic can rank them within the scene; ``benchmark.ceiling``);
+* ``family=<name>``: the rows of one family.
+
+The group names say which rows they hold, so the independent recompute
+(:mod:`benchmark.recompute`) rebuilds them from the parquet alone. An AUROC is NaN where a
+group holds one class only.
+
+``python -m benchmark.by_family BENCH_OUT [DATA] [--without FAMILY ...]`` prints the tables;
+``DATA`` supplies the families for predictions written before the column existed.
 """
 from __future__ import annotations
 
@@ -18,13 +29,28 @@ import pyarrow.parquet as pq
 
 from .metrics import METRICS
 
+EVENTS = ("collision", "offroad")
+_TITLE = {"collision": "Collision", "offroad": "Off-road"}
 
-def _columns(pred: pa.Table, families: dict[str, str], event: str):
-    """Per-row family, model, true event and predicted risk (numpy ``[N]``)."""
-    fam = np.array([families.get(s, "?") for s in pred.column("sample_id").to_pylist()])
-    model = np.array(pred.column("model").to_pylist())
-    y = pred.column(f"true_{event}").to_numpy(zero_copy_only=False).astype(bool)
-    return fam, model, y, pred.column(f"{event}_risk").to_numpy(zero_copy_only=False)
+
+def hidden_cause_families() -> tuple[str, ...]:
+    """Names of the registered families whose rows share their inputs with the logged row (sorted)."""
+    from synth.families import families
+
+    return tuple(sorted(name for name, fam in families().items() if fam.hidden_cause))
+
+
+def read_families(data: str | Path, splits: tuple[str, ...] | None = None) -> dict[str, str]:
+    """``{sample_id: family}`` of the counterfactuals of ``data`` (a folder, or several separated by
+    commas), restricted to ``splits`` when given."""
+    out: dict[str, str] = {}
+    for d in [d for d in str(data).split(",") if d]:
+        for part in sorted((Path(d) / "counterfactuals").glob("split=*/part-*.parquet")):
+            if splits is not None and part.parent.name.split("=", 1)[1] not in splits:
+                continue
+            rows = pq.read_table(part, columns=["sample_id", "family"])
+            out.update(zip(rows.column("sample_id").to_pylist(), rows.column("family").to_pylist()))
+    return out
 
 
 def _auroc(p: np.ndarray, y: np.ndarray, keep: np.ndarray) -> float:
@@ -33,42 +59,90 @@ def _auroc(p: np.ndarray, y: np.ndarray, keep: np.ndarray) -> float:
     return value if valid else float("nan")
 
 
-def family_auroc(pred: pa.Table, families: dict[str, str], event: str = "collision") -> dict[str, dict[str, float]]:
+def family_leaderboard(pred: pa.Table, families: dict[str, str] | None = None, without: tuple[str, ...] | None = None,
+                       events: tuple[str, ...] = EVENTS) -> list[dict]:
+    """One row ``{model, event, group, plans, events, auroc}`` per model, event and group (module
+    docstring). Families come from ``pred``'s ``family`` column, or from ``families``
+    (``{sample_id: family}``) when given; ``without`` defaults to :func:`hidden_cause_families` (an
+    empty tuple drops the ``all but`` group)."""
+    if families is not None:
+        fam = np.array([families.get(s, "?") for s in pred.column("sample_id").to_pylist()])
+    elif "family" in pred.column_names:
+        fam = np.array(pred.column("family").to_pylist())
+    else:
+        raise ValueError("predictions have no family column: pass the dataset's families (--data)")
+    model = np.array(pred.column("model").to_pylist())
+    without = hidden_cause_families() if without is None else tuple(sorted(without))
+    rows = []
+    for event in events:
+        y = pred.column(f"true_{event}").to_numpy(zero_copy_only=False).astype(bool)
+        p = pred.column(f"{event}_risk").to_numpy(zero_copy_only=False)
+        for m in dict.fromkeys(model.tolist()):
+            mine = model == m
+            groups = {"all": mine}
+            if without:
+                groups[f"all but {','.join(without)}"] = mine & ~np.isin(fam, without)
+            groups.update({f"family={f}": mine & (fam == f) for f in sorted(set(fam.tolist()))})
+            for name, keep in groups.items():
+                rows.append({"model": m, "event": event, "group": name, "plans": int(keep.sum()),
+                             "events": int(y[keep].sum()), "auroc": _auroc(p, y, keep)})
+    return rows
+
+
+def family_auroc(pred: pa.Table, families: dict[str, str] | None = None, event: str = "collision") -> dict[str, dict[str, float]]:
     """``{model: {family: AUROC of <event>_risk against true_<event> within the family}}``."""
-    fam, model, y, p = _columns(pred, families, event)
-    return {m: {f: _auroc(p, y, (model == m) & (fam == f)) for f in sorted(set(fam.tolist()))}
-            for m in dict.fromkeys(model.tolist())}
+    out: dict[str, dict[str, float]] = {}
+    for r in family_leaderboard(pred, families, without=(), events=(event,)):
+        if r["group"].startswith("family="):
+            out.setdefault(r["model"], {})[r["group"].split("=", 1)[1]] = r["auroc"]
+    return out
 
 
-def auroc_without(pred: pa.Table, families: dict[str, str], without: set[str],
+def auroc_without(pred: pa.Table, families: dict[str, str] | None, without: set[str],
                   event: str = "collision") -> dict[str, float]:
     """``{model: AUROC of <event>_risk against true_<event> over the rows whose family is not in without}``."""
-    fam, model, y, p = _columns(pred, families, event)
-    keep = ~np.isin(fam, list(without))
-    return {m: _auroc(p, y, keep & (model == m)) for m in dict.fromkeys(model.tolist())}
+    rows = family_leaderboard(pred, families, without=tuple(without), events=(event,))
+    return {r["model"]: r["auroc"] for r in rows if r["group"].startswith("all but ")}
+
+
+def _columns_of(rows: list[dict], event: str) -> list[str]:
+    return list(dict.fromkeys(r["group"] for r in rows if r["event"] == event))
+
+
+def family_markdown(rows: list[dict]) -> str:
+    """The AUROC tables of :func:`family_leaderboard`, one per event, a column per group."""
+    out = []
+    for event in dict.fromkeys(r["event"] for r in rows):
+        groups = _columns_of(rows, event)
+        cell = {(r["model"], r["group"]): r for r in rows if r["event"] == event}
+        models = list(dict.fromkeys(r["model"] for r in rows if r["event"] == event))
+        first = models[0]  # every model scores the same rows
+        hidden = [g for g in groups if g.startswith("all but ")]
+        note = ([f"`{hidden[0]}`: every row but those of the hidden-cause families, whose ego follows its log while "
+                 "another agent changes from the anchor on (their rows carry the inputs of their scene's logged row).", ""]
+                if hidden else [])
+        out += [f"### {_TITLE.get(event, event)} AUROC by perturbation family", "", *note,
+                "| model | " + " | ".join(g.removeprefix("family=") for g in groups) + " |",
+                "|" + "|".join("---" for _ in range(len(groups) + 1)) + "|",
+                "| plans (events) | " + " | ".join(f"{cell[(first, g)]['plans']} ({cell[(first, g)]['events']})"
+                                                   for g in groups) + " |"]
+        for m in models:
+            out.append(f"| {m} | " + " | ".join("n/a" if np.isnan(cell[(m, g)]["auroc"]) else f"{cell[(m, g)]['auroc']:.3f}"
+                                                for g in groups) + " |")
+        out.append("")
+    return "\n".join(out)
 
 
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmark.by_family", description=__doc__.split("\n\n")[0])
     ap.add_argument("bench_out", help="benchmark output folder (predictions.parquet)")
-    ap.add_argument("data", help="synthesised dataset folder (counterfactuals/ with the family column)")
-    ap.add_argument("--without", action="append", default=[], metavar="FAMILY",
-                    help="also print the pooled AUROC over every other family (repeatable)")
+    ap.add_argument("data", nargs="?", help="synthesised dataset folder, for predictions without a family column")
+    ap.add_argument("--without", action="append", default=None, metavar="FAMILY",
+                    help="the families left out of the 'all but' group (repeatable; default: the hidden-cause ones)")
     args = ap.parse_args(argv)
-    without = set(args.without)
     pred = pq.read_table(Path(args.bench_out) / "predictions.parquet")
-    families: dict[str, str] = {}
-    for part in sorted((Path(args.data) / "counterfactuals").glob("split=*/part-*.parquet")):
-        rows = pq.read_table(part, columns=["sample_id", "family"])
-        families.update(zip(rows.column("sample_id").to_pylist(), rows.column("family").to_pylist()))
-    for event in ("collision", "offroad"):
-        print(f"{event} AUROC within each family")
-        for m, per in family_auroc(pred, families, event).items():
-            print(f"  {m:28s} " + "  ".join(f"{f} {v:.3f}" for f, v in per.items()))
-        if without:
-            print(f"{event} AUROC over all families but {', '.join(sorted(without))}")
-            for m, v in auroc_without(pred, families, without, event).items():
-                print(f"  {m:28s} {v:.3f}")
+    families = read_families(args.data) if args.data else None
+    print(family_markdown(family_leaderboard(pred, families, None if args.without is None else tuple(args.without))))
     return 0
 
 

@@ -16,10 +16,13 @@ import pyarrow.parquet as pq
 from critic.config import FeatureConfig
 from schemas.splits import is_variant
 
+from .by_family import read_families
 from .metrics import METRICS
 from .models import BenchData, Predictions
 
 EVENTS = ("collision", "offroad")
+#: the predictions' columns that hold labels, not scores
+TEXT_COLUMNS = ("model", "sample_id", "outcome", "family")
 #: corridor of the f-IoU: cells within 2 m of the ego's planned centreline, from 4 m behind to 16 m ahead
 CORRIDOR = (-4.0, 16.0, 2.0)
 
@@ -37,8 +40,10 @@ def bench_data(data_dir: str | Path, cfg: FeatureConfig | None = None, splits: t
     arr = load_splits(str(data_dir), splits, cfg, log=lambda *a: None)
     # ego box size per row (from the scene features: token 0, last history step)
     size = arr.agents[arr.row_scene, 0, -1, 6:8]
+    families = read_families(data_dir, splits)
+    family = np.array([families[s] for s in arr.sample_id])
     return BenchData(arr, str(data_dir), cfg.occ_size, cfg.occ_cell_m, size[:, 0].astype(float), size[:, 1].astype(float),
-                     splits)
+                     splits, family)
 
 
 def predictions_table(name: str, pred: Predictions, bench: BenchData) -> pa.Table:
@@ -47,7 +52,7 @@ def predictions_table(name: str, pred: Predictions, bench: BenchData) -> pa.Tabl
     R = arr.num_rows
     cols = {
         "model": [name] * R, "sample_id": arr.sample_id, "scene": arr.row_scene.astype(np.int64),
-        "outcome": arr.outcome,
+        "outcome": arr.outcome, "family": bench.family if bench.family is not None else pa.nulls(R, pa.string()),
         "true_collision": np.isfinite(arr.coll_t), "true_offroad": np.isfinite(arr.off_t),
         "true_collision_time_s": np.where(np.isfinite(arr.coll_t), arr.coll_t, np.nan).astype(float),
         "true_offroad_time_s": np.where(np.isfinite(arr.off_t), arr.off_t, np.nan).astype(float),
@@ -78,7 +83,7 @@ def leaderboard_from_predictions(table: pa.Table) -> list[dict]:
     rows = []
     for model in dict.fromkeys(table.column("model").to_pylist()):
         t = table.filter(pa.compute.equal(table.column("model"), model))
-        g = {c: t.column(c).to_numpy(zero_copy_only=False) for c in t.column_names if c not in ("model", "sample_id", "outcome")}
+        g = {c: t.column(c).to_numpy(zero_copy_only=False) for c in t.column_names if c not in TEXT_COLUMNS}
         row = {"model": model, "plans": t.num_rows}
         for ev in EVENTS:
             y, p = g[f"true_{ev}"].astype(bool), g[f"{ev}_risk"]

@@ -45,6 +45,8 @@ class BenchData:
     ego_length: np.ndarray  # [R] m
     ego_width: np.ndarray   # [R] m
     splits: tuple[str, ...] = ("test",)
+    family: np.ndarray | None = None
+    """``[R]`` str: each row's perturbation family (None when unknown)."""
 
 
 class RiskModel(Protocol):

@@ -2,7 +2,8 @@
 
 ``python -m benchmark.recompute OUT_DIR`` re-derives every metric with separate,
 deliberately plain implementations (pairwise counting instead of ranks, explicit loops)
-and compares them with ``OUT_DIR/leaderboard.csv``; it exits 1 on any mismatch.
+and compares them with ``OUT_DIR/leaderboard.csv`` and, when present, the per-family AUROCs of
+``OUT_DIR/leaderboard_families.csv``; it exits 1 on any mismatch.
 """
 from __future__ import annotations
 
@@ -71,7 +72,7 @@ def recompute(table) -> list[dict]:
     for model in models:
         mask = np.array(table.column("model").to_pylist()) == model
         g = {c: np.asarray(table.column(c).to_numpy(zero_copy_only=False))[mask] for c in table.column_names
-             if c not in ("model", "sample_id", "outcome")}
+             if c not in ("model", "sample_id", "outcome", "family")}
         row = {"model": model}
         for ev in ("collision", "offroad"):
             y, s = g[f"true_{ev}"].astype(bool), g[f"{ev}_risk"].astype(float)
@@ -107,8 +108,44 @@ def recompute(table) -> list[dict]:
     return rows
 
 
+def _group_rows(family: np.ndarray, group: str) -> np.ndarray:
+    """Rows of a ``leaderboard_families.csv`` group: ``all``, ``all but a,b`` or ``family=a``."""
+    if group == "all":
+        return np.ones(len(family), bool)
+    if group.startswith("all but "):
+        left_out = group[len("all but "):].split(",")
+        return np.array([f not in left_out for f in family])
+    if group.startswith("family="):
+        return family == group[len("family="):]
+    raise ValueError(f"leaderboard_families.csv: unknown group {group!r}")
+
+
+def compare_families(out: Path, table, tol: float = 1e-9) -> list[str]:
+    """Problems between ``leaderboard_families.csv`` and the AUROCs and counts recomputed here."""
+    with open(out / "leaderboard_families.csv") as fh:
+        theirs = list(csv.DictReader(fh))
+    model = np.array(table.column("model").to_pylist())
+    family = np.array(table.column("family").to_pylist())
+    col = {c: np.asarray(table.column(c).to_numpy(zero_copy_only=False))
+           for ev in ("collision", "offroad") for c in (f"true_{ev}", f"{ev}_risk")}
+    problems = []
+    for r in theirs:
+        keep = (model == r["model"]) & _group_rows(family, r["group"])
+        y, s = col[f"true_{r['event']}"].astype(bool)[keep], col[f"{r['event']}_risk"].astype(float)[keep]
+        v, w = _auroc(s, y), float(r["auroc"]) if r["auroc"] not in ("", "nan") else math.nan
+        where = f"{r['model']} {r['event']} {r['group']}"
+        if not ((math.isnan(v) and math.isnan(w)) or abs(v - w) <= tol):
+            problems.append(f"{where}: recomputed AUROC {v!r}, leaderboard {w!r}")
+        if int(r["plans"]) != int(keep.sum()) or int(r["events"]) != int(y.sum()):
+            problems.append(f"{where}: recomputed {keep.sum()} plans ({y.sum()} events), leaderboard {r['plans']} ({r['events']})")
+    return problems
+
+
 def compare(out: Path, tol: float = 1e-9) -> list[str]:
-    mine = recompute(pq.read_table(out / "predictions.parquet"))
+    """Problems between ``leaderboard.csv`` (and ``leaderboard_families.csv`` when present) and the
+    metrics recomputed here from ``predictions.parquet``; empty when everything matches."""
+    table = pq.read_table(out / "predictions.parquet")
+    mine = recompute(table)
     with open(out / "leaderboard.csv") as fh:
         theirs = list(csv.DictReader(fh))
     problems = []
@@ -123,11 +160,14 @@ def compare(out: Path, tol: float = 1e-9) -> list[str]:
                 problems.append(f"{a['model']} {k}: recomputed {v!r}, leaderboard {w!r}")
     if len(mine) != len(theirs):
         problems.append(f"{len(mine)} models recomputed, {len(theirs)} on the leaderboard")
+    if (out / "leaderboard_families.csv").exists():
+        problems += compare_families(out, table, tol)
     return problems
 
 
 if __name__ == "__main__":
     folder = Path(sys.argv[1] if len(sys.argv) > 1 else "outputs/benchmark")
     issues = compare(folder)
-    print("\n".join(issues) if issues else f"all metrics of {folder}/leaderboard.csv recomputed exactly")
+    print("\n".join(issues) if issues else f"all metrics of {folder}/leaderboard.csv (and leaderboard_families.csv) "
+          "recomputed exactly")
     sys.exit(1 if issues else 0)

@@ -36,12 +36,42 @@ def markdown(rows: list[dict], title: str = "Risk Foreseeing Benchmark") -> str:
 
 
 def write_csv(rows: list[dict], path: Path) -> None:
+    """``rows`` as CSV at ``path``, written to a temporary file first and renamed into place."""
     keys = list(rows[0]) if rows else []
-    with open(path, "w", newline="") as fh:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=keys)
         w.writeheader()
         for r in rows:
             w.writerow({k: r.get(k) for k in keys})
+    tmp.replace(path)
+
+
+def html_table(md: str) -> str:
+    """HTML of markdown sections made of ``### title`` lines, pipe tables (the first row of each table
+    is its header; separator rows are dropped) and plain lines (paragraphs), for ``write_html``'s
+    ``extra_sections``."""
+    out, in_table = [], False
+    for line in md.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")] if line.startswith("|") else None
+        if cells is not None and all(set(c) <= {"-", ":"} and c for c in cells):
+            continue
+        if cells is not None:
+            tag = "td" if in_table else "th"
+            out.append(("" if in_table else "<table>") + "<tr>" + "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in cells)
+                       + "</tr>")
+            in_table = True
+            continue
+        if in_table:
+            out.append("</table>")
+            in_table = False
+        if line.startswith("### "):
+            out.append(f"<h2>{html.escape(line[4:])}</h2>")
+        elif line.strip():
+            out.append(f"<p>{html.escape(line.replace('`', ''))}</p>")
+    if in_table:
+        out.append("</table>")
+    return "".join(out)
 
 
 def _png(fig) -> str:

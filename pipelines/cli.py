@@ -164,9 +164,10 @@ def cmd_benchmark(args) -> int:
     from benchmark.constant_velocity import ConstantVelocityModel
     import pyarrow.parquet as pq
 
+    from benchmark.by_family import family_leaderboard, family_markdown
     from benchmark.evaluate import run_benchmark, slice_leaderboards
     from benchmark.models import CriticModel, OracleModel
-    from benchmark.report import markdown, write_csv, write_html
+    from benchmark.report import html_table, markdown, write_csv, write_html
 
     models = [CriticModel(name, ckpt) for name, ckpt in _named_checkpoints(args.critic).items()]
     models += [ConstantVelocityModel(), OracleModel()]
@@ -175,16 +176,21 @@ def cmd_benchmark(args) -> int:
     rows, bench, preds = run_benchmark(args.data, models, out, log=(lambda *a: None) if args.quiet else print,
                                        splits=splits)
     md = markdown(rows, f"Risk Foreseeing Benchmark: {args.data} ({'+'.join(splits)})")
-    slices = slice_leaderboards(pq.read_table(out / "predictions.parquet"))
+    table = pq.read_table(out / "predictions.parquet")
+    slices = slice_leaderboards(table)
     for name, srows in slices.items():
         md += "\n" + markdown(srows, f"Slice: {name}")
+    fam_rows = family_leaderboard(table)
+    fam_md = family_markdown(fam_rows)
+    md += "\n" + fam_md
     (out / "leaderboard.md").write_text(md)
     write_csv(rows, out / "leaderboard.csv")
+    write_csv(fam_rows, out / "leaderboard_families.csv")
     if slices:
         write_csv([{"slice": k, **r} for k, srows in slices.items() for r in srows], out / "leaderboard_slices.csv")
-    write_html(rows, preds, bench, out / "report.html")
+    write_html(rows, preds, bench, out / "report.html", extra_sections=[html_table(fam_md)])
     print(md)
-    print(f"wrote {out}/leaderboard.md, leaderboard.csv, report.html, predictions.parquet")
+    print(f"wrote {out}/leaderboard.md, leaderboard.csv, leaderboard_families.csv, report.html, predictions.parquet")
     return 0
 
 

@@ -76,6 +76,7 @@ def headings_of(x, y, fallback):
 
 class AgentPerturbation(Family):
     name = "agent_perturbation"
+    hidden_cause = True
 
     def sample(self, ctx, rng, n):
         lead, neigh = lead_index(ctx), neighbours(ctx)

@@ -53,6 +53,10 @@ class Family(abc.ABC):
     """One perturbation family. Subclasses set ``name`` and implement ``sample``."""
 
     name: ClassVar[str]
+    hidden_cause: ClassVar[bool] = False
+    """True when the family's outcome hinges on another agent's change that starts at or after the
+    anchor while the ego follows its log: its rows carry exactly the critic inputs of their scene's
+    logged row, so no critic can rank them within the scene (the benchmark reports them apart)."""
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

@@ -43,3 +43,40 @@ def test_slices_split_rows_into_source_scenes_and_scene_variants(synth_dataset, 
     assert [r[0]["plans"] for r in slices.values()] == [(t.num_rows + 1) // 2, t.num_rows // 2]
     whole = leaderboard_from_predictions(t)[0]
     assert all(r[0]["collision_auroc"] == whole["collision_auroc"] == 1.0 for r in slices.values())
+
+
+def test_benchmark_cli_writes_the_family_tables_and_the_recompute_checks_them(synth_dataset, debug_critic, tmp_path, capsys):
+    import csv
+
+    from benchmark.by_family import read_families
+    from pipelines.cli import main
+
+    out = tmp_path / "bench"
+    assert main(["benchmark", "--data", str(synth_dataset), "--critic", f"debug={debug_critic[0]}", "--out", str(out),
+                 "--quiet"]) == 0
+    t = pq.read_table(out / "predictions.parquet")
+    truth = read_families(synth_dataset, ("test",))
+    assert t.column("family").to_pylist() == [truth[s] for s in t.column("sample_id").to_pylist()]
+    md = (out / "leaderboard.md").read_text()
+    assert "### Collision AUROC by perturbation family" in md and "all but agent_perturbation" in md
+    assert "Collision AUROC by perturbation family" in (out / "report.html").read_text()
+    with open(out / "leaderboard_families.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    oracle_all = [r for r in rows if r["model"] == "oracle" and r["group"] == "all" and r["event"] == "collision"]
+    assert len(oracle_all) == 1 and float(oracle_all[0]["auroc"]) == 1.0
+    assert int(oracle_all[0]["plans"]) == t.num_rows // 4        # debug, debug (occupancy), constant-velocity, oracle
+    assert compare(out) == []
+    tampered = [dict(r, auroc="0.5") if r["model"] == "debug" and r["group"] == "all" else r for r in rows]
+    with open(out / "leaderboard_families.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(tampered)
+    assert any("debug collision all: recomputed AUROC" in p for p in compare(out))
+
+
+def test_html_table_turns_titles_notes_and_pipe_tables_into_html_and_escapes_cells():
+    from benchmark.report import html_table
+
+    got = html_table("### Title\n\n`all but x`: a <note>.\n\n| model | a&b |\n|---|---|\n| m | 0.5 |\n")
+    assert got == ("<h2>Title</h2><p>all but x: a &lt;note&gt;.</p><table><tr><th>model</th><th>a&amp;b</th></tr>"
+                   "<tr><td>m</td><td>0.5</td></tr></table>")

@@ -103,3 +103,23 @@ def test_pooled_auroc_without_a_family_drops_exactly_its_rows():
     assert auroc_without(t, fams, {"x"})["m"] == 0.25
     assert auroc_without(t, fams, {"x", "z"})["m"] == 0.0          # only c (0.2) against d (0.8)
     assert np.isnan(auroc_without(t, fams | {"f": "x"}, {"x", "y"})["m"])  # e alone: one class
+
+
+def test_family_leaderboard_names_groups_by_the_rows_they_hold_and_leaves_out_hidden_cause_families():
+    import pyarrow as pa
+
+    from benchmark.by_family import family_leaderboard, hidden_cause_families
+
+    assert hidden_cause_families() == ("agent_perturbation",)
+    t = pa.table({"model": ["m"] * 6, "sample_id": list("abcdef"),
+                  "family": ["logged", "logged", "agent_perturbation", "agent_perturbation", "braking", "braking"],
+                  "true_collision": [True, False, True, False, True, False],
+                  "collision_risk": [0.9, 0.1, 0.2, 0.8, 0.7, 0.3]})
+    got = {r["group"]: r for r in family_leaderboard(t, events=("collision",))}
+    assert list(got) == ["all", "all but agent_perturbation", "family=agent_perturbation", "family=braking",
+                         "family=logged"]
+    # all: positives 0.9, 0.2, 0.7 against negatives 0.1, 0.8, 0.3: 6 of 9 pairs ordered
+    assert got["all"]["auroc"] == 6 / 9 and (got["all"]["plans"], got["all"]["events"]) == (6, 3)
+    # without agent_perturbation: positives 0.9, 0.7 against 0.1, 0.3: every pair ordered
+    assert got["all but agent_perturbation"]["auroc"] == 1.0 and got["all but agent_perturbation"]["plans"] == 4
+    assert got["family=agent_perturbation"]["auroc"] == 0.0 and got["family=braking"]["auroc"] == 1.0
