@@ -86,17 +86,20 @@ class ImpartialCritic:
         ``offroad_time_s`` ``[B, G]`` (median first-event time given one occurs),
         ``hazards`` ``[B, G, S, 2]`` (per-step collision and off-road hazards),
         ``reward`` ``[B, G, S]`` and ``continue_prob`` ``[B, G, S]``. Hazards include the
-        validation-fitted calibration offsets of :mod:`critic.calibrate`.
+        validation-fitted calibration of :mod:`critic.calibrate`.
         """
         out = self.model(scenes.agents, scenes.agents_mask, scenes.map, scenes.map_mask, plans, occupancy=False)
         return self._scores(out, plans)
 
     def calibrated_hazards(self, hazard_logits: torch.Tensor) -> torch.Tensor:
-        """Per-step hazards ``[..., S, 2]`` from the model's logits plus the validation-fitted
-        calibration offsets of :mod:`critic.calibrate` (differentiable; any model of this critic's shape)."""
-        cal = getattr(self.model, "calibration", {"collision": 0.0, "offroad": 0.0})
-        offset = torch.tensor([cal["collision"], cal["offroad"]], dtype=hazard_logits.dtype, device=hazard_logits.device)
-        return torch.sigmoid(hazard_logits + offset)
+        """Per-step hazards ``[..., 2]`` (collision, off-road) from the model's logits ``[..., 2]`` under the
+        validation-fitted scales and offsets of :mod:`critic.calibrate` (differentiable; any model of this
+        critic's shape)."""
+        cal = getattr(self.model, "calibration", {})
+        kw = {"dtype": hazard_logits.dtype, "device": hazard_logits.device}
+        scale = torch.tensor([cal.get("collision_scale", 1.0), cal.get("offroad_scale", 1.0)], **kw)
+        offset = torch.tensor([cal.get("collision", 0.0), cal.get("offroad", 0.0)], **kw)
+        return torch.sigmoid(hazard_logits * scale + offset)
 
     def _scores(self, out: dict, plans: torch.Tensor) -> dict[str, torch.Tensor]:
         hz = self.calibrated_hazards(out["hazard_logits"])

@@ -1,41 +1,75 @@
 """Post-hoc calibration of the hazard heads on the validation split (never the test split).
 
-One logit offset per event type is added to every per-step hazard logit; it is chosen on
-the validation split to minimise the negative log-likelihood of "event within the
-horizon" under the cumulative risk. It is stored in ``config.json`` (``_extra.calibration``)
-and applied by ``ImpartialCritic.score``. A variant whose validation data has no events
-(``optimistic``) keeps offset 0: it has nothing to calibrate on.
+Per event type, every per-step hazard logit ``l`` becomes ``scale * l + offset``: temperature
+and bias scaling (Platt scaling of the per-step hazards). The two numbers are chosen on the
+validation split to minimise the negative log-likelihood of "event within the horizon" under
+the cumulative risk. A scale is needed besides the offset because the hazard heads are
+trained with a focal loss, which leaves them under-confident (a temperature above 1: the
+logits are spread too little); an offset alone can move the risks but not sharpen them.
+
+They are stored in ``config.json`` (``_extra.calibration``: ``collision`` and ``offroad`` are
+the offsets, ``collision_scale`` and ``offroad_scale`` the scales; a checkpoint written before
+the scales existed reads with scale 1) and applied by ``ImpartialCritic.calibrated_hazards``.
+A variant whose validation data has no events (``optimistic``) keeps scale 1 and offset 0: it
+has nothing to calibrate on.
+
+The scale is kept within :data:`SCALE_BOUNDS`. ``python -m critic.calibrate CHECKPOINT DATA`` re-fits an existing checkpoint on ``DATA``'s
+validation split.
 """
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from .batching import eval_groups, make_batch
-from .risk import cumulative_risk
 
-OFFSETS = np.linspace(-6.0, 4.0, 101)
+EVENTS = ("collision", "offroad")
 
 
-def fit_offset(logits: torch.Tensor, events: np.ndarray) -> float:
-    """Offset (logits ``[N, S]``, events ``[N]`` bool) minimising the horizon-risk NLL; 0 without events."""
+def horizon_nll(logits: torch.Tensor, events: torch.Tensor, scale: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
+    """Mean negative log-likelihood of ``events`` ``[N]`` (0/1) under the cumulative risk at the horizon of
+    the hazards ``sigmoid(scale * logits + offset)`` (``logits`` ``[N, S]``); float64 for the fit."""
+    log_survival = torch.nn.functional.logsigmoid(-(logits * scale + offset)).sum(-1)      # log P(no event)
+    log_risk = torch.log(-torch.expm1(log_survival).clamp(max=-1e-12))                      # log(1 - survival)
+    return -(events * log_risk + (1 - events) * log_survival).mean()
+
+
+#: the scale stays within these bounds: a fit that wants a scale near 0 says the heads carry no signal
+#: (every plan would get the same risk), one far above the bound comes from too few or too easy events
+SCALE_BOUNDS = (0.25, 4.0)
+
+
+def fit_scale_offset(logits: torch.Tensor, events: np.ndarray) -> tuple[float, float]:
+    """``(scale, offset)`` (logits ``[N, S]``, events ``[N]`` bool) minimising :func:`horizon_nll`, by
+    L-BFGS from ``(1, 0)`` with the scale kept within :data:`SCALE_BOUNDS` (a smooth squashing, so the
+    bound is approached, never crossed); ``(1, 0)`` when the events hold one class."""
     if events.all() or not events.any():
-        return 0.0
-    best, arg = np.inf, 0.0
-    for b in OFFSETS:
-        r = cumulative_risk(torch.sigmoid(logits + float(b)))[:, -1].clamp(1e-6, 1 - 1e-6).numpy()
-        nll = -np.mean(events * np.log(r) + (~events) * np.log(1 - r))
-        if nll < best:
-            best, arg = nll, float(b)
-    return arg
+        return 1.0, 0.0
+    x = logits.detach().to(torch.float64)
+    y = torch.as_tensor(events, dtype=torch.float64)
+    lo, hi = SCALE_BOUNDS
+    u = torch.logit(torch.tensor((1.0 - lo) / (hi - lo), dtype=torch.float64)).requires_grad_(True)
+    offset = torch.zeros((), dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([u, offset], max_iter=200, tolerance_grad=1e-10, line_search_fn="strong_wolfe")
+    scale = lambda: lo + (hi - lo) * torch.sigmoid(u)  # noqa: E731
+
+    def closure():
+        opt.zero_grad()
+        loss = horizon_nll(x, y, scale(), offset)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return float(scale().detach()), float(offset.detach())
 
 
 @torch.no_grad()
 def calibrate(folder: str | Path, data: str, max_groups: int = 255) -> dict:
-    """Fit and store the offsets of the checkpoint in ``folder`` on ``data``'s validation split."""
+    """Fit and store the scales and offsets of the checkpoint in ``folder`` on ``data``'s validation split."""
     from .api import ImpartialCritic
     from .data import load_splits
 
@@ -54,7 +88,10 @@ def calibrate(folder: str | Path, data: str, max_groups: int = 255) -> dict:
         if seen >= max_groups:
             break
     L = torch.cat(logits)
-    cal = {"collision": fit_offset(L[..., 0], np.concatenate(coll)), "offroad": fit_offset(L[..., 1], np.concatenate(off))}
+    cal = {}
+    for j, (name, events) in enumerate(zip(EVENTS, (np.concatenate(coll), np.concatenate(off)))):
+        with torch.enable_grad():
+            cal[f"{name}_scale"], cal[name] = fit_scale_offset(L[..., j], events)
     cfg_path = Path(folder) / "config.json"
     payload = json.loads(cfg_path.read_text())
     payload.setdefault("_extra", {})["calibration"] = cal
@@ -62,3 +99,9 @@ def calibrate(folder: str | Path, data: str, max_groups: int = 255) -> dict:
     tmp.write_text(json.dumps(payload, indent=1, sort_keys=True))
     tmp.replace(cfg_path)
     return cal
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.exit("usage: python -m critic.calibrate CHECKPOINT DATA")
+    print(json.dumps(calibrate(sys.argv[1], sys.argv[2])))

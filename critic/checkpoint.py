@@ -52,5 +52,5 @@ def load_checkpoint(folder: str | Path, build):
     if missing or unexpected:
         raise InputError(f"weights do not match the configuration (missing {missing[:3]}, unexpected {unexpected[:3]})",
                          path=str(folder / WEIGHTS))
-    model.calibration = extra.get("calibration", {"collision": 0.0, "offroad": 0.0})
+    model.calibration = extra.get("calibration", {"collision": 0.0, "offroad": 0.0})  # scales default to 1
     return model, cfg

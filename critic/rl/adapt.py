@@ -30,7 +30,7 @@ from .rollout import DecisionStates
 def horizon_risk(critic: ImpartialCritic, model: torch.nn.Module, ds: DecisionStates, idx: np.ndarray,
                  steps: int) -> torch.Tensor:
     """``[B, A, 2]`` probability of an at-fault collision / off-road event within ``steps`` recorded
-    steps for the plans of states ``idx`` under ``model`` (with ``critic``'s calibration offsets)."""
+    steps for the plans of states ``idx`` under ``model`` (with ``critic``'s calibration)."""
     t = lambda x, dt=torch.float32: torch.as_tensor(x[idx], dtype=dt)  # noqa: E731
     out = model(t(ds.agents), t(ds.agents_mask, torch.bool), t(ds.map), t(ds.map_mask, torch.bool), t(ds.plans),
                 occupancy=False)
@@ -63,4 +63,4 @@ def adapt_critic(critic: ImpartialCritic, ds: DecisionStates, cfg: RefineConfig,
         opt.step()
         if log and (step + 1) % 100 == 0:
             log(f"adapt {step + 1}/{cfg.adapt_steps}: loss {loss.item():.4f}")
-    return ImpartialCritic(model, critic.cfg)   # the deep copy keeps the calibration offsets; eval mode
+    return ImpartialCritic(model, critic.cfg)   # the deep copy keeps the calibration; eval mode

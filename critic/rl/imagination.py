@@ -78,11 +78,9 @@ def imagine(critic: ImpartialCritic, scenes: SceneBatch, actor: nn.Module, horiz
     dyn, stride, dt = model.dynamics, fc.dyn_stride, 0.1
     if horizon > dyn.total_steps:
         raise ValueError(f"horizon: at most {dyn.total_steps} latent steps (the critic's plan length)")
-    cal = getattr(model, "calibration", {"collision": 0.0, "offroad": 0.0})
     with torch.no_grad():
         tokens, valid, ego = model.scene(scenes.agents, scenes.agents_mask, scenes.map, scenes.map_mask)
         mem = dyn.memory(tokens, valid, scenes.agents, scenes.agents_mask, scenes.map, scenes.map_mask)
-    offset = torch.tensor([cal["collision"], cal["offroad"]], dtype=ego.dtype, device=ego.device)
     B = ego.shape[0]
     path = straight_path(B, device=ego.device) if path is None else path
     v = scenes.agents[:, 0, -1, 4:6].norm(dim=-1)
@@ -109,7 +107,7 @@ def imagine(critic: ImpartialCritic, scenes: SceneBatch, actor: nn.Module, horiz
             lat.append(h[:, 0])
             rew.append(model.reward(h)[:, 0, 0])
             cont.append(torch.sigmoid(model.cont(h))[:, 0, 0])
-            haz.append(torch.sigmoid(model.hazard(h)[:, 0] + offset))
+            haz.append(critic.calibrated_hazards(model.hazard(h)[:, 0]))
             plan.append(chunk[:, 0])
     st = lambda x: torch.stack(x, 1)  # noqa: E731
     return Imagined(st(lat), st(rew), st(cont), st(haz), st(acts), st(logps), st(ents), torch.cat(plan, 1))

@@ -1,0 +1,58 @@
+import math
+
+import numpy as np
+import torch
+
+from critic import ImpartialCritic
+from critic.calibrate import fit_scale_offset, horizon_nll
+from critic.config import preset
+
+
+def test_horizon_nll_matches_a_plain_loop_over_rows_and_steps():
+    rng = np.random.default_rng(0)
+    logits, events = rng.normal(-2.0, 1.5, (7, 5)), np.array([1, 0, 0, 1, 1, 0, 0], float)
+    scale, offset = 1.3, -0.4
+    total = 0.0
+    for row, y in zip(logits, events):
+        survival = 1.0
+        for v in row:
+            survival *= 1.0 - 1.0 / (1.0 + math.exp(-(scale * v + offset)))
+        total -= y * math.log(1.0 - survival) + (1.0 - y) * math.log(survival)
+    got = horizon_nll(torch.as_tensor(logits), torch.as_tensor(events), torch.tensor(scale, dtype=torch.float64),
+                      torch.tensor(offset, dtype=torch.float64))
+    assert abs(float(got) - total / len(events)) < 1e-12
+
+
+def test_scale_and_offset_fit_recovers_the_hazards_that_drew_the_events():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(-3.0, 1.5, (20000, 16))
+    hazards = 1.0 / (1.0 + np.exp(-(2.0 * logits - 1.0)))          # under-confident logits: true scale 2
+    events = rng.random(20000) < 1.0 - np.prod(1.0 - hazards, axis=1)
+    scale, offset = fit_scale_offset(torch.as_tensor(logits, dtype=torch.float32), events)
+    assert abs(scale - 2.0) < 0.1 and abs(offset + 1.0) < 0.15
+
+
+def test_events_of_one_class_leave_the_hazards_as_they_are():
+    logits = torch.randn(50, 16)
+    assert fit_scale_offset(logits, np.zeros(50, bool)) == (1.0, 0.0)
+    assert fit_scale_offset(logits, np.ones(50, bool)) == (1.0, 0.0)
+
+
+def test_calibrated_hazards_apply_each_events_scale_and_offset_and_old_offsets_read_with_scale_one():
+    model = torch.nn.Linear(1, 1)
+    critic = ImpartialCritic(model, preset("debug"))
+    logits = torch.tensor([[-1.0, 2.0], [0.5, -3.0]])
+    model.calibration = {"collision": -0.5, "offroad": 1.0, "collision_scale": 2.0, "offroad_scale": 0.5}
+    want = torch.sigmoid(torch.tensor([[-2.5, 2.0], [0.5, -0.5]]))
+    assert torch.allclose(critic.calibrated_hazards(logits), want)
+    model.calibration = {"collision": -0.5, "offroad": 1.0}          # a checkpoint from before the scales
+    assert torch.allclose(critic.calibrated_hazards(logits), torch.sigmoid(logits + torch.tensor([-0.5, 1.0])))
+
+
+def test_logits_without_signal_cannot_drive_the_scale_past_its_bounds():
+    from critic.calibrate import SCALE_BOUNDS
+
+    rng = np.random.default_rng(2)
+    logits = torch.as_tensor(rng.normal(-3.0, 1.0, (4000, 16)))
+    scale, _ = fit_scale_offset(logits, rng.random(4000) < 0.3)     # events independent of the logits
+    assert SCALE_BOUNDS[0] <= scale < SCALE_BOUNDS[0] + 0.05
