@@ -186,7 +186,7 @@ def train(data: str | Path, out: str | Path, cfg: TrainConfig, quiet: bool = Fal
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     n_batches = _batches_per_epoch(sampler, cfg)
     sched = _cosine(opt, n_batches * cfg.epochs)
-    step, best, bad, history = 0, float("inf"), 0, []
+    step, best, bad, history, cut = 0, float("inf"), 0, [], False
     batch_s = feat_s = 0.0
     with open(out / "train_log.csv", "w", newline="") as fh:
         writer = None
@@ -218,6 +218,7 @@ def train(data: str | Path, out: str | Path, cfg: TrainConfig, quiet: bool = Fal
                 bar.set_postfix({k.split("/")[1]: f"{v:.3f}" for k, v in row.items() if k.startswith("loss/")})
                 bar.update()
                 if time.time() - start > cfg.max_minutes * 60:
+                    cut = b + 1 < n_batches or epoch + 1 < cfg.epochs
                     break
             bar.close()
             metrics = evaluate(model, va, cfg)
@@ -236,9 +237,17 @@ def train(data: str | Path, out: str | Path, cfg: TrainConfig, quiet: bool = Fal
                     log(f"early stop after epoch {epoch + 1}")
                     break
             if time.time() - start > cfg.max_minutes * 60:
+                cut = cut or epoch + 1 < cfg.epochs
                 log(f"time budget of {cfg.max_minutes} min reached")
                 break
+    # only the budget ends the pretraining early; the joint phase also stops early on validation loss
+    out_of_time = cut or 0 < len(pretrain) < cfg.forecast_pretrain_epochs
+    if out_of_time:
+        log(f"the {cfg.max_minutes} min budget ended training after {len(pretrain)} of {cfg.forecast_pretrain_epochs} "
+            f"pretraining and {len(history)} of {cfg.epochs} joint epochs: a faster machine trains further, so this "
+            "checkpoint depends on the machine (--max-minutes raises the budget)")
     summary = {"variant": cfg.variant, "train_rows": tr.num_rows, "val_rows": va.num_rows, "steps": step,
+               "stopped_by_time_budget": out_of_time,
                "train_minutes": round((time.time() - start) / 60, 2), "feature_build_s": round(feature_build_s, 1),
                "feature_fraction_of_step": round(feat_s / max(batch_s, 1e-9), 4), "best_val_loss": best,
                "pretrain": pretrain, "history": history}

@@ -32,6 +32,19 @@ def test_debug_preset_trains_and_writes_a_safetensors_checkpoint(checkpoint):
     assert 0.0 <= summary["feature_fraction_of_step"] < 0.5
 
 
+def test_a_budget_that_ends_training_early_is_flagged_and_said_and_a_finished_run_is_not(dataset, tmp_path, capsys):
+    import dataclasses
+
+    cfg = dataclasses.replace(preset("debug"), max_minutes=0.0, forecast_pretrain_epochs=0)
+    summary = train(dataset, tmp_path / "cut", cfg)
+    assert summary["stopped_by_time_budget"] is True and summary["steps"] == 1
+    assert "budget ended training after 0 of 0 pretraining and 1 of 1 joint epochs" in capsys.readouterr().out
+    assert json.loads((tmp_path / "cut" / "metrics.json").read_text())["stopped_by_time_budget"] is True
+    summary = train(dataset, tmp_path / "whole", dataclasses.replace(cfg, max_minutes=60.0))
+    assert summary["stopped_by_time_budget"] is False and summary["steps"] == cfg.max_batches_per_epoch
+    assert "budget ended" not in capsys.readouterr().out
+
+
 def test_every_epoch_reports_the_fit_on_training_scenes_next_to_validation(checkpoint):
     _, summary = checkpoint
     for epoch in summary["history"]:
