@@ -13,8 +13,8 @@ the scales existed reads with scale 1) and applied by ``ImpartialCritic.calibrat
 A variant whose validation data has no events (``optimistic``) keeps scale 1 and offset 0: it
 has nothing to calibrate on.
 
-The scale is kept within :data:`SCALE_BOUNDS`. ``python -m critic.calibrate CHECKPOINT DATA`` re-fits an existing checkpoint on ``DATA``'s
-validation split.
+The scale is kept within :data:`SCALE_BOUNDS`. ``python -m critic.calibrate CHECKPOINT DATA``
+re-fits an existing checkpoint on ``DATA``'s validation split.
 """
 from __future__ import annotations
 
