@@ -73,17 +73,17 @@ def family_leaderboard(pred: pa.Table, families: dict[str, str] | None = None, w
         raise ValueError("predictions have no family column: pass the dataset's families (--data)")
     model = np.array(pred.column("model").to_pylist())
     without = hidden_cause_families() if without is None else tuple(sorted(without))
+    groups = {"all": np.ones(len(fam), bool)}
+    if without:
+        groups[f"all but {','.join(without)}"] = ~np.isin(fam, without)
+    groups.update({f"family={f}": fam == f for f in sorted(set(fam.tolist()))})
     rows = []
     for event in events:
         y = pred.column(f"true_{event}").to_numpy(zero_copy_only=False).astype(bool)
         p = pred.column(f"{event}_risk").to_numpy(zero_copy_only=False)
         for m in dict.fromkeys(model.tolist()):
-            mine = model == m
-            groups = {"all": mine}
-            if without:
-                groups[f"all but {','.join(without)}"] = mine & ~np.isin(fam, without)
-            groups.update({f"family={f}": mine & (fam == f) for f in sorted(set(fam.tolist()))})
-            for name, keep in groups.items():
+            for name, rows_of_group in groups.items():
+                keep = rows_of_group & (model == m)
                 rows.append({"model": m, "event": event, "group": name, "plans": int(keep.sum()),
                              "events": int(y[keep].sum()), "auroc": _auroc(p, y, keep)})
     return rows
@@ -105,15 +105,11 @@ def auroc_without(pred: pa.Table, families: dict[str, str] | None, without: set[
     return {r["model"]: r["auroc"] for r in rows if r["group"].startswith("all but ")}
 
 
-def _columns_of(rows: list[dict], event: str) -> list[str]:
-    return list(dict.fromkeys(r["group"] for r in rows if r["event"] == event))
-
-
 def family_markdown(rows: list[dict]) -> str:
     """The AUROC tables of :func:`family_leaderboard`, one per event, a column per group."""
     out = []
     for event in dict.fromkeys(r["event"] for r in rows):
-        groups = _columns_of(rows, event)
+        groups = list(dict.fromkeys(r["group"] for r in rows if r["event"] == event))
         cell = {(r["model"], r["group"]): r for r in rows if r["event"] == event}
         models = list(dict.fromkeys(r["model"] for r in rows if r["event"] == event))
         first = models[0]  # every model scores the same rows

@@ -43,7 +43,7 @@ def bench_data(data_dir: str | Path, cfg: FeatureConfig | None = None, splits: t
     families = read_families(data_dir, splits)
     family = np.array([families[s] for s in arr.sample_id])
     return BenchData(arr, str(data_dir), cfg.occ_size, cfg.occ_cell_m, size[:, 0].astype(float), size[:, 1].astype(float),
-                     splits, family)
+                     family, splits)
 
 
 def predictions_table(name: str, pred: Predictions, bench: BenchData) -> pa.Table:
@@ -52,7 +52,7 @@ def predictions_table(name: str, pred: Predictions, bench: BenchData) -> pa.Tabl
     R = arr.num_rows
     cols = {
         "model": [name] * R, "sample_id": arr.sample_id, "scene": arr.row_scene.astype(np.int64),
-        "outcome": arr.outcome, "family": bench.family if bench.family is not None else pa.nulls(R, pa.string()),
+        "outcome": arr.outcome, "family": bench.family,
         "true_collision": np.isfinite(arr.coll_t), "true_offroad": np.isfinite(arr.off_t),
         "true_collision_time_s": np.where(np.isfinite(arr.coll_t), arr.coll_t, np.nan).astype(float),
         "true_offroad_time_s": np.where(np.isfinite(arr.off_t), arr.off_t, np.nan).astype(float),

@@ -44,9 +44,9 @@ class BenchData:
     occ_cell_m: float
     ego_length: np.ndarray  # [R] m
     ego_width: np.ndarray   # [R] m
+    family: np.ndarray
+    """``[R]`` str: each row's perturbation family."""
     splits: tuple[str, ...] = ("test",)
-    family: np.ndarray | None = None
-    """``[R]`` str: each row's perturbation family (None when unknown)."""
 
 
 class RiskModel(Protocol):
