@@ -83,16 +83,33 @@ def test_smoothing_removes_pose_jitter_but_keeps_the_track():
 
 def test_real_nuscenes_logged_ego_plans_mostly_pass_every_physics_rule():
     from synth.config import VehicleLimits
-    from synth.physics import PlanStates, check_physics
+    from synth.kinematics import Plans
+    from synth.physics import check_physics
 
     ok = total = 0
     for s in read_any(real_path("nuscenes_mini_scenarionet")):
         e = s.ego_index
         for a0 in range(10, s.num_frames - 80, 5):
             sl = slice(a0, a0 + 81)
-            p = PlanStates(s.x[e, sl][None], s.y[e, sl][None], s.heading[e, sl][None],
-                           np.hypot(s.vx[e, sl], s.vy[e, sl])[None])
+            p = Plans.from_states(s.x[e, sl][None], s.y[e, sl][None], s.heading[e, sl][None],
+                                  np.hypot(s.vx[e, sl], s.vy[e, sl])[None])
             anchor = np.array([p.x[0, 0], p.y[0, 0], p.heading[0, 0], p.speed[0, 0]])
             total += 1
-            ok += all(r[1][0] for r in check_physics(p, 0.1, VehicleLimits(), anchor).values())
+            ok += bool(check_physics(p, 0.1, VehicleLimits(), anchor).passed[0])
     assert ok / total >= 0.9, (ok, total)
+
+
+def test_scenario_written_by_the_current_converter_loads_through_the_command_line(tmp_path):
+    """ScenarioNet v1.2 files carry a defaultdict(int) in metadata.number_summary; they must load."""
+    import collections
+
+    from pipelines.cli import main
+
+    d = scenarionet_dict()
+    d["version"] = "v1.2"
+    d["metadata"]["number_summary"] = {"num_moving_objects_each_type": collections.defaultdict(int, {"VEHICLE": 2})}
+    d["metadata"]["object_summary"] = collections.OrderedDict(ego={"type": "VEHICLE"})
+    path = write_pickle(tmp_path / "waymo_v12.pkl", d)
+    (scn,) = list(ScenarioNetSource().read(path))
+    assert scn.num_agents == 3
+    assert main(["inspect", str(path)]) == 0
