@@ -10,6 +10,11 @@ the memory in the process. Measured by ``benchmarks/allocator.py``.
 Linux with glibc only; elsewhere, or when ``GLIBC_TUNABLES`` already sets ``mmap_max``, or
 with ``IMPARTIAL_DEFAULT_MALLOC=1``, nothing changes. Freed memory then stays with the process
 (its resident size is its peak).
+
+Only the ``impartial`` process itself runs under these settings: glibc reads them once, at start,
+so the re-executed process puts the environment back as it was before anything else runs, and the
+processes it starts (Dask workers, which would otherwise never return memory) inherit the user's
+own environment.
 """
 from __future__ import annotations
 
@@ -20,6 +25,8 @@ import sys
 TUNABLES = "glibc.malloc.hugetlb=1:glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=17179869184"
 """``GLIBC_TUNABLES`` entries: THP-backed heap, no mmap for large blocks, no heap trimming (16 GiB)."""
 OPT_OUT = "IMPARTIAL_DEFAULT_MALLOC"
+BEFORE = "_IMPARTIAL_GLIBC_TUNABLES_BEFORE"
+"""Set in the re-executed process only: the ``GLIBC_TUNABLES`` value to give back to its children."""
 
 
 def tuned_environment(env: dict[str, str]) -> dict[str, str] | None:
@@ -29,12 +36,28 @@ def tuned_environment(env: dict[str, str]) -> dict[str, str] | None:
     current = env.get("GLIBC_TUNABLES", "")
     if "glibc.malloc.mmap_max" in current:
         return None
-    return {**env, "GLIBC_TUNABLES": ":".join(t for t in (current, TUNABLES) if t)}
+    return {**env, "GLIBC_TUNABLES": ":".join(t for t in (current, TUNABLES) if t), BEFORE: current}
+
+
+def restore_environment(env) -> bool:
+    """In the re-executed process, put ``GLIBC_TUNABLES`` in ``env`` (``os.environ``) back to its value
+    before :func:`tuned_environment`; True when it did."""
+    if BEFORE not in env:
+        return False
+    before = env.pop(BEFORE)
+    if before:
+        env["GLIBC_TUNABLES"] = before
+    else:
+        env.pop("GLIBC_TUNABLES", None)
+    return True
 
 
 def reexec_tuned() -> None:
     """Replace this process by the same command line under :func:`tuned_environment` (returns when
-    nothing should change). Only for the console entry point: the process is replaced."""
+    nothing should change). Only for the console entry point: the process is replaced. In the
+    re-executed process it returns at once, after :func:`restore_environment`."""
+    if restore_environment(os.environ):
+        return
     env = tuned_environment(dict(os.environ))
     if env is None or not getattr(sys, "orig_argv", None):
         return

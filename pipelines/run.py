@@ -97,8 +97,9 @@ def run_synth(source: str, out: str | Path, cfg: PipelineConfig, scheduler: str 
 
         cluster = None
         if scheduler is None:
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
-                                   host="127.0.0.1")
+            # scheduler, workers and dashboard on loopback only
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                   dashboard_address="127.0.0.1:0")
             client = Client(cluster)
         else:
             client = Client(scheduler)
