@@ -47,7 +47,7 @@ CRITICS = $(foreach v,impartial no-contrastive optimistic,$(if $(wildcard $(OUT)
 ## make benchmark: the Risk Foreseeing Benchmark of every trained critic (make train-critic first)
 benchmark: $(STAMP)
 	$(BIN)/impartial benchmark --data $(OUT)/synth $(CRITICS) --out $(OUT)/benchmark
-	$(BIN)/python -m benchmark.recompute $(OUT)/benchmark
+	$(BIN)/impartial recompute $(OUT)/benchmark
 
 ## make refine: GRPO-refine one imitation policy with the impartial critic, the optimistic critic and the
 ## true pseudo-simulation reward; closed-loop table and plot in outputs/refine (make train-critic first)

@@ -14,18 +14,17 @@ The group names say which rows they hold, so the independent recompute
 (:mod:`benchmark.recompute`) rebuilds them from the parquet alone. An AUROC is NaN where a
 group holds one class only.
 
-``python -m benchmark.by_family BENCH_OUT [DATA] [--without FAMILY ...]`` prints the tables;
+``impartial by-family BENCH_OUT [DATA] [--without FAMILY ...]`` prints the tables;
 ``DATA`` supplies the families for predictions written before the column existed.
 """
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
+
+from schemas.dataset import Dataset
 
 from .metrics import METRICS
 
@@ -45,10 +44,10 @@ def read_families(data: str | Path, splits: tuple[str, ...] | None = None) -> di
     commas), restricted to ``splits`` when given."""
     out: dict[str, str] = {}
     for d in [d for d in str(data).split(",") if d]:
-        for part in sorted((Path(d) / "counterfactuals").glob("split=*/part-*.parquet")):
-            if splits is not None and part.parent.name.split("=", 1)[1] not in splits:
-                continue
-            rows = pq.read_table(part, columns=["sample_id", "family"])
+        ds = Dataset(d)
+        present = sorted(sp for sp in ds.splits if splits is None or sp in splits)   # the folders' name order
+        if present:
+            rows = ds.counterfactuals(present, columns=["sample_id", "family"])
             out.update(zip(rows.column("sample_id").to_pylist(), rows.column("family").to_pylist()))
     return out
 
@@ -127,20 +126,3 @@ def family_markdown(rows: list[dict]) -> str:
                                                 for g in groups) + " |")
         out.append("")
     return "\n".join(out)
-
-
-def main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmark.by_family", description=__doc__.split("\n\n")[0])
-    ap.add_argument("bench_out", help="benchmark output folder (predictions.parquet)")
-    ap.add_argument("data", nargs="?", help="synthesised dataset folder, for predictions without a family column")
-    ap.add_argument("--without", action="append", default=None, metavar="FAMILY",
-                    help="the families left out of the 'all but' group (repeatable; default: the hidden-cause ones)")
-    args = ap.parse_args(argv)
-    pred = pq.read_table(Path(args.bench_out) / "predictions.parquet")
-    families = read_families(args.data) if args.data else None
-    print(family_markdown(family_leaderboard(pred, families, None if args.without is None else tuple(args.without))))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -25,24 +25,24 @@ the probabilities are noisy, which lowers the AUROC; :func:`ceiling_auroc` repor
 several fork counts so the trend shows how far that matters. Scene variants
 (``<source>~hist-...``) are left out: their perturbed history is not re-simulated.
 
-``python -m benchmark.ceiling DATA [--bench BENCH_OUT] [--forks K] [--workers W]``
+``impartial ceiling DATA [--bench BENCH_OUT] [--forks K] [--workers W]`` (:func:`report`)
 prints the bound, and each model's AUROC on the same rows when ``--bench`` is given.
 """
 from __future__ import annotations
 
-import argparse
 import concurrent.futures as cf
-import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 
+from schemas import InputError
+from schemas.dataset import MANIFEST, Dataset
 from schemas.splits import is_variant
 from synth.config import LabelThresholds, SynthConfig, VehicleLimits
 from synth.context import build_context
-from synth.labels import AgentFutures, EgoPlans, label_plans
+from synth.kinematics import Plans
+from synth.labels import AgentFutures, label_plans
 from synth.sources.procedural.config import ProceduralConfig
 from synth.sources.procedural.scene import generate_scene
 
@@ -52,19 +52,18 @@ _COLUMNS = ["sample_id", "scenario_id", "anchor_frame", "family", "plan_x", "pla
             "perturbed_x", "perturbed_y", "perturbed_heading", "collision", "collision_at_fault"]
 
 
-def configs_of(data: Path) -> tuple[ProceduralConfig, SynthConfig]:
-    """The procedural and synthesis configurations recorded in ``data/_manifest.json``."""
-    path = data / "_manifest.json"
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no manifest; the ceiling needs the configuration that made the data")
-    man = json.loads(path.read_text())
-    if man.get("source") not in ("procedural", None):
-        raise ValueError(f"{path}: source {man.get('source')!r}; the ceiling re-simulates procedural scenes only")
-    pc = {k: tuple(v) if isinstance(v, list) else v for k, v in man["config"]["procedural"].items()}
-    sc = man["config"]["synth"]
+def configs_of(data: Path | Dataset) -> tuple[ProceduralConfig, SynthConfig]:
+    """The procedural and synthesis configurations recorded in the dataset's ``_manifest.json``
+    (InputError when it is missing or the data is not procedural)."""
+    ds = data if isinstance(data, Dataset) else Dataset(data)
+    if ds.source not in ("procedural", None):
+        raise InputError(f"source {ds.source!r}; the ceiling re-simulates procedural scenes only",
+                         path=str(ds.path / MANIFEST), field="source")
+    pc = {k: tuple(v) if isinstance(v, list) else v for k, v in ds.config["procedural"].items()}
+    sc = ds.config["synth"]
     synth = SynthConfig(horizon_steps=sc["horizon_steps"], dt=sc["dt"], history_steps=sc["history_steps"],
                         limits=VehicleLimits(**sc["limits"]), labels=LabelThresholds(**sc["labels"]))
-    pc["seed"] = man["config"]["seed"]   # the pipeline's seed overrides the generator's own
+    pc["seed"] = ds.config["seed"]   # the pipeline's seed overrides the generator's own
     return ProceduralConfig(**pc), synth
 
 
@@ -88,11 +87,10 @@ def relabel(scn, anchor: int, synth: SynthConfig, rows: dict) -> np.ndarray:
     """``[N]`` at-fault collision of the rows' plans (columns of :data:`_COLUMNS`, one anchor) against
     the agents of ``scn``, each perturbed row with its own perturbed agent track."""
     ctx = build_context(scn, anchor, synth)
-    ego = EgoPlans(*(np.stack(rows[f"plan_{c}"]) for c in ("x", "y", "heading", "speed")),
-                   length=ctx.logged.length, width=ctx.logged.width)
+    ego = Plans.from_states(*(np.stack(rows[f"plan_{c}"]) for c in ("x", "y", "heading", "speed")))
     agents = _with_perturbations(ctx.agents, rows, synth.dt)
     return label_plans(ego, agents, ctx.drivable, ctx.solid_lines, synth.dt, synth.labels,
-                       ctx.drivable_inner)["collision_at_fault"]
+                       ctx.drivable_inner, length=ctx.ego_length, width=ctx.ego_width).collision_at_fault
 
 
 def _with_perturbations(agents: AgentFutures, rows: dict, dt: float) -> AgentFutures:
@@ -112,21 +110,15 @@ def _with_perturbations(agents: AgentFutures, rows: dict, dt: float) -> AgentFut
             fields["x"][i, a], fields["y"][i, a], fields["heading"][i, a] = px, py, np.asarray(ph)
             fields["vx"][i, a], fields["vy"][i, a] = np.gradient(px, dt), np.gradient(py, dt)
             fields["valid"][i, a] = True
-    return AgentFutures(**fields, type=agents.type)
+    return AgentFutures(**fields, object_type=agents.object_type)
 
 
-def read_rows(data: Path, split: str = "test") -> dict[str, list]:
+def read_rows(data: Path | Dataset, split: str = "test") -> dict[str, list]:
     """Counterfactual rows of ``split`` (source scenes only) as column lists."""
-    parts = sorted((data / "counterfactuals" / f"split={split}").glob("part-*.parquet"))
-    if not parts:
-        raise FileNotFoundError(f"{data / 'counterfactuals' / f'split={split}'}: no partitions")
-    cols: dict[str, list] = {c: [] for c in _COLUMNS}
-    for p in parts:
-        t = pq.read_table(p, columns=_COLUMNS).to_pydict()
-        keep = [not is_variant(s) for s in t["scenario_id"]]
-        for c in _COLUMNS:
-            cols[c] += [v for v, k in zip(t[c], keep) if k]
-    return cols
+    ds = data if isinstance(data, Dataset) else Dataset(data)
+    t = ds.counterfactuals(split, columns=_COLUMNS).to_pydict()
+    keep = [not is_variant(s) for s in t["scenario_id"]]
+    return {c: [v for v, k in zip(t[c], keep) if k] for c in _COLUMNS}
 
 
 def input_groups(rows: dict) -> np.ndarray:
@@ -161,8 +153,9 @@ def ceiling_auroc(labels: np.ndarray, groups: np.ndarray, truth: np.ndarray) -> 
 
 def run(data: Path, forks: int, workers: int, split: str = "test", limit: int = 0, drivers: bool = False):
     """Fork labels ``[forks, N]`` and the rows."""
-    proc, synth = configs_of(data)
-    rows = read_rows(data, split)
+    ds = Dataset(data)
+    proc, synth = configs_of(ds)
+    rows = read_rows(ds, split)
     anchors: dict[tuple, list[int]] = {}
     for i, (s, a) in enumerate(zip(rows["scenario_id"], rows["anchor_frame"])):
         anchors.setdefault((s, a), []).append(i)
@@ -190,34 +183,28 @@ class _Serial:
         return map(fn, items)
 
 
-def main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmark.ceiling", description=__doc__.split("\n")[0])
-    ap.add_argument("data", type=Path)
-    ap.add_argument("--bench", type=Path, help="a benchmark output folder: also print each model's AUROC on these rows")
-    ap.add_argument("--forks", type=int, default=16)
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--limit", type=int, default=0, help="only the first N (scenario, anchor) pairs (0 = all)")
-    ap.add_argument("--drivers", action="store_true",
-                    help="also redraw every driver's parameters at the anchor: a pessimistic estimate, since the "
-                         "history reveals some of them (the default knows them all: an upper bound)")
-    args = ap.parse_args(argv)
-    labels, rows = run(args.data, args.forks, args.workers, limit=args.limit, drivers=args.drivers)
+def report(data: Path, forks: int, workers: int, bench: Path | None = None, limit: int = 0,
+           drivers: bool = False) -> list[str]:
+    """The lines ``impartial ceiling`` prints: the bound at several fork counts, the bound within each
+    family, and with ``bench`` (a benchmark output folder) each model's AUROC on the same rows.
+    ``forks``, ``workers``, ``limit`` and ``drivers`` as in :func:`run`."""
+    labels, rows = run(data, forks, workers, limit=limit, drivers=drivers)
     truth = np.asarray(rows["collision_at_fault"], bool)
     groups = input_groups(rows)
     fam = np.asarray(rows["family"])
-    print(f"{len(truth)} rows ({truth.sum()} at-fault collisions), {len(set(zip(rows['scenario_id'], rows['anchor_frame'])))}"
-          f" anchors, {args.forks} forks each")
+    out = [f"{len(truth)} rows ({truth.sum()} at-fault collisions), {len(set(zip(rows['scenario_id'], rows['anchor_frame'])))}"
+           f" anchors, {forks} forks each"]
     drawn = labels.mean(0)
-    print(f"share of rows whose label flips in at least one fork: {np.mean((drawn > 0) & (drawn < 1)):.3f}")
+    out.append(f"share of rows whose label flips in at least one fork: {np.mean((drawn > 0) & (drawn < 1)):.3f}")
     for k, v in ceiling_auroc(labels, groups, truth).items():
-        print(f"ceiling collision AUROC with {k:3d} forks: {v:.4f}")
+        out.append(f"ceiling collision AUROC with {k:3d} forks: {v:.4f}")
     prob = group_probability(labels, groups)
     for f in sorted(set(fam.tolist())):
         m = fam == f
         v, ok = METRICS["auroc"](prob[m], truth[m])
-        print(f"  within {f:20s} ceiling {v if ok else float('nan'):.3f}  (n={m.sum()}, collisions={truth[m].sum()})")
-    if args.bench:
-        pred = pq.read_table(args.bench / "predictions.parquet",
+        out.append(f"  within {f:20s} ceiling {v if ok else float('nan'):.3f}  (n={m.sum()}, collisions={truth[m].sum()})")
+    if bench:
+        pred = pq.read_table(bench / "predictions.parquet",
                              columns=["model", "sample_id", "collision_risk"]).to_pydict()
         where = {s: i for i, s in enumerate(rows["sample_id"])}
         scores = {m: np.full(len(truth), np.nan) for m in pred["model"]}
@@ -227,9 +214,5 @@ def main(argv: list[str]) -> int:
         for m, score in scores.items():
             ok = np.isfinite(score)
             v, valid = METRICS["auroc"](score[ok], truth[ok])
-            print(f"model {m:28s} collision AUROC on the same rows: {v if valid else float('nan'):.4f} (n={ok.sum()})")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+            out.append(f"model {m:28s} collision AUROC on the same rows: {v if valid else float('nan'):.4f} (n={ok.sum()})")
+    return out

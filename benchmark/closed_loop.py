@@ -1,10 +1,10 @@
 """Closed-loop driving metrics: safety rates per 100 m, progress, and the NAVSIM v1 PDM score.
 
-PDMS over the first 4 s (formats.md): ``NC * DAC * (5 TTC + 5 EP + 2 C) / 12``.
+PDMS over the first 4 s (NAVSIM v1, Dauner et al. 2024): ``NC * DAC * (5 TTC + 5 EP + 2 C) / 12``.
 * NC: 0 after an at-fault collision with an agent, 0.5 with a static object, else 1. A
   contact is not at fault when the ego is (nearly) stopped or the other box's centre is
   behind the ego's rear bumper (it was hit from behind), as in NAVSIM
-  (:func:`critic.rl.sim.events`).
+  (:func:`synth.sim.events`).
 * DAC: 0 if any ego footprint corner leaves the drivable area.
 * TTC: 0 if, at any frame, the ego and an agent ahead projected at constant velocity for
   0.3, 0.6 or 0.9 s overlap (oriented-box test), while they do not overlap at the frame.
@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from schemas import ObjectType
+from synth.sim import events
 
 COMFORT = {"lon_accel": (-4.05, 2.40), "lat_accel": 4.89, "jerk": 8.37, "lon_jerk": 4.13, "yaw_accel": 1.93,
            "yaw_rate": 0.95}
@@ -87,13 +88,11 @@ def pdm_score(ev, ego, agents, ego_len: float, ego_wid: float, dt: float) -> dic
 
 def episode_metrics(ep, traj, dt: float) -> dict[str, float]:
     """Safety events over the whole episode and PDMS over its first 4 s, for one closed-loop
-    trajectory ``[1, T]`` of episode ``ep`` (:class:`critic.rl.sim.Episode`)."""
-    from critic.rl.sim import events
-
+    trajectory ``[1, T]`` of episode ``ep`` (:class:`synth.sim.Episode`)."""
     ev = events(ep, traj, 0)
     first4 = traj.frames(slice(0, 41))
     ev4 = events(ep, first4, 0)
-    pd = pdm_score(ev4, first4, ep.agents.frames(slice(0, 41)), ep.ctx.logged.length, ep.ctx.logged.width, dt)
+    pd = pdm_score(ev4, first4, ep.agents.frames(slice(0, 41)), ep.ctx.ego_length, ep.ctx.ego_width, dt)
     return {"variant": ep.variant, "distance_m": float(max(ev.along[0, -1], 0.0)),
             "logged_distance_m": float(ev.logged_progress_m[0]), "collision": float(ev.at_fault[0]),
             "contact": float(ev.collision_step[0] >= 0),

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
+
+from schemas.atomic import atomic_write, atomic_write_text
 
 COLUMNS = (("collisions_per_100m", "at-fault coll/100m", 3), ("contacts_per_100m", "all contacts/100m", 3),
            ("offroad_per_100m", "offroad/100m", 3),
@@ -30,12 +31,6 @@ def markdown(table: dict[str, dict[str, dict]]) -> str:
     return "\n".join(out)
 
 
-def _atomic(path: Path, write) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
 def write_report(out: Path, table: dict[str, dict[str, dict]]) -> str:
     """Writes ``closed_loop.md``, ``closed_loop.csv`` and ``closed_loop.png``; returns the markdown."""
     import matplotlib
@@ -45,7 +40,7 @@ def write_report(out: Path, table: dict[str, dict[str, dict]]) -> str:
 
     out.mkdir(parents=True, exist_ok=True)
     md = markdown(table)
-    _atomic(out / "closed_loop.md", lambda p: p.write_text(md))
+    atomic_write_text(out / "closed_loop.md", md)
 
     def write_csv(p):
         with open(p, "w", newline="") as f:
@@ -54,7 +49,7 @@ def write_report(out: Path, table: dict[str, dict[str, dict]]) -> str:
             for section, rows in table.items():
                 for name, s in rows.items():
                     w.writerow([section, name, s["episodes"], *(repr(float(s[c[0]])) for c in COLUMNS)])
-    _atomic(out / "closed_loop.csv", write_csv)
+    atomic_write(out / "closed_loop.csv", write_csv)
 
     rows = table["all"]
     names = list(rows)
@@ -67,6 +62,6 @@ def write_report(out: Path, table: dict[str, dict[str, dict]]) -> str:
     for a in ax[1:]:
         a.set_yticklabels([])
     fig.tight_layout()
-    _atomic(out / "closed_loop.png", lambda p: fig.savefig(p, format="png", dpi=110))
+    atomic_write(out / "closed_loop.png", lambda p: fig.savefig(p, format="png", dpi=110))
     plt.close(fig)
     return md

@@ -9,15 +9,14 @@ non-drivable cells.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-import pyarrow.parquet as pq
 
-from critic.data import read_scenarios
 from critic.occupancy import DrivableRaster, agent_occupancy, non_drivable
+from schemas import CANONICAL_DT
+from schemas.dataset import Dataset
 from synth.config import LabelThresholds
-from synth.labels import AgentFutures, EgoPlans, label_plans
+from synth.kinematics import Plans
+from synth.labels import AgentFutures, label_plans
 
 from .models import HORIZON_S, BenchData, Predictions
 
@@ -26,20 +25,17 @@ class ConstantVelocityModel:
     name = "constant-velocity"
 
     def predict(self, bench: BenchData) -> dict[str, Predictions]:
-        data = bench.data_dir
+        ds = Dataset(bench.data_dir)
         cols = ["sample_id", "scenario_id", "anchor_frame", "plan_x", "plan_y", "plan_heading", "plan_speed"]
-        parts = [p for sp in bench.splits
-                 for p in sorted((Path(data) / "counterfactuals" / f"split={sp}").glob("*.parquet"))]
-        import pyarrow as pa
-
-        t = pa.concat_tables([pq.read_table(p, columns=cols) for p in parts])
+        # the splits the dataset has, as load_splits reads them
+        t = ds.counterfactuals([sp for sp in bench.splits if sp in ds.splits], columns=cols)
         pos = {s: i for i, s in enumerate(bench.arrays.sample_id)}
         R = bench.arrays.num_rows
         cr, orr = np.zeros(R), np.zeros(R)
         ct, ot = np.full(R, HORIZON_S), np.full(R, HORIZON_S)
         K = bench.arrays.occ.shape[1]
         occ = np.zeros((R, K, 2, bench.occ_size, bench.occ_size), np.float32)
-        scns = read_scenarios(Path(data), sorted(set(t.column("scenario_id").to_pylist())))
+        scns = ds.read_scenarios(sorted(set(t.column("scenario_id").to_pylist())))
         sids, anchors = t.column("scenario_id").to_pylist(), t.column("anchor_frame").to_pylist()
         groups: dict = {}
         for i, key in enumerate(zip(sids, anchors)):
@@ -48,7 +44,7 @@ class ConstantVelocityModel:
         ph, ps = np.array(t.column("plan_heading").to_pylist()), np.array(t.column("plan_speed").to_pylist())
         ids = t.column("sample_id").to_pylist()
         T = px.shape[1]
-        tt = np.arange(T) * 0.1
+        tt = np.arange(T) * CANONICAL_DT
         for (sid, anchor), rows in groups.items():
             scn = scns[sid]
             e = scn.ego_index
@@ -62,15 +58,16 @@ class ConstantVelocityModel:
                 vx=np.repeat(vx[:, None], T, 1)[None], vy=np.repeat(vy[:, None], T, 1)[None],
                 length=np.repeat(np.nan_to_num(scn.length[others, anchor])[:, None], T, 1)[None],
                 width=np.repeat(np.nan_to_num(scn.width[others, anchor])[:, None], T, 1)[None],
-                valid=np.repeat(v0[:, None], T, 1)[None], type=scn.object_type[others])
+                valid=np.repeat(v0[:, None], T, 1)[None], object_type=scn.object_type[others])
             r = np.array(rows)
-            ego = EgoPlans(px[r], py[r], ph[r], ps[r], float(scn.length[e, anchor]), float(scn.width[e, anchor]))
-            lab = label_plans(ego, ag, scn.map.drivable_area, None, 0.1, LabelThresholds())
+            ego = Plans.from_states(px[r], py[r], ph[r], ps[r])
+            lab = label_plans(ego, ag, scn.map.drivable_area, None, CANONICAL_DT, LabelThresholds(),
+                              length=float(scn.length[e, anchor]), width=float(scn.width[e, anchor]))
             out = np.array([pos[ids[i]] for i in rows])
-            hit = lab["collision_at_fault"]
-            cr[out], orr[out] = hit.astype(float), lab["offroad"].astype(float)
-            ct[out] = np.where(hit, lab["collision_time_s"], HORIZON_S)
-            ot[out] = np.where(lab["offroad"], lab["offroad_time_s"], HORIZON_S)
+            hit = lab.collision_at_fault
+            cr[out], orr[out] = hit.astype(float), lab.offroad.astype(float)
+            ct[out] = np.where(hit, lab.collision_time_s, HORIZON_S)
+            ot[out] = np.where(lab.offroad, lab.offroad_time_s, HORIZON_S)
             k = (np.arange(1, K + 1) * (T - 1) // K)
             ex, ey, eh = px[r][:, k], py[r][:, k], ph[r][:, k]
             occ[out, :, 0] = agent_occupancy(ex, ey, eh, ag.x[:, :, k], ag.y[:, :, k], ag.heading[:, :, k],

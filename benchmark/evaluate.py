@@ -13,7 +13,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from critic.columns import AgentCol
 from critic.config import FeatureConfig
+from schemas.atomic import atomic_write
 from schemas.splits import is_variant
 
 from .by_family import read_families
@@ -39,7 +41,7 @@ def bench_data(data_dir: str | Path, cfg: FeatureConfig | None = None, splits: t
     cfg = cfg or FeatureConfig()
     arr = load_splits(str(data_dir), splits, cfg, log=lambda *a: None)
     # ego box size per row (from the scene features: token 0, last history step)
-    size = arr.agents[arr.row_scene, 0, -1, 6:8]
+    size = arr.agents[arr.row_scene, 0, -1, AgentCol.SIZE]
     families = read_families(data_dir, splits)
     family = np.array([families[s] for s in arr.sample_id])
     return BenchData(arr, str(data_dir), cfg.occ_size, cfg.occ_cell_m, size[:, 0].astype(float), size[:, 1].astype(float),
@@ -147,7 +149,5 @@ def run_benchmark(data_dir: str | Path, models: list, out: str | Path, log=print
             tables.append(predictions_table(name, pred, bench))
             log(f"scored {name}")
     table = pa.concat_tables(tables)
-    tmp = out / ".predictions.parquet.tmp"
-    pq.write_table(table, tmp)
-    tmp.rename(out / "predictions.parquet")
+    atomic_write(out / "predictions.parquet", lambda tmp: pq.write_table(table, tmp))
     return leaderboard_from_predictions(pq.read_table(out / "predictions.parquet")), bench, preds

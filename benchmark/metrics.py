@@ -9,7 +9,8 @@ from typing import Callable
 
 import numpy as np
 
-MetricResult = tuple[float, bool]
+from critic.metrics import MetricResult, auroc, iou, undefined
+
 METRICS: dict[str, Callable[..., MetricResult]] = {}
 
 
@@ -22,38 +23,9 @@ def metric(name: str):
     return deco
 
 
-def _undefined() -> MetricResult:
-    return float("nan"), False
-
-
-@metric("auroc")
-def auroc(scores: np.ndarray, labels: np.ndarray) -> MetricResult:
-    """Area under the ROC curve (ties counted half), via the rank statistic."""
-    scores, labels = np.asarray(scores, float), np.asarray(labels, bool)
-    pos, neg = labels.sum(), (~labels).sum()
-    if pos == 0 or neg == 0:
-        return _undefined()
-    order = np.argsort(scores, kind="mergesort")
-    ranks = np.empty(len(scores))
-    s = scores[order]
-    i = 0
-    while i < len(s):  # average ranks over ties
-        j = i
-        while j + 1 < len(s) and s[j + 1] == s[i]:
-            j += 1
-        ranks[order[i:j + 1]] = 0.5 * (i + j) + 1.0
-        i = j + 1
-    return float((ranks[labels].sum() - pos * (pos + 1) / 2) / (pos * neg)), True
-
-
-@metric("iou")
-def iou(pred: np.ndarray, truth: np.ndarray) -> MetricResult:
-    """Intersection over union of two boolean arrays (undefined when both are empty)."""
-    pred, truth = np.asarray(pred, bool), np.asarray(truth, bool)
-    union = (pred | truth).sum()
-    if union == 0:
-        return _undefined()
-    return float((pred & truth).sum() / union), True
+# the two metrics training reports live in the leaf :mod:`critic.metrics`; registered here in their place
+metric("auroc")(auroc)
+metric("iou")(iou)
 
 
 @metric("auprc")
@@ -61,7 +33,7 @@ def auprc(scores: np.ndarray, labels: np.ndarray) -> MetricResult:
     """Average precision: mean precision at the rank of every positive (ties broken pessimistically)."""
     scores, labels = np.asarray(scores, float), np.asarray(labels, bool)
     if labels.sum() == 0:
-        return _undefined()
+        return undefined()
     order = np.lexsort((labels, -scores))  # descending score; among ties negatives first
     hits = labels[order]
     precision = np.cumsum(hits) / np.arange(1, len(hits) + 1)
@@ -73,7 +45,7 @@ def recall_at_fpr(scores: np.ndarray, labels: np.ndarray, fpr: float = 0.05) -> 
     """Recall of positives scored strictly above the threshold that lets at most ``fpr`` of negatives through."""
     scores, labels = np.asarray(scores, float), np.asarray(labels, bool)
     if labels.sum() == 0 or (~labels).sum() == 0:
-        return _undefined()
+        return undefined()
     neg = np.sort(scores[~labels])[::-1]
     k = int(np.floor(fpr * len(neg)))  # negatives allowed above the threshold
     thr = neg[k] if k < len(neg) else -np.inf
@@ -85,7 +57,7 @@ def ece(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> MetricResult:
     """Expected calibration error over ``bins`` equal-width probability bins."""
     probs, labels = np.asarray(probs, float), np.asarray(labels, float)
     if len(probs) == 0:
-        return _undefined()
+        return undefined()
     idx = np.minimum((probs * bins).astype(int), bins - 1)
     total = 0.0
     for b in range(bins):
@@ -99,7 +71,7 @@ def ece(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> MetricResult:
 def brier(probs: np.ndarray, labels: np.ndarray) -> MetricResult:
     probs, labels = np.asarray(probs, float), np.asarray(labels, float)
     if len(probs) == 0:
-        return _undefined()
+        return undefined()
     return float(np.mean((probs - labels) ** 2)), True
 
 
@@ -108,7 +80,7 @@ def mean_risk_on_failures(probs: np.ndarray, labels: np.ndarray) -> MetricResult
     """Optimism gap, part 1: mean predicted risk on plans that truly fail (1 is ideal)."""
     probs, labels = np.asarray(probs, float), np.asarray(labels, bool)
     if labels.sum() == 0:
-        return _undefined()
+        return undefined()
     return float(probs[labels].mean()), True
 
 
@@ -117,7 +89,7 @@ def failures_called_safe(probs: np.ndarray, labels: np.ndarray, threshold: float
     """Optimism gap, part 2: fraction of true failures predicted safe (risk < threshold; 0 is ideal)."""
     probs, labels = np.asarray(probs, float), np.asarray(labels, bool)
     if labels.sum() == 0:
-        return _undefined()
+        return undefined()
     return float((probs[labels] < threshold).mean()), True
 
 
@@ -135,7 +107,7 @@ def causal_pairwise_accuracy(risk: np.ndarray, failed: np.ndarray, group: np.nda
             wins += (diff > 0).sum() + 0.5 * (diff == 0).sum()
             pairs += diff.size
     if pairs == 0:
-        return _undefined()
+        return undefined()
     return float(wins / pairs), True
 
 
@@ -150,7 +122,7 @@ def daf(risk: np.ndarray, pred_time: np.ndarray, failed: np.ndarray, true_time: 
     alarm = risk >= threshold
     foreseen = alarm & failed & (pred_time <= true_time + slack_s)
     if failed.sum() == 0 or alarm.sum() == 0:
-        return (0.0, True) if failed.sum() and not alarm.sum() else _undefined()
+        return (0.0, True) if failed.sum() and not alarm.sum() else undefined()
     p, r = foreseen.sum() / alarm.sum(), foreseen.sum() / failed.sum()
     return (float(2 * p * r / (p + r)) if p + r > 0 else 0.0), True
 
@@ -160,7 +132,7 @@ def time_to_event_mae(pred_time: np.ndarray, true_time: np.ndarray, failed: np.n
     """Mean absolute error (s) of the predicted first-event time on true failures."""
     pred_time, true_time, failed = np.asarray(pred_time, float), np.asarray(true_time, float), np.asarray(failed, bool)
     if failed.sum() == 0:
-        return _undefined()
+        return undefined()
     return float(np.abs(pred_time[failed] - true_time[failed]).mean()), True
 
 

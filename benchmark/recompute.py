@@ -1,6 +1,6 @@
 """Independent recomputation of the leaderboard from ``predictions.parquet`` alone.
 
-``python -m benchmark.recompute OUT_DIR`` re-derives every metric with separate,
+``impartial recompute OUT_DIR`` re-derives every metric with separate,
 deliberately plain implementations (pairwise counting instead of ranks, explicit loops)
 and compares them with ``OUT_DIR/leaderboard.csv`` and, when present, the per-family AUROCs of
 ``OUT_DIR/leaderboard_families.csv``; it exits 1 on any mismatch.
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -163,11 +162,3 @@ def compare(out: Path, tol: float = 1e-9) -> list[str]:
     if (out / "leaderboard_families.csv").exists():
         problems += compare_families(out, table, tol)
     return problems
-
-
-if __name__ == "__main__":
-    folder = Path(sys.argv[1] if len(sys.argv) > 1 else "outputs/benchmark")
-    issues = compare(folder)
-    print("\n".join(issues) if issues else f"all metrics of {folder}/leaderboard.csv (and leaderboard_families.csv) "
-          "recomputed exactly")
-    sys.exit(1 if issues else 0)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from schemas.atomic import atomic_write, atomic_write_text
+
 from .metrics import auroc
 
 COLUMNS = [
@@ -36,15 +38,16 @@ def markdown(rows: list[dict], title: str = "Risk Foreseeing Benchmark") -> str:
 
 
 def write_csv(rows: list[dict], path: Path) -> None:
-    """``rows`` as CSV at ``path``, written to a temporary file first and renamed into place."""
+    """``rows`` as CSV at ``path``, written atomically (:func:`schemas.atomic.atomic_write`)."""
     keys = list(rows[0]) if rows else []
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=keys)
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: r.get(k) for k in keys})
-    tmp.replace(path)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=keys)
+            w.writeheader()
+            for r in rows:
+                w.writerow({k: r.get(k) for k in keys})
+    atomic_write(path, write)
 
 
 def html_table(md: str) -> str:
@@ -157,4 +160,4 @@ def write_html(rows: list[dict], preds: dict, bench, path: Path, extra_sections:
            "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}th{background:#eee}</style></head><body>"
            f"<h1>Risk Foreseeing Benchmark</h1><p>{len(bench.arrays.sample_id)} test plans.</p>{table}"
            + "".join(extra_sections) + imgs + "</body></html>")
-    path.write_text(doc)
+    atomic_write_text(path, doc)

@@ -31,12 +31,12 @@ def child(steps: int, threads: int) -> dict:
     import torch
 
     from benchmarks.critic_latency import random_inputs
-    from critic.config import preset
-    from critic.train import build_model
+    from pipelines.presets import preset
+    from critic.model import build_model
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    cfg = preset("default")
+    cfg = preset("default").train
     fc = cfg.features
     model = build_model(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)

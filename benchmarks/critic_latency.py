@@ -20,9 +20,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from critic import ImpartialCritic, SceneBatch  # noqa: E402
-from critic.config import preset  # noqa: E402
+from pipelines.presets import preset  # noqa: E402
 from critic.features import AGENT_FEATURES, MAP_FEATURES, PLAN_FEATURES  # noqa: E402
-from critic.train import build_model  # noqa: E402
+from critic.model import build_model  # noqa: E402
 
 
 def random_inputs(cfg, B: int, G: int):
@@ -46,7 +46,7 @@ def main() -> None:
     if args.checkpoint:
         time_critic(ImpartialCritic.load(args.checkpoint), args)
         return
-    cfg = preset("default")
+    cfg = preset("default").train
     for layers in args.motion_layers or [cfg.model.motion_layers]:
         c = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, motion_layers=layers))
         print(f"default preset, forecaster with {layers} agent-centric layers")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipelines.config import preset  # noqa: E402
+from pipelines.presets import preset  # noqa: E402
 from pipelines.run import run_synth  # noqa: E402
 
 
@@ -27,7 +27,7 @@ def main() -> None:
     args = ap.parse_args()
     from distributed import LocalCluster
 
-    cfg = dataclasses.replace(preset(args.preset), procedural_scenarios=args.scenarios, scenarios_per_shard=4)
+    cfg = dataclasses.replace(preset(args.preset).pipeline, procedural_scenarios=args.scenarios, scenarios_per_shard=4)
     times = {}
     for n in (1, 2):
         out = Path(tempfile.mkdtemp(prefix=f"impartial-scale-{n}-"))

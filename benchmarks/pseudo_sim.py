@@ -21,7 +21,7 @@ from critic.config import FeatureConfig  # noqa: E402
 from critic.rl.config import RefineConfig  # noqa: E402
 from critic.rl.observe import Observer  # noqa: E402
 from critic.rl.rollout import closed_loop, evaluate_speeds, predicted_inputs, start_trajectory  # noqa: E402
-from critic.rl.sim import EgoState, Episode, events, simulate  # noqa: E402
+from synth.sim import EgoState, Episode, events, simulate  # noqa: E402
 from synth.config import SynthConfig  # noqa: E402
 from synth.context import build_context, candidate_anchors  # noqa: E402
 from synth.sources.procedural.config import ProceduralConfig  # noqa: E402

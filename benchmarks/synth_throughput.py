@@ -35,7 +35,7 @@ def nearest_agents(ctx, k: int):
                  np.nan_to_num(ag.y[0, :, 0] - ctx.anchor_state[1], nan=1e9))
     keep = np.sort(np.argsort(d)[:k])
     fields = {f.name: getattr(ag, f.name)[:, keep] for f in dataclasses.fields(AgentFutures)[:-1]}
-    return dataclasses.replace(ctx, agents=AgentFutures(**fields, type=ag.type[keep]),
+    return dataclasses.replace(ctx, agents=AgentFutures(**fields, object_type=ag.object_type[keep]),
                                agent_ids=tuple(ctx.agent_ids[i] for i in keep))
 
 

@@ -18,8 +18,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from schemas import CANONICAL_DT
+
+from .calibration import Calibration
 from .checkpoint import load_checkpoint
 from .config import TrainConfig
+from .model import build_model
 from .risk import cumulative_risk, median_event_time
 
 
@@ -64,8 +68,6 @@ class ImpartialCritic:
     @classmethod
     def load(cls, path: str | Path, device: str | torch.device = "cpu") -> "ImpartialCritic":
         """Load a checkpoint folder (``model.safetensors`` + ``config.json``); never unpickles."""
-        from .train import build_model
-
         model, cfg = load_checkpoint(path, build_model)
         return cls(model.to(device), cfg)
 
@@ -75,7 +77,7 @@ class ImpartialCritic:
 
     @property
     def step_s(self) -> float:
-        return self.cfg.features.dyn_stride * 0.1
+        return self.cfg.features.dyn_stride * CANONICAL_DT
 
     @torch.inference_mode()
     def score(self, scenes: SceneBatch, plans: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -86,19 +88,20 @@ class ImpartialCritic:
         ``offroad_time_s`` ``[B, G]`` (median first-event time given one occurs),
         ``hazards`` ``[B, G, S, 2]`` (per-step collision and off-road hazards),
         ``reward`` ``[B, G, S]`` and ``continue_prob`` ``[B, G, S]``. Hazards include the
-        validation-fitted calibration of :mod:`critic.calibrate`.
+        validation-fitted calibration of :mod:`critic.calibration`.
         """
         out = self.model(scenes.agents, scenes.agents_mask, scenes.map, scenes.map_mask, plans, occupancy=False)
         return self._scores(out, plans)
 
     def calibrated_hazards(self, hazard_logits: torch.Tensor) -> torch.Tensor:
         """Per-step hazards ``[..., 2]`` (collision, off-road) from the model's logits ``[..., 2]`` under the
-        validation-fitted scales and offsets of :mod:`critic.calibrate` (differentiable; any model of this
-        critic's shape)."""
-        cal = getattr(self.model, "calibration", {})
+        validation-fitted :class:`~critic.calibration.Calibration` the checkpoint loaded onto the model
+        (``model.calibration``; the identity for a model without one), differentiable; any model of this
+        critic's shape."""
+        cal: Calibration = getattr(self.model, "calibration", Calibration.identity())
         kw = {"dtype": hazard_logits.dtype, "device": hazard_logits.device}
-        scale = torch.tensor([cal.get("collision_scale", 1.0), cal.get("offroad_scale", 1.0)], **kw)
-        offset = torch.tensor([cal.get("collision", 0.0), cal.get("offroad", 0.0)], **kw)
+        scale = torch.tensor([cal.collision_scale, cal.offroad_scale], **kw)
+        offset = torch.tensor([cal.collision, cal.offroad], **kw)
         return torch.sigmoid(hazard_logits * scale + offset)
 
     def _scores(self, out: dict, plans: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -1,40 +1,59 @@
-"""Checkpoints: safetensors weights plus a JSON configuration; loading never unpickles."""
+"""Checkpoints: safetensors weights plus a JSON configuration; loading never unpickles.
+
+``config.json`` holds the :class:`~critic.config.TrainConfig` and, under ``_extra``, what training
+or adaptation adds (epoch, validation metrics, the hazard :class:`~critic.calibration.Calibration`
+under ``calibration``).
+"""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from safetensors.torch import load_file, save_file
 
 from schemas import InputError
+from schemas.atomic import atomic_write, atomic_write_text
 
+from .calibration import Calibration
 from .config import TrainConfig
 
 WEIGHTS, CONFIG = "model.safetensors", "config.json"
 
 
-def save_checkpoint(folder: str | Path, model, cfg: TrainConfig, extra: dict | None = None) -> Path:
-    """Write ``model.safetensors`` and ``config.json`` atomically into ``folder``."""
-    import json
-    import os
+def _config_text(payload: dict) -> str:
+    return json.dumps(payload, indent=1, sort_keys=True)
 
+
+def save_checkpoint(folder: str | Path, model, cfg: TrainConfig, extra: dict | None = None,
+                    calibration: Calibration | None = None) -> Path:
+    """Write ``model.safetensors`` and ``config.json`` atomically into ``folder``; ``extra`` (and
+    ``calibration``, stored as ``extra["calibration"]``) go to ``config.json``'s ``_extra``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    tmp_w, tmp_c = folder / f".{WEIGHTS}.tmp", folder / f".{CONFIG}.tmp"
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    save_file(state, str(tmp_w), metadata={"format": "pt"})
     payload = json.loads(cfg.to_json())
+    extra = dict(extra or {})
+    if calibration is not None:
+        extra["calibration"] = calibration.to_dict()
     if extra:
         payload["_extra"] = extra
-    tmp_c.write_text(json.dumps(payload, indent=1, sort_keys=True))
-    os.replace(tmp_w, folder / WEIGHTS)
-    os.replace(tmp_c, folder / CONFIG)
+    atomic_write(folder / WEIGHTS, lambda tmp: save_file(state, str(tmp), metadata={"format": "pt"}))
+    atomic_write_text(folder / CONFIG, _config_text(payload))
     return folder
 
 
-def load_checkpoint(folder: str | Path, build):
-    """``(model, cfg)``: ``build(cfg)`` makes the module, weights come from safetensors."""
-    import json
+def save_calibration(folder: str | Path, calibration: Calibration) -> Path:
+    """Store ``calibration`` in the checkpoint ``folder``'s ``config.json`` (``_extra.calibration``),
+    atomically; the weights and everything else stay as they are."""
+    path = Path(folder) / CONFIG
+    payload = json.loads(path.read_text())
+    payload.setdefault("_extra", {})["calibration"] = calibration.to_dict()
+    return atomic_write_text(path, _config_text(payload))
 
+
+def load_checkpoint(folder: str | Path, build):
+    """``(model, cfg)``: ``build(cfg)`` makes the module, weights come from safetensors, and
+    ``model.calibration`` is the stored :class:`Calibration` (the identity when none is stored)."""
     folder = Path(folder)
     for name in (WEIGHTS, CONFIG):
         if not (folder / name).exists():
@@ -52,5 +71,5 @@ def load_checkpoint(folder: str | Path, build):
     if missing or unexpected:
         raise InputError(f"weights do not match the configuration (missing {missing[:3]}, unexpected {unexpected[:3]})",
                          path=str(folder / WEIGHTS))
-    model.calibration = extra.get("calibration", {"collision": 0.0, "offroad": 0.0})  # scales default to 1
+    model.calibration = Calibration.from_dict(extra.get("calibration"))
     return model, cfg

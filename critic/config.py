@@ -1,4 +1,5 @@
-"""Critic configuration: frozen dataclasses with a docstring per field, named presets.
+"""Critic configuration: frozen dataclasses with a docstring per field (the named presets that
+fill them are in :mod:`pipelines.presets`).
 
 The resolved configuration is saved as JSON beside every checkpoint and is all
 ``ImpartialCritic.load`` needs besides the safetensors weights.
@@ -6,7 +7,22 @@ The resolved configuration is saved as JSON beside every checkpoint and is all
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
+
+
+class Variant(str, enum.Enum):
+    """Which critic ``impartial train-critic`` trains (a ``str``, so JSON and comparisons with the names work)."""
+
+    IMPARTIAL = "impartial"
+    """Every counterfactual, every loss."""
+    OPTIMISTIC = "optimistic"
+    """Logged plans of logged scenes only: the world model an expert-log-only pipeline would give."""
+    NO_CONTRASTIVE = "no-contrastive"
+    """The impartial data with contrastive weight 0 (the contrastive loss's ablation)."""
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,8 +112,8 @@ class LossWeights:
 class TrainConfig:
     """Everything ``impartial train-critic`` uses."""
 
-    variant: str = "impartial"
-    """impartial | optimistic (logged rows only) | no-contrastive (contrastive weight 0)."""
+    variant: Variant = Variant.IMPARTIAL
+    """Which critic (:class:`Variant`; its name is accepted too)."""
     features: FeatureConfig = FeatureConfig()
     model: ModelConfig = ModelConfig()
     loss: LossWeights = LossWeights()
@@ -144,8 +160,10 @@ class TrainConfig:
     model fits the data it trains on, next to ``val/*``."""
 
     def __post_init__(self) -> None:
-        if self.variant not in ("impartial", "optimistic", "no-contrastive"):
-            raise ValueError(f"variant: unknown {self.variant!r} (impartial, optimistic, no-contrastive)")
+        try:
+            object.__setattr__(self, "variant", Variant(self.variant))
+        except ValueError:
+            raise ValueError(f"variant: unknown {self.variant!r} ({', '.join(v.value for v in Variant)})") from None
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=1, sort_keys=True)
@@ -161,22 +179,3 @@ class TrainConfig:
         d["model"] = ModelConfig(**m)
         d["loss"] = LossWeights(**d["loss"])
         return TrainConfig(**d)
-
-
-def preset(name: str, variant: str = "impartial") -> TrainConfig:
-    """``default`` (about 32 min on 2 cores for impartial), ``demo`` (a few minutes), ``debug`` (< 1 min).
-
-    ``demo`` skips the forecast pretraining: on the demo data (about 160 training scenes) and
-    within its 2 min it cost joint steps, and its val collision AUROC fell from 0.872 to 0.840."""
-    if name == "default":
-        cfg = TrainConfig(variant=variant)
-    elif name == "demo":
-        cfg = TrainConfig(variant=variant, epochs=30, max_minutes=2.0, patience=4, forecast_pretrain_epochs=0, model=ModelConfig(d_model=64))
-    elif name == "debug":
-        cfg = TrainConfig(variant=variant, epochs=1, max_minutes=0.5, forecast_pretrain_epochs=1, scenes_per_batch=4, plans_per_scene=4,
-                          max_batches_per_epoch=6, fit_probe_scenes=4, model=ModelConfig(d_model=32, heads=2, scene_layers=1, diffusion=True,
-                                                                     diffusion_channels=(16, 32)),
-                          features=FeatureConfig(max_agents=8, max_polylines=16, polyline_points=8))
-    else:
-        raise ValueError(f"preset: unknown {name!r} (default, demo, debug)")
-    return cfg

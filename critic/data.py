@@ -1,9 +1,10 @@
 """Critic training data: features of every anchor and plan of a dataset split, cached.
 
 ``load_split(data_dir, split, cfg)`` reads the counterfactuals of one split with their
-scenarios and map features, builds scene features once per (scenario, anchor) and plan
-features and targets per row (occupancy bit-packed), and caches the arrays as ``.npy``
-files under ``DATA/_cache/critic-<hash>/`` (loaded with ``allow_pickle=False``).
+scenarios and map features (through :class:`schemas.dataset.Dataset`), builds scene
+features once per (scenario, anchor) and plan features and targets per row (occupancy
+bit-packed), and caches the arrays as ``.npy`` files under ``DATA/_cache/critic-<hash>/``
+(loaded with ``allow_pickle=False``).
 ``GroupSampler`` yields batches of several scenes with several plans each.
 """
 from __future__ import annotations
@@ -17,9 +18,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from schemas import InputError, tables_to_scenarios
+from schemas import InputError
+from schemas.atomic import atomic_write, atomic_write_text
+from schemas.dataset import Dataset
 from schemas.splits import is_variant
 
 from .config import FeatureConfig
@@ -75,52 +77,29 @@ class SplitArrays:
                                    outcome=[self.outcome[i] for i in keep])
 
 
-def _read_rows(data: Path, split: str) -> pa.Table:
-    folder = data / "counterfactuals" / f"split={split}"
-    parts = sorted(folder.glob("part-*.parquet"))
-    if not parts:
-        raise InputError(f"no counterfactual partitions for split {split!r}", path=str(folder))
-    tables = []
-    for p in parts:
-        names = set(pq.read_schema(p).names)
-        if "collision_at_fault" not in names:
-            raise InputError("column missing: the dataset predates at-fault collision labels; re-run impartial synth",
-                             path=str(p), field="collision_at_fault")
-        tables.append(pq.read_table(p, columns=list(_ROW_COLUMNS)))
-    return pa.concat_tables(tables)
+def _read_rows(ds: Dataset, split: str) -> pa.Table:
+    try:
+        return ds.counterfactuals(split, columns=_ROW_COLUMNS)
+    except InputError as err:
+        if err.field != "collision_at_fault":
+            raise
+        raise InputError("column missing: the dataset predates at-fault collision labels; re-run impartial synth",
+                         path=err.path, field=err.field) from None
 
 
-def read_scenarios(data: Path, ids: list[str]) -> dict:
-    """Canonical Scenarios ``{scenario_id: Scenario}`` of a dataset folder (only ``ids``).
-
-    A filtered directory read drops the per-file schema metadata; it is restored from the
-    first partition so the schema-version check still applies.
-    """
-    filt = [("scenario_id", "in", ids)]
-    tables = []
-    for kind in ("scenarios", "map_features"):
-        first = sorted((data / kind).glob("part-*.parquet"))
-        if not first:
-            raise InputError("no partitions", path=str(data / kind))
-        t = pq.read_table(data / kind, filters=filt)
-        tables.append(t.replace_schema_metadata(pq.read_schema(first[0]).metadata))
-    return {s.scenario_id: s for s in tables_to_scenarios(*tables, where=str(data))}
+def _cache_dir(ds: Dataset, split: str, cfg: FeatureConfig) -> Path:
+    stamp = [CACHE_VERSION, split, dataclasses.asdict(cfg), ds.created]
+    key = hashlib.sha1(json.dumps(stamp).encode()).hexdigest()[:12]
+    return ds.path / "_cache" / f"critic-{split}-{key}"
 
 
-def _cache_dir(data: Path, split: str, cfg: FeatureConfig) -> Path:
-    man = data / "_manifest.json"
-    stamp = json.loads(man.read_text()).get("created", "") if man.exists() else ""
-    key = hashlib.sha1(json.dumps([CACHE_VERSION, split, dataclasses.asdict(cfg), stamp]).encode()).hexdigest()[:12]
-    return data / "_cache" / f"critic-{split}-{key}"
-
-
-def build_split(data: Path, split: str, cfg: FeatureConfig, log=print) -> SplitArrays:
+def build_split(ds: Dataset, split: str, cfg: FeatureConfig, log=print) -> SplitArrays:
     t0 = time.time()
-    rows = _read_rows(data, split)
+    rows = _read_rows(ds, split)
     keys = list(zip(rows.column("scenario_id").to_pylist(), rows.column("anchor_frame").to_pylist()))
     scenes = sorted(set(keys))
     scene_index = {k: i for i, k in enumerate(scenes)}
-    scns = read_scenarios(data, sorted({k[0] for k in scenes}))
+    scns = ds.read_scenarios(sorted({k[0] for k in scenes}))
     S, R = len(scenes), rows.num_rows
     K = cfg.plan_steps // (cfg.dyn_stride * cfg.occ_every)
     agents = np.zeros((S, 1 + cfg.max_agents, cfg.history_steps, 13), np.float32)
@@ -140,7 +119,7 @@ def build_split(data: Path, split: str, cfg: FeatureConfig, log=print) -> SplitA
     ph = np.array(col["plan_heading"].to_pylist())
     ps = np.array(col["plan_speed"].to_pylist())
     if px.shape[1] != cfg.plan_steps + 1:
-        raise InputError(f"plans have {px.shape[1]} states, the critic expects {cfg.plan_steps + 1}", path=str(data),
+        raise InputError(f"plans have {px.shape[1]} states, the critic expects {cfg.plan_steps + 1}", path=str(ds.path),
                          field="plan_x")
     occ_idx = np.arange(1, K + 1) * cfg.dyn_stride * cfg.occ_every  # plan states at 1 s, 2 s, ...
     for s_i, (sid, anchor) in enumerate(scenes):
@@ -189,25 +168,30 @@ def build_split(data: Path, split: str, cfg: FeatureConfig, log=print) -> SplitA
     return out
 
 
-def load_split(data: str | Path, split: str, cfg: FeatureConfig, log=print) -> SplitArrays:
-    """Features of one split, from the cache when it is there and complete."""
-    data = Path(data)
-    cache = _cache_dir(data, split, cfg)
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    """``array`` as ``path`` (``.npy``), atomically; ``np.save`` gets a file handle, so the temp
+    name keeps its suffix."""
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            np.save(fh, array, allow_pickle=False)
+    atomic_write(path, write)
+
+
+def load_split(data: str | Path | Dataset, split: str, cfg: FeatureConfig, log=print) -> SplitArrays:
+    """Features of one split, from the cache when it is there and complete.
+
+    The cache holds one ``.npy`` per array and ``done.json``, each written atomically, and
+    ``done.json`` last: a cache folder without it is incomplete and is rewritten."""
+    ds = data if isinstance(data, Dataset) else Dataset(data)
+    cache = _cache_dir(ds, split, cfg)
     if (cache / "done.json").exists() and all((cache / f"{k}.npy").exists() for k in ARRAYS):
         arrs = {k: np.load(cache / f"{k}.npy", allow_pickle=False) for k in ARRAYS}
         extra = json.loads((cache / "done.json").read_text())
         return SplitArrays(**arrs, sample_id=extra["sample_id"], outcome=extra["outcome"])
-    out = build_split(data, split, cfg, log)
-    tmp = cache.with_name(cache.name + ".tmp")
-    tmp.mkdir(parents=True, exist_ok=True)
+    out = build_split(ds, split, cfg, log)
     for k in ARRAYS:
-        np.save(tmp / f"{k}.npy", getattr(out, k), allow_pickle=False)
-    (tmp / "done.json").write_text(json.dumps({"sample_id": out.sample_id, "outcome": out.outcome}))
-    if cache.exists():
-        import shutil
-
-        shutil.rmtree(cache)
-    tmp.rename(cache)
+        _save_npy(cache / f"{k}.npy", getattr(out, k))
+    atomic_write_text(cache / "done.json", json.dumps({"sample_id": out.sample_id, "outcome": out.outcome}))
     return out
 
 
@@ -254,14 +238,15 @@ def concat_arrays(parts: list[SplitArrays]) -> SplitArrays:
 def load_splits(data: str | Path | list, splits: tuple[str, ...], cfg: FeatureConfig, log=print) -> SplitArrays:
     """Several splits of one or more datasets (``data`` may be a comma-separated list), concatenated.
 
-    Splits a dataset does not have are skipped.
+    Splits a dataset does not have (no partition listed in its manifest) are skipped.
     """
     dirs = data if isinstance(data, (list, tuple)) else [d for d in str(data).split(",") if d]
     parts = []
     for d in dirs:
+        ds = Dataset(d)
         for sp in splits:
-            if (Path(d) / "counterfactuals" / f"split={sp}").exists():
-                parts.append(load_split(d, sp, cfg, log))
+            if sp in ds.splits:
+                parts.append(load_split(ds, sp, cfg, log))
     if not parts:
         raise InputError(f"no counterfactuals for splits {splits}", path=",".join(map(str, dirs)))
     return concat_arrays(parts)

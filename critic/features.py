@@ -1,16 +1,17 @@
 """Ego-centric features of one anchor, and targets of each counterfactual plan.
 
 Frames and units: everything is expressed in the ego frame at the anchor (origin at the
-ego box centre, x along its heading, y to its left; metres, radians, m/s), float32.
+ego box centre, x along its heading, y to its left; metres, radians, m/s), float32. The
+columns of each table are named in :mod:`critic.columns`.
 
 * Agents ``[1 + max_agents, history_steps, AGENT_FEATURES]`` (token 0 = ego): x, y,
-  cos, sin of heading, vx, vy, length, width, one-hot type (4), is-ego; mask
-  ``[1 + max_agents, history_steps]``.
+  cos, sin of heading, vx, vy, length, width, one-hot type (4), is-ego (:class:`AgentCol`);
+  mask ``[1 + max_agents, history_steps]``.
 * Map ``[max_polylines, polyline_points, MAP_FEATURES]``: x, y, one-hot kind (8:
   centerline, solid, double solid, broken, unknown line, road edge, crosswalk,
-  drivable-area boundary); mask.
+  drivable-area boundary; :class:`MapCol`, :class:`MapKind`); mask.
 * Plan ``[plan_steps, PLAN_FEATURES]``: x, y, cos, sin of heading, speed of every
-  state after the anchor.
+  state after the anchor (:class:`PlanCol`).
 """
 from __future__ import annotations
 
@@ -19,12 +20,12 @@ import shapely
 
 from schemas import LineType, Scenario
 
+from .columns import AgentCol, MapCol, MapKind, PlanCol
 from .config import FeatureConfig
 
-AGENT_FEATURES = 13
-MAP_FEATURES = 10
-PLAN_FEATURES = 5
-_KINDS = ("centerline", "solid", "double_solid", "broken", "unknown", "road_edge", "crosswalk", "drivable_boundary")
+AGENT_FEATURES = AgentCol.COUNT
+MAP_FEATURES = MapCol.COUNT
+PLAN_FEATURES = PlanCol.COUNT
 _LINE_KIND = {LineType.SOLID: "solid", LineType.DOUBLE_SOLID: "double_solid", LineType.BROKEN: "broken",
               LineType.UNKNOWN: "unknown"}
 SEGMENT_M = 15.0  # polylines are cut into pieces of at most this length before resampling
@@ -80,11 +81,12 @@ def agent_features_and_futures(scn: Scenario, anchor: int, cfg: FeatureConfig):
 def agent_features_for_egos(scn, step: int, cfg: FeatureConfig, ego: dict[str, np.ndarray], return_rows: bool = False):
     """:func:`agent_features` at ``step`` for E alternative ego histories at once.
 
-    ``ego``: ``x``, ``y``, ``heading``, ``vx``, ``vy`` (scenario frame) and ``valid`` ``[E, history_steps]``,
-    the ego's frames ``step - history_steps + 1 .. step``; the other agents come from ``scn``. Row
-    ``e`` of the result ``[E, 1 + max_agents, H, AGENT_FEATURES]`` (masks ``[E, 1 + max_agents, H]``)
-    equals :func:`agent_features` of ``scn`` with the ego's frames replaced by ``ego[e]``. With
-    ``return_rows`` also the scenario agent index of every non-ego token ``[E, <= max_agents]``.
+    ``scn``: a :class:`Scenario`, or any ``[A, T]`` :class:`~schemas.tracks.Tracks` block with an ``ego_index``
+    (the closed-loop observer's timeline). ``ego``: ``x``, ``y``, ``heading``, ``vx``, ``vy`` (scenario frame)
+    and ``valid`` ``[E, history_steps]``, the ego's frames ``step - history_steps + 1 .. step``; the other
+    agents come from ``scn``. Row ``e`` of the result ``[E, 1 + max_agents, H, AGENT_FEATURES]`` (masks
+    ``[E, 1 + max_agents, H]``) equals :func:`agent_features` of ``scn`` with the ego's frames replaced by
+    ``ego[e]``. With ``return_rows`` also the scenario agent index of every non-ego token ``[E, <= max_agents]``.
     """
     H, K = cfg.history_steps, cfg.max_agents
     frames = np.arange(step - H + 1, step + 1)
@@ -103,7 +105,7 @@ def agent_features_for_egos(scn, step: int, cfg: FeatureConfig, ego: dict[str, n
     rows = others[order]                                                                      # [E, k]
     c, s = np.cos(pose[:, 2])[:, None, None], np.sin(pose[:, 2])[:, None, None]
 
-    def block(x, y, h, vx, vy, length, width):   # [E, R, H] each, scenario frame -> [E, R, H, 8]
+    def block(x, y, h, vx, vy, length, width):   # [E, R, H] each, scenario frame -> [E, R, H, 8] (AgentCol.BOX)
         dx, dy = x - pose[:, 0, None, None], y - pose[:, 1, None, None]
         hh = h - pose[:, 2, None, None]
         return np.stack([c * dx + s * dy, -s * dx + c * dy, np.cos(hh), np.sin(hh), c * vx + s * vy, -s * vx + c * vy,
@@ -120,9 +122,10 @@ def agent_features_for_egos(scn, step: int, cfg: FeatureConfig, ego: dict[str, n
     n = 1 + rows.shape[1]
     feats = np.zeros((E, 1 + K, H, AGENT_FEATURES), np.float32)
     mask = np.zeros((E, 1 + K, H), bool)
-    feats[:, :n, :, :8] = np.where(v[..., None], np.nan_to_num(b), 0.0)
-    feats[:, :n, :, 8:12] = np.where(v[..., None], np.eye(4, dtype=np.float32)[types][:, :, None, :], 0.0)
-    feats[:, 0, :, 12] = v[:, 0]
+    feats[:, :n, :, AgentCol.BOX] = np.where(v[..., None], np.nan_to_num(b), 0.0)
+    one_hot = np.eye(AgentCol.TYPE_COUNT, dtype=np.float32)[types]
+    feats[:, :n, :, AgentCol.TYPE] = np.where(v[..., None], one_hot[:, :, None, :], 0.0)
+    feats[:, 0, :, AgentCol.IS_EGO] = v[:, 0]
     mask[:, :n] = v
     return (feats, mask, rows) if return_rows else (feats, mask)
 
@@ -161,18 +164,19 @@ def map_features(scn: Scenario, anchor: int, cfg: FeatureConfig) -> tuple[np.nda
                 u = np.linspace(0.0, seg[-1], L)
                 px, py = np.interp(u, seg, piece[:, 0]), np.interp(u, seg, piece[:, 1])
                 ex, ey = to_ego(px, py, pose)
-                cand.append((float(np.hypot(ex, ey).min()), ex, ey, _KINDS.index(kind)))
+                cand.append((float(np.hypot(ex, ey).min()), ex, ey, MapKind.NAMES.index(kind)))
     cand.sort(key=lambda c: c[0])
     feats = np.zeros((cfg.max_polylines, L, MAP_FEATURES), np.float32)
     mask = np.zeros((cfg.max_polylines, L), bool)
     for i, (_, ex, ey, kind) in enumerate(cand[: cfg.max_polylines]):
-        feats[i, :, 0], feats[i, :, 1], feats[i, :, 2 + kind] = ex, ey, 1.0
+        feats[i, :, MapCol.X], feats[i, :, MapCol.Y], feats[i, :, MapCol.KIND_START + kind] = ex, ey, 1.0
         mask[i] = True
     return feats, mask
 
 
 def plan_features(px, py, ph, ps, pose) -> np.ndarray:
-    """``[R, plan_steps, 5]`` float32 from map-frame plans ``[R, plan_steps + 1]`` (element 0 dropped)."""
+    """``[R, plan_steps, PLAN_FEATURES]`` float32 (:class:`PlanCol` order) from map-frame plans
+    ``[R, plan_steps + 1]`` (element 0 dropped)."""
     x, y = to_ego(px[:, 1:], py[:, 1:], pose)
     h = ph[:, 1:] - pose[2]
     return np.stack([x, y, np.cos(h), np.sin(h), ps[:, 1:]], axis=-1).astype(np.float32)

@@ -20,6 +20,9 @@ import math
 import torch
 from torch import nn
 
+from schemas import CANONICAL_DT
+
+from .columns import AgentCol, MapCol
 from .interactions import constant_velocity_ends, mlp
 
 MOTION_SCALE_M = 5.0   # the motion head's output unit: metres of offset from constant velocity
@@ -36,7 +39,8 @@ def most_likely(ends: torch.Tensor, mode_logits: torch.Tensor) -> torch.Tensor:
 
 def _frame(q: torch.Tensor):
     """Origin and axes of the agents' frames from their last features ``q`` ``[B, A, F]``."""
-    return q[..., 0, None], q[..., 1, None], q[..., 2, None], q[..., 3, None]   # x, y, cos, sin: [B, A, 1]
+    return (q[..., AgentCol.X, None], q[..., AgentCol.Y, None], q[..., AgentCol.COS, None],
+            q[..., AgentCol.SIN, None])                                  # x, y, cos, sin: [B, A, 1]
 
 
 def agent_centric_edges(agents: torch.Tensor, map_: torch.Tensor, map_mask: torch.Tensor) -> torch.Tensor:
@@ -51,21 +55,22 @@ def agent_centric_edges(agents: torch.Tensor, map_: torch.Tensor, map_mask: torc
     """
     last = agents[:, :, -1]                                       # [B, 1 + A, F]
     qx, qy, qc, qs = _frame(last[:, 1:])
-    qvx, qvy = last[:, 1:, 4, None], last[:, 1:, 5, None]
+    qvx, qvy = last[:, 1:, AgentCol.VX, None], last[:, 1:, AgentCol.VY, None]
 
     def rel(x, y):                                                # points [B, A, K] -> query frame
         dx, dy = x - qx, y - qy
         return qc * dx + qs * dy, -qs * dx + qc * dy
 
     k = last[:, None]                                             # [B, 1, 1 + A, F]
-    rx, ry = rel(k[..., 0], k[..., 1])
-    hc, hs = qc * k[..., 2] + qs * k[..., 3], qc * k[..., 3] - qs * k[..., 2]
-    dvx, dvy = k[..., 4] - qvx, k[..., 5] - qvy
+    kx, ky, kc, ks = k[..., AgentCol.X], k[..., AgentCol.Y], k[..., AgentCol.COS], k[..., AgentCol.SIN]
+    rx, ry = rel(kx, ky)
+    hc, hs = qc * kc + qs * ks, qc * ks - qs * kc
+    dvx, dvy = k[..., AgentCol.VX] - qvx, k[..., AgentCol.VY] - qvy
     zero = torch.zeros_like(rx)
     agent_keys = torch.stack([rx / 20, ry / 20, hc, hs, (qc * dvx + qs * dvy) / 10, (-qs * dvx + qc * dvy) / 10,
                               zero, torch.exp(-torch.hypot(rx, ry) / 5)], -1)
 
-    pts = map_[..., :2]                                           # [B, M, L, 2]
+    pts = map_[..., MapCol.XY]                                    # [B, M, L, 2]
     A, L = qx.shape[1], pts.shape[2]
     d2 = ((pts[:, None] - torch.stack([qx, qy], -1)[:, :, :, None]) ** 2).sum(-1)   # [B, A, M, L]
     j = d2.masked_fill(~map_mask[:, None], float("inf")).argmin(-1)                   # nearest point [B, A, M]
@@ -133,7 +138,7 @@ class Forecaster(nn.Module):
         nn.init.zeros_(self.head[-1].weight)
         nn.init.zeros_(self.head[-1].bias)
         if modes > 1:
-            t = (torch.arange(steps) + 1) * stride * 0.1
+            t = (torch.arange(steps) + 1) * stride * CANONICAL_DT
             accel = torch.linspace(*MODE_ACCEL, modes)
             start = torch.zeros(modes, steps, 2)
             start[..., 0] = 0.5 * accel[:, None] * t**2 / MOTION_SCALE_M
@@ -153,7 +158,7 @@ class Forecaster(nn.Module):
                 x = block(x, tokens, bias, edges)
         out = self.head(x)
         off = out[..., : K * S * 2].view(B, A, K, S, 2) * MOTION_SCALE_M
-        c, s = last[:, :, None, None, 2], last[:, :, None, None, 3]
+        c, s = last[:, :, None, None, AgentCol.COS], last[:, :, None, None, AgentCol.SIN]
         off = torch.stack([c * off[..., 0] - s * off[..., 1], s * off[..., 0] + c * off[..., 1]], -1)
         ends = constant_velocity_ends(last, S, self.stride)[:, :, None]
         return ends + off, out[..., K * S * 2:]

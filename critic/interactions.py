@@ -11,7 +11,11 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-DT = 0.1  # s between plan states
+from schemas import CANONICAL_DT
+
+from .columns import AgentCol, MapCol, MapKind, PlanCol, keep
+
+DT = CANONICAL_DT  # s between plan states
 
 
 def mlp(i: int, h: int, o: int) -> nn.Sequential:
@@ -72,14 +76,14 @@ def agent_paths(ends: torch.Tensor, last: torch.Tensor, valid: torch.Tensor, str
     the modes' probabilities (default 1): straight lines between step ends, starting at the last
     observed position. The heading follows the motion, blended into the observed heading below
     1 m/s (a standing agent keeps its heading)."""
-    start = torch.cat([last[:, :, None, :2], ends[:, :, :-1]], 2)          # [B, A, S, 2]
+    start = torch.cat([last[:, :, None, AgentCol.XY], ends[:, :, :-1]], 2)  # [B, A, S, 2]
     frac = torch.arange(1, stride + 1, device=ends.device, dtype=ends.dtype) / stride
     step = ends - start
     pos = start[:, :, :, None] + frac[:, None] * step[:, :, :, None]       # [B, A, S, R, 2]
     vel = step / (stride * DT)
     speed = vel.norm(dim=-1, keepdim=True)
     w = speed.clamp(max=1.0)
-    head = w * vel / speed.clamp_min(1e-3) + (1 - w) * last[:, :, None, 2:4]
+    head = w * vel / speed.clamp_min(1e-3) + (1 - w) * last[:, :, None, AgentCol.HEADING]
     prob = torch.ones_like(valid, dtype=ends.dtype) if prob is None else prob
     return AgentPaths(pos, vel, head / head.norm(dim=-1, keepdim=True).clamp_min(1e-6), last, valid, prob)
 
@@ -87,7 +91,7 @@ def agent_paths(ends: torch.Tensor, last: torch.Tensor, valid: torch.Tensor, str
 def constant_velocity_ends(last: torch.Tensor, steps: int, stride: int) -> torch.Tensor:
     """``[B, A, steps, 2]`` positions at the step ends of agents ``last`` ``[B, A, F]`` kept at their velocity."""
     t = (torch.arange(steps, device=last.device, dtype=last.dtype) + 1) * stride * DT
-    return last[:, :, None, :2] + t[None, None, :, None] * last[:, :, None, 4:6]
+    return last[:, :, None, AgentCol.XY] + t[None, None, :, None] * last[:, :, None, AgentCol.VEL]
 
 
 class Interactions(nn.Module):
@@ -109,7 +113,7 @@ class Interactions(nn.Module):
 
     AGENT_GEO = 9
     AGENT_STATIC = 9
-    MAP_IN = 8 + 4 + 1
+    MAP_IN = MapKind.COUNT + 4 + 1
 
     def __init__(self, d: int, width: int, nearest: int, map_every: int):
         super().__init__()
@@ -126,12 +130,13 @@ class Interactions(nn.Module):
         the ``paths`` over the same steps."""
         last, valid = paths.last, paths.valid                       # [B, E, F], [B, E]
         ego = agents[:, 0, -1]
-        ego_half = (ego[:, 6, None, None, None, None] / 2, ego[:, 7, None, None, None, None] / 2)
+        ego_half = (ego[:, AgentCol.LENGTH, None, None, None, None] / 2,
+                    ego[:, AgentCol.WIDTH, None, None, None, None] / 2)
         lead = (slice(None), None, None, None)                      # [B] -> [B, 1, 1, 1, A]
-        agent_half = (last[lead + (slice(None), 6)] / 2, last[lead + (slice(None), 7)] / 2)
+        agent_half = (last[lead + (slice(None), AgentCol.LENGTH)] / 2, last[lead + (slice(None), AgentCol.WIDTH)] / 2)
         pos = paths.pos.permute(0, 2, 3, 1, 4)                      # [B, S, R, A, 2]
-        rel = pos[:, None] - states[..., None, :2]                  # [B, P, S, R, A, 2]
-        c, s = states[..., 2:3], states[..., 3:4]                   # [B, P, S, R, 1]
+        rel = pos[:, None] - states[..., None, PlanCol.XY]          # [B, P, S, R, A, 2]
+        c, s = states[..., keep(PlanCol.COS)], states[..., keep(PlanCol.SIN)]   # [B, P, S, R, 1]
         rx = c * rel[..., 0] + s * rel[..., 1]
         ry = -s * rel[..., 0] + c * rel[..., 1]
         head = paths.head.transpose(1, 2)[:, None, :, None]         # [B, 1, S, 1, A, 2]
@@ -142,9 +147,9 @@ class Interactions(nn.Module):
         pick = lambda x: torch.gather(x.expand_as(rx), 3, r[:, :, :, None]).squeeze(3)  # noqa: E731
         rx, ry, rc, rs = pick(rx), pick(ry), pick(rc), pick(rs)
         A = r.shape[-1]
-        cs = torch.gather(states[..., None, 2:5].expand(-1, -1, -1, -1, A, -1), 3,
+        cs = torch.gather(states[..., None, PlanCol.HEADING_SPEED].expand(-1, -1, -1, -1, A, -1), 3,
                           r[:, :, :, None, :, None].expand(-1, -1, -1, -1, -1, 3)).squeeze(3)  # [B, P, S, A, 3]
-        c, s, v = cs[..., 0], cs[..., 1], cs[..., 2]
+        c, s, v = cs[..., 0], cs[..., 1], cs[..., 2]                # cos, sin, speed
         vel = paths.vel.transpose(1, 2)[:, None]                    # [B, 1, S, A, 2]
         rvx, rvy = c * vel[..., 0] + s * vel[..., 1] - v, -s * vel[..., 0] + c * vel[..., 1]  # relative velocity
         behind = (rx < -ego_half[0][..., 0]).to(rx.dtype)
@@ -160,8 +165,8 @@ class Interactions(nn.Module):
         gap, idx = gap.topk(k, dim=-1, largest=False)               # [B, P, S, k]
         geo = torch.gather(geo, 3, idx[..., None].expand(-1, -1, -1, -1, geo.shape[-1]))
         last = paths.last
-        static = self.static(torch.cat([last[..., 4:6] / 10, last[..., 6:8] / 5, last[..., 8:12], paths.prob[..., None]],
-                                       -1))                         # [B, E, W]
+        static = self.static(torch.cat([last[..., AgentCol.VEL] / 10, last[..., AgentCol.SIZE] / 5,
+                                        last[..., AgentCol.TYPE], paths.prob[..., None]], -1))  # [B, E, W]
         B, P, S = idx.shape[:3]
         st = torch.gather(static, 1, idx.reshape(B, -1, 1).expand(-1, -1, static.shape[-1])).view(B, P, S, k, -1)
         h = self.agent(self.geo(geo) + st)                          # [B, P, S, k, W]
@@ -172,19 +177,20 @@ class Interactions(nn.Module):
         B, P, S = ego_xy.shape[:3]
         M, L = map_.shape[1:3]
         q = ego_xy.flatten(1, 2)                                   # [B, Q, 2]
-        pts = map_[..., :2].flatten(1, 2)                          # [B, M * L, 2]
+        pts = map_[..., MapCol.XY].flatten(1, 2)                   # [B, M * L, 2]
         far_pts = torch.where(map_mask.flatten(1, 2)[..., None], pts, torch.full_like(pts, 1e3))
         # squared distances in one fused pass: |p|^2 - 2 q.p (+ |q|^2 after the min)
         d2 = torch.baddbmm((far_pts**2).sum(-1)[:, None], q, far_pts.transpose(1, 2), alpha=-2.0)
         d2, jpoly = d2.view(B, -1, M, L).min(-1)                   # [B, Q, M] nearest point per polyline
         dpoly = torch.sqrt((d2 + (q**2).sum(-1, keepdim=True)).clamp_min(0.0))
-        kinds = map_[:, :, 0, 2:].bool()                           # [B, M, 8]
+        kinds = map_[:, :, 0, MapCol.KIND].bool()                  # [B, M, 8]
         far = torch.full_like(dpoly, 1e3)
-        per_kind = torch.stack([torch.where(kinds[:, None, :, k], dpoly, far).amin(-1) for k in range(8)], -1)
+        per_kind = torch.stack([torch.where(kinds[:, None, :, k], dpoly, far).amin(-1)
+                                for k in range(MapKind.COUNT)], -1)
         per_kind = torch.exp(-per_kind / 3.0)                      # [B, Q, 8], 0 when absent / far
         cc, ss = ego_cs.flatten(1, 2)[..., 0], ego_cs.flatten(1, 2)[..., 1]
         near = []
-        for k in (7, 5):                                           # drivable boundary, road edge
+        for k in (MapKind.DRIVABLE_BOUNDARY, MapKind.ROAD_EDGE):
             m = torch.where(kinds[:, None, :, k], dpoly, far).argmin(-1, keepdim=True)  # [B, Q, 1]
             j = m[..., 0] * L + torch.gather(jpoly, 2, m)[..., 0]
             p = torch.gather(pts, 1, j[..., None].expand(-1, -1, 2)) - q
@@ -202,5 +208,6 @@ class Interactions(nn.Module):
         key = torch.clamp(torch.arange(S, device=t.device) // self.map_every * self.map_every + self.map_every - 1,
                           max=S - 1)
         at, inv = torch.unique(key, return_inverse=True)
-        m = self.map_geometry(map_, map_mask, ends[:, :, at, :2], ends[:, :, at, 2:4], t_end[at])[:, :, inv]
+        m = self.map_geometry(map_, map_mask, ends[:, :, at, PlanCol.XY], ends[:, :, at, PlanCol.HEADING],
+                              t_end[at])[:, :, inv]
         return torch.cat([self.agents(agents, states, paths), m], -1)

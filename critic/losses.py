@@ -18,6 +18,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .columns import PlanCol
 from .config import LossWeights
 from .risk import hazard_targets
 
@@ -28,7 +29,7 @@ def step_targets(coll_t, off_t, plan, stride: int, step_s: float, steps: int) ->
     """Per-step targets ``[B, P, S]`` from event times ``[B, P]`` (s, inf = none) and plans."""
     ce, cr = hazard_targets(coll_t, step_s, steps)
     oe, orisk = hazard_targets(off_t, step_s, steps)
-    xy = plan[..., :2]
+    xy = plan[..., PlanCol.XY]
     start = torch.cat([torch.zeros_like(xy[:, :, :1]), xy[:, :, :-1]], 2)
     seg = (xy - start).norm(dim=-1)
     progress = seg[:, :, : steps * stride].reshape(*seg.shape[:2], steps, stride).sum(-1)

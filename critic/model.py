@@ -12,7 +12,11 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from .config import FeatureConfig, ModelConfig
+from schemas import CANONICAL_DT
+
+from .columns import AgentCol, PlanCol, keep
+from .config import FeatureConfig, ModelConfig, TrainConfig
+from .diffusion import DreamDecoder
 from .features import AGENT_FEATURES, MAP_FEATURES, PLAN_FEATURES
 from .forecast import Forecaster, most_likely
 from .interactions import AgentPaths, Interactions, agent_paths, constant_velocity_ends, masked_max, mlp
@@ -177,7 +181,7 @@ class LatentDynamics(nn.Module):
         (latent step ``step``); used by imagination rollouts (:mod:`critic.rl.imagination`)."""
         B, P, D = h.shape
         act = self.actions(chunk, step)                                     # [B, P, 1, D]
-        t = (step * self.stride + torch.arange(1, self.stride + 1, device=h.device, dtype=h.dtype))[None] * 0.1
+        t = (step * self.stride + torch.arange(1, self.stride + 1, device=h.device, dtype=h.dtype))[None] * CANONICAL_DT
         paths = mem.paths.steps(slice(step, step + 1))
         geo = self.inter(agents, map_, map_mask, chunk[:, :, None], t, paths)
         gx = self.gate_x(torch.cat([act, geo], -1)).reshape(B * P, 3 * D)
@@ -188,7 +192,7 @@ class LatentDynamics(nn.Module):
         acts = self.actions(plan)
         B, P, S, D = acts.shape
         states = plan[:, :, : S * self.stride].reshape(B, P, S, self.stride, plan.shape[-1])
-        t = (torch.arange(S * self.stride, device=plan.device, dtype=plan.dtype) + 1).view(S, self.stride) * 0.1
+        t = (torch.arange(S * self.stride, device=plan.device, dtype=plan.dtype) + 1).view(S, self.stride) * CANONICAL_DT
         geo = self.inter(agents, map_, map_mask, states, t, mem.paths)  # [B, P, S, 2D]
         # the input-to-gate products of the action and geometry parts do not depend on the
         # state, so they are computed for all steps in one matmul (step-major layout)
@@ -225,9 +229,9 @@ class OccupancyPrior(nn.Module):
         every = fc.dyn_stride * fc.occ_every
         poses = plan[:, :, every - 1:: every]                       # [B, P, K, 5] planned poses at 1 s, 2 s, ...
         K = poses.shape[2]
-        c, s = poses[..., 2:3], poses[..., 3:4]
-        X = poses[..., 0:1] + c * self.gx - s * self.gy            # [B, P, K, C] cell centres, anchor frame
-        Y = poses[..., 1:2] + s * self.gx + c * self.gy
+        c, s = poses[..., keep(PlanCol.COS)], poses[..., keep(PlanCol.SIN)]
+        X = poses[..., keep(PlanCol.X)] + c * self.gx - s * self.gy   # [B, P, K, C] cell centres, anchor frame
+        Y = poses[..., keep(PlanCol.Y)] + s * self.gx + c * self.gy
         last, valid = paths.last, paths.valid                       # [B, A, F], [B, A]
         occ = torch.zeros_like(X, dtype=torch.bool)
         k = torch.arange(K, device=plan.device) * fc.occ_every + fc.occ_every - 1   # steps ending at 1 s, 2 s, ...
@@ -237,8 +241,8 @@ class OccupancyPrior(nn.Module):
             ax, ay = centre[:, None, a, :, 0:1], centre[:, None, a, :, 1:2]          # [B, 1, K, 1]
             ca, sa = head[:, None, a, :, 0:1], head[:, None, a, :, 1:2]
             dx, dy = X - ax, Y - ay
-            inside = ((ca * dx + sa * dy).abs() <= f[:, None, None, 6:7] / 2) & \
-                     ((-sa * dx + ca * dy).abs() <= f[:, None, None, 7:8] / 2)
+            inside = ((ca * dx + sa * dy).abs() <= f[:, None, None, keep(AgentCol.LENGTH)] / 2) & \
+                     ((-sa * dx + ca * dy).abs() <= f[:, None, None, keep(AgentCol.WIDTH)] / 2)
             occ |= inside & valid[:, a, None, None, None]
         ix = torch.floor((X - fc.raster_x[0]) / fc.raster_cell_m).long()
         iy = torch.floor((Y - fc.raster_y[0]) / fc.raster_cell_m).long()
@@ -329,3 +333,12 @@ class WorldModel(nn.Module):
             out["occ_prior"] = prior
             out["occ_logits"] = self.occupancy(lat[:, :n, self.fc.occ_every - 1:: self.fc.occ_every], prior)
         return out
+
+
+def build_model(cfg: TrainConfig) -> WorldModel:
+    """The untrained world model of ``cfg`` (plus the diffusion dream decoder when ``cfg.model.diffusion``),
+    as training builds it and checkpoints load into it."""
+    model = WorldModel(cfg.features, cfg.model)
+    if cfg.model.diffusion:
+        model.dream = DreamDecoder(cfg.features, cfg.model)
+    return model

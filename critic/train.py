@@ -18,32 +18,28 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from schemas import CANONICAL_DT
+from schemas.atomic import atomic_write_text
+
 from .batching import eval_groups, make_batch
-from .checkpoint import save_checkpoint
-from .config import TrainConfig
+from .calibration import fit_on_split
+from .checkpoint import load_checkpoint, save_calibration, save_checkpoint
+from .config import TrainConfig, Variant
 from .data import GroupSampler, SplitArrays, load_splits
 from .forecast import most_likely
 from .losses import compute_losses, forecast_losses, step_targets
-from .model import WorldModel
+from .metrics import auroc, iou
+from .model import build_model
 from .risk import cumulative_risk
-
-
-def build_model(cfg: TrainConfig) -> torch.nn.Module:
-    model = WorldModel(cfg.features, cfg.model)
-    if cfg.model.diffusion:
-        from .diffusion import DreamDecoder
-
-        model.dream = DreamDecoder(cfg.features, cfg.model)
-    return model
 
 
 def _forward_losses(model, batch, cfg: TrainConfig, with_diffusion: bool = True, occ_plans: int | None = None):
     fc = cfg.features
     out = model(batch["agents"], batch["agents_mask"], batch["map"], batch["map_mask"], batch["plan"], batch["drivable"],
                 occ_plans=occ_plans)
-    step_s = fc.dyn_stride * 0.1
+    step_s = fc.dyn_stride * CANONICAL_DT
     tg = step_targets(batch["coll_t"], batch["off_t"], batch["plan"], fc.dyn_stride, step_s, model.steps)
-    weights = cfg.loss if cfg.variant != "no-contrastive" else dataclasses.replace(cfg.loss, contrastive=0.0)
+    weights = cfg.loss if cfg.variant is not Variant.NO_CONTRASTIVE else dataclasses.replace(cfg.loss, contrastive=0.0)
     total, terms = compute_losses(model, out, batch, tg, weights, cfg.focal_gamma, cfg.infonce_temperature,
                                   getattr(model, "dream", None) if with_diffusion else None)
     return total, terms, out
@@ -74,8 +70,6 @@ def evaluate(model, arr: SplitArrays, cfg: TrainConfig, max_groups: int = 160, o
     """Loss and metrics on the first ``max_groups`` scenes of ``arr``: hazard AUROC (risk at the
     horizon), occupancy IoU and the forecast's final displacement error (most likely mode, m),
     keyed ``<prefix>/<name>``."""
-    from benchmark.metrics import auroc, iou
-
     model.eval()
     losses, risks, labels, occ_p, occ_t = [], {"collision": [], "offroad": []}, {"collision": [], "offroad": []}, [], []
     fde_sum, fde_n = 0.0, 0
@@ -177,9 +171,9 @@ def train(data: str | Path, out: str | Path, cfg: TrainConfig, quiet: bool = Fal
     t_feat = time.time()
     tr, va = load_splits(data, ("train",), cfg.features, log), load_splits(data, ("val",), cfg.features, log)
     feature_build_s = time.time() - t_feat
-    if cfg.variant == "optimistic":
+    if cfg.variant is Variant.OPTIMISTIC:
         tr, va = tr.select_rows(tr.expert_logged), va.select_rows(va.expert_logged)
-    pps = 1 if cfg.variant == "optimistic" else cfg.plans_per_scene
+    pps = 1 if cfg.variant is Variant.OPTIMISTIC else cfg.plans_per_scene
     sampler = GroupSampler(tr, cfg.scenes_per_batch, pps, cfg.seed)
     model = build_model(cfg)
     pretrain = pretrain_forecaster(model, tr, va, cfg, out, start + cfg.max_minutes * 60, log)
@@ -251,9 +245,10 @@ def train(data: str | Path, out: str | Path, cfg: TrainConfig, quiet: bool = Fal
                "train_minutes": round((time.time() - start) / 60, 2), "feature_build_s": round(feature_build_s, 1),
                "feature_fraction_of_step": round(feat_s / max(batch_s, 1e-9), 4), "best_val_loss": best,
                "pretrain": pretrain, "history": history}
-    if (out / "model.safetensors").exists():
-        from .calibrate import calibrate
-
-        summary["calibration"] = calibrate(out, str(data))
-    (out / "metrics.json").write_text(json.dumps(summary, indent=1))
+    if (out / "model.safetensors").exists():   # the best checkpoint, calibrated on the validation rows trained against
+        best, _ = load_checkpoint(out, build_model)
+        calibration = fit_on_split(best.eval(), va, cfg.features.occ_size)
+        save_calibration(out, calibration)
+        summary["calibration"] = calibration.to_dict()
+    atomic_write_text(out / "metrics.json", json.dumps(summary, indent=1))
     return summary

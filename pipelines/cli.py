@@ -1,4 +1,4 @@
-"""The ``impartial`` command line. Every Makefile target calls it.
+"""The ``impartial`` command line: every tool is a subcommand and every Makefile target calls it.
 
 Bad input never shows a traceback: the error names the file, the field and the
 reason on one line and the exit code is 2.
@@ -10,6 +10,7 @@ import json
 import sys
 from pathlib import Path
 
+from critic.config import Variant
 from schemas import InputError
 
 EXIT_BAD_INPUT = 2
@@ -79,7 +80,7 @@ def cmd_ingest(args) -> int:
 
 def cmd_render(args) -> int:
     """Synthesise counterfactuals for one scenario and draw one of them."""
-    from synth.config import preset
+    from pipelines.presets import preset
     from synth.engine import synthesize_scenario
     from synth.render import animate_sample, render_sample
 
@@ -87,7 +88,7 @@ def cmd_render(args) -> int:
     if not 0 <= args.index < len(scenarios):
         raise InputError(f"--index {args.index} out of range: {len(scenarios)} scenario(s)", path=str(args.path))
     scn = scenarios[args.index]
-    table, _ = synthesize_scenario(scn, preset(args.preset), seed=args.seed)
+    table, _ = synthesize_scenario(scn, preset(args.preset).pipeline.synth, seed=args.seed)
     rows = table.to_pylist()
     if args.outcome:
         rows = [r for r in rows if r["outcome"] == args.outcome.upper()]
@@ -105,10 +106,10 @@ def cmd_render(args) -> int:
 
 
 def cmd_synth(args) -> int:
-    from pipelines.config import preset
+    from pipelines.presets import preset
     from pipelines.run import run_synth
 
-    cfg = preset(args.preset)
+    cfg = preset(args.preset).pipeline
     if args.seed is not None:
         import dataclasses
 
@@ -143,10 +144,10 @@ def cmd_validate(args) -> int:
 
 
 def cmd_train_critic(args) -> int:
-    from critic.config import preset
     from critic.train import train
+    from pipelines.presets import preset
 
-    cfg = preset(args.preset, args.variant)
+    cfg = preset(args.preset).training(args.variant)
     if args.max_minutes is not None:
         import dataclasses
 
@@ -159,36 +160,12 @@ def cmd_train_critic(args) -> int:
 
 
 def cmd_benchmark(args) -> int:
-    from pathlib import Path
+    from benchmark.leaderboard import write_benchmark
 
-    from benchmark.constant_velocity import ConstantVelocityModel
-    import pyarrow.parquet as pq
-
-    from benchmark.by_family import family_leaderboard, family_markdown
-    from benchmark.evaluate import run_benchmark, slice_leaderboards
-    from benchmark.models import CriticModel, OracleModel
-    from benchmark.report import html_table, markdown, write_csv, write_html
-
-    models = [CriticModel(name, ckpt) for name, ckpt in _named_checkpoints(args.critic).items()]
-    models += [ConstantVelocityModel(), OracleModel()]
     out = Path(args.out)
     splits = ("train", "val", "test") if args.splits == "all" else tuple(args.splits.split(","))
-    rows, bench, preds = run_benchmark(args.data, models, out, log=(lambda *a: None) if args.quiet else print,
-                                       splits=splits)
-    md = markdown(rows, f"Risk Foreseeing Benchmark: {args.data} ({'+'.join(splits)})")
-    table = pq.read_table(out / "predictions.parquet")
-    slices = slice_leaderboards(table)
-    for name, srows in slices.items():
-        md += "\n" + markdown(srows, f"Slice: {name}")
-    fam_rows = family_leaderboard(table)
-    fam_md = family_markdown(fam_rows)
-    md += "\n" + fam_md
-    (out / "leaderboard.md").write_text(md)
-    write_csv(rows, out / "leaderboard.csv")
-    write_csv(fam_rows, out / "leaderboard_families.csv")
-    if slices:
-        write_csv([{"slice": k, **r} for k, srows in slices.items() for r in srows], out / "leaderboard_slices.csv")
-    write_html(rows, preds, bench, out / "report.html", extra_sections=[html_table(fam_md)])
+    md = write_benchmark(args.data, _named_checkpoints(args.critic), out, splits,
+                         log=(lambda *a: None) if args.quiet else print)
     print(md)
     print(f"wrote {out}/leaderboard.md, leaderboard.csv, leaderboard_families.csv, report.html, predictions.parquet")
     return 0
@@ -206,12 +183,11 @@ def _named_checkpoints(specs: list[str]) -> dict[str, str]:
 
 def cmd_refine(args) -> int:
     import dataclasses
-    from pathlib import Path
 
-    from critic.rl.config import preset
-    from critic.rl.refine import refine
+    from benchmark.refine import refine
+    from pipelines.presets import preset
 
-    cfg = preset(args.preset)
+    cfg = preset(args.preset).refine
     if args.train_anchors:
         cfg = dataclasses.replace(cfg, train_anchors=args.train_anchors)
     if args.eval_anchors:
@@ -221,6 +197,20 @@ def cmd_refine(args) -> int:
     print(f"refine: {res['test_episodes']} held-out episodes in {res['seconds']:.0f} s; "
           f"wrote {args.out}/closed_loop.md, closed_loop.csv, closed_loop.png, refine.json")
     return 0
+
+
+def _preset_name(name: str) -> str:
+    """A preset name checked against the one preset table (imported only when the option is given)."""
+    from pipelines.presets import PRESETS
+
+    if name not in PRESETS:
+        raise argparse.ArgumentTypeError(f"unknown preset {name!r} (choose from {', '.join(PRESETS)})")
+    return name
+
+
+#: the --preset option of every command that runs a stage (see pipelines.presets)
+PRESET_ARG = {"default": "default", "type": _preset_name, "metavar": "NAME",
+              "help": "named configuration from pipelines.presets: default, demo or debug (default: default)"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -251,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--sample", type=int, default=0, help="which matching counterfactual (default 0)")
     sp.add_argument("--outcome", choices=["SAFE", "NEAR_MISS", "COLLISION", "OFFROAD"], help="only this outcome")
     sp.add_argument("--family", help="only this perturbation family")
-    sp.add_argument("--preset", default="default", choices=["default", "demo", "debug"])
+    sp.add_argument("--preset", **PRESET_ARG)
     sp.add_argument("--png", default="outputs/render/counterfactual.png", help="PNG to write")
     sp.add_argument("--gif", help="also write an animated GIF here")
     sp.set_defaults(func=cmd_render)
@@ -259,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("synth", help="counterfactual synthesis with Dask into validated Parquet (resumable)")
     sp.add_argument("--source", default="procedural", help="'procedural' (default) or a file / folder of logs")
     sp.add_argument("--out", default="outputs/synth", help="dataset folder (default outputs/synth)")
-    sp.add_argument("--preset", default="default", choices=["default", "demo", "debug"])
+    sp.add_argument("--preset", **PRESET_ARG)
     sp.add_argument("--scheduler", help="address of an existing dask.distributed scheduler (tcp://host:port)")
     sp.add_argument("--workers", type=int, help="local worker processes (default: every core; 1 = in-process)")
     sp.add_argument("--seed", type=int, help="override the preset's seed")
@@ -273,8 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--data", default="outputs/synth",
                     help="dataset folder written by impartial synth (several: comma-separated)")
     sp.add_argument("--out", required=True, help="checkpoint folder (model.safetensors, config.json, logs)")
-    sp.add_argument("--variant", default="impartial", choices=["impartial", "optimistic", "no-contrastive"])
-    sp.add_argument("--preset", default="default", choices=["default", "demo", "debug"])
+    sp.add_argument("--variant", default="impartial", choices=[v.value for v in Variant])
+    sp.add_argument("--preset", **PRESET_ARG)
     sp.add_argument("--max-minutes", type=float, help="override the preset's wall-time budget")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     sp.set_defaults(func=cmd_train_critic)
@@ -292,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--data", default="outputs/synth", help="dataset folder (train split refines, test split evaluates)")
     sp.add_argument("--critic", action="append", default=[], help="NAME=CHECKPOINT_DIR (repeatable)")
     sp.add_argument("--out", default="outputs/refine", help="output folder")
-    sp.add_argument("--preset", default="default", choices=["default", "demo", "debug"])
+    sp.add_argument("--preset", **PRESET_ARG)
     sp.add_argument("--train-anchors", type=int, help="override the preset's number of training anchors")
     sp.add_argument("--eval-anchors", type=int, help="override the preset's number of held-out anchors")
     sp.add_argument("--quiet", action="store_true")
@@ -302,7 +292,46 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("dir", help="dataset folder written by impartial synth")
     sp.add_argument("--docs", help="write Great Expectations Data Docs (HTML) under this folder")
     sp.set_defaults(func=cmd_validate)
+    _tool_parsers(sub)
     return p
+
+
+def _tool_parsers(sub) -> None:
+    """The tool subcommands (handlers in :mod:`pipelines.commands_tools`)."""
+    from pipelines import commands_tools as tools
+
+    sp = sub.add_parser("recompute", help="re-derive every leaderboard number from predictions.parquet alone; "
+                                          "exit 1 on any mismatch")
+    sp.add_argument("dir", nargs="?", type=Path, default=Path("outputs/benchmark"),
+                    help="benchmark output folder (default outputs/benchmark)")
+    sp.set_defaults(func=tools.cmd_recompute)
+
+    sp = sub.add_parser("by-family", help="print collision and off-road AUROC by perturbation family")
+    sp.add_argument("bench_out", type=Path, help="benchmark output folder (predictions.parquet)")
+    sp.add_argument("data", nargs="?", help="synthesised dataset folder, for predictions without a family column")
+    sp.add_argument("--without", action="append", default=None, metavar="FAMILY",
+                    help="the families left out of the 'all but' group (repeatable; default: the hidden-cause ones)")
+    sp.set_defaults(func=tools.cmd_by_family)
+
+    sp = sub.add_parser("ceiling", help="Monte Carlo upper bound on the collision AUROC of any history-only critic "
+                                        "(procedural data)")
+    sp.add_argument("data", type=Path, help="dataset folder written by impartial synth from procedural scenes")
+    sp.add_argument("--bench", type=Path, help="a benchmark output folder: also print each model's AUROC on these rows")
+    sp.add_argument("--forks", type=int, default=16, help="re-simulations per anchor (default 16)")
+    sp.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    sp.add_argument("--limit", type=int, default=0, help="only the first N (scenario, anchor) pairs (0 = all)")
+    sp.add_argument("--drivers", action="store_true",
+                    help="also redraw every driver's parameters at the anchor: a pessimistic estimate, since the "
+                         "history reveals some of them (the default knows them all: an upper bound)")
+    sp.set_defaults(func=tools.cmd_ceiling)
+
+    sp = sub.add_parser("calibrate", help="re-fit a checkpoint's hazard calibration on a dataset's validation split")
+    sp.add_argument("checkpoint", help="checkpoint folder written by impartial train-critic")
+    sp.add_argument("data", help="dataset folder (its val split is used)")
+    sp.set_defaults(func=tools.cmd_calibrate)
+
+    sp = sub.add_parser("schema-doc", help="print the column reference of the on-disk tables (markdown, as in the README)")
+    sp.set_defaults(func=tools.cmd_schema_doc)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""Pipeline configuration (frozen dataclass, named presets)."""
+"""Pipeline configuration (a frozen dataclass; the named presets are in :mod:`pipelines.presets`)."""
 from __future__ import annotations
 
 import dataclasses
@@ -30,21 +30,6 @@ class PipelineConfig:
     """Synthesis settings (horizon, limits, thresholds, curriculum)."""
     procedural: ProceduralConfig = ProceduralConfig()
     """Procedural generator settings (its seed is overridden by ``seed``)."""
-
-
-def preset(name: str) -> PipelineConfig:
-    """``default`` (about 240k rows from 1000 scenes), ``demo`` (small), ``debug`` (tiny, for tests)."""
-    if name == "default":
-        return PipelineConfig()
-    if name == "demo":
-        return PipelineConfig(procedural_scenarios=80, scenarios_per_shard=10,
-                              synth=SynthConfig(anchors_per_scenario=3, curriculum=CurriculumConfig(samples_per_anchor=30),
-                                                variants=VariantConfig(per_scenario=1)))
-    if name == "debug":
-        return PipelineConfig(procedural_scenarios=6, scenarios_per_shard=2,
-                              synth=SynthConfig(anchors_per_scenario=1, variants=VariantConfig(per_scenario=1),
-                                                curriculum=CurriculumConfig(samples_per_anchor=10, candidates_factor=2)))
-    raise ValueError(f"preset: unknown {name!r} (default, demo, debug)")
 
 
 def to_dict(cfg) -> dict:

@@ -1,41 +1,31 @@
 """Atomic Parquet writes: temp file, read back and check, then rename into place."""
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from schemas import InputError, check_schema
+from schemas.atomic import atomic_write
 
 
 def write_parquet_atomic(table: pa.Table, path: str | Path, schema: pa.Schema, validate=None) -> Path:
     """Write ``table`` to ``path`` so that a crash never leaves a half-written file there.
 
-    The table is written to a hidden temp file in the same directory, read back and
-    checked against ``schema`` (and ``validate(table)`` when given, which raises on
-    failure), fsynced, then renamed over ``path``.
+    The table is written to a hidden temp file in the same directory (``.<name>.<8 hex>.tmp``),
+    read back and checked against ``schema`` (and ``validate(table)`` when given, which raises
+    on failure), fsynced, then renamed over ``path`` (:func:`schemas.atomic.atomic_write`).
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        pq.write_table(table.cast(schema), tmp, compression="zstd")
+    def check(tmp: Path) -> None:
         back = pq.read_table(tmp)
         check_schema(back, schema, str(tmp))
         if back.num_rows != table.num_rows:
             raise InputError(f"read back {back.num_rows} rows, wrote {table.num_rows}", path=str(tmp))
         if validate is not None:
             validate(back)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+
+    return atomic_write(path, lambda tmp: pq.write_table(table.cast(schema), tmp, compression="zstd"), check)
 
 
 def read_parquet_checked(path: str | Path, schema: pa.Schema) -> pa.Table:

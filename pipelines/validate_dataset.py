@@ -9,52 +9,51 @@ builds its Data Docs (HTML).
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pyarrow as pa
 
 from schemas import MAP_FEATURES_SCHEMA, SCENARIOS_SCHEMA, InputError, counterfactuals_schema
+from schemas.dataset import KINDS, Dataset
 
 from .io import read_parquet_checked
 from .validation import check_counterfactual_rules, to_frame, validate_table
 from .worker import sha256
 
 
-def _schema_for(rel: str, plan_steps: int) -> tuple[pa.Schema, str]:
-    if rel.startswith("scenarios/"):
-        return SCENARIOS_SCHEMA, "scenarios"
-    if rel.startswith("map_features/"):
-        return MAP_FEATURES_SCHEMA, "map_features"
-    return counterfactuals_schema(plan_steps), "counterfactuals"
+def _schema_for(kind: str, plan_steps: int) -> pa.Schema:
+    if kind == "scenarios":
+        return SCENARIOS_SCHEMA
+    if kind == "map_features":
+        return MAP_FEATURES_SCHEMA
+    return counterfactuals_schema(plan_steps)
 
 
 def validate_dataset(folder: str | Path, docs: str | None = None) -> dict:
     folder = Path(folder)
     lines, problems = [], 0
-    man_path = folder / "_manifest.json"
-    if not man_path.exists():
-        return {"ok": False, "problems": 1, "lines": [f"{man_path}: missing (not a dataset written by impartial synth)"]}
-    manifest = json.loads(man_path.read_text())
-    plan_steps = manifest["config"]["synth"]["horizon_steps"] + 1
-    listed, sample_ids, split_of_scenario = set(), set(), {}
+    try:
+        ds = Dataset(folder)
+    except InputError as err:   # a missing or malformed manifest
+        return {"ok": False, "problems": 1, "lines": [str(err)]}
+    listed = {p.rel: p for p in ds.partitions}
+    sample_ids, split_of_scenario = set(), {}
     to_docs = []
-    for shard in manifest["shards"]:
+    for shard in ds.manifest["shards"]:   # the manifest's order, so the report reads shard by shard
         if shard["status"] != "ok":
             lines.append(f"shard {shard['shard']} ({shard['input']}): {shard['status']}: {shard.get('error')}")
             continue
-        for rel, meta in shard["files"].items():
-            listed.add(rel)
-            path = folder / rel
-            schema, suite = _schema_for(rel, plan_steps)
+        for rel in shard["files"]:
+            part, path = listed[rel], folder / rel
+            schema, suite = _schema_for(part.kind, ds.plan_states), part.kind
             try:
                 if not path.exists():
                     raise InputError("partition is missing", path=str(path))
-                if sha256(path) != meta["sha256"]:
+                if sha256(path) != part.sha256:
                     raise InputError("corrupted: sha256 differs from the one recorded at publication", path=str(path))
                 table = read_parquet_checked(path, schema)
-                if table.num_rows != meta["rows"]:
-                    raise InputError(f"{table.num_rows} rows, manifest says {meta['rows']}", path=str(path))
+                if table.num_rows != part.rows:
+                    raise InputError(f"{table.num_rows} rows, manifest says {part.rows}", path=str(path))
                 rep = validate_table(suite, table)
                 if not rep.success:
                     raise InputError(rep.summary(), path=str(path))
@@ -74,7 +73,7 @@ def validate_dataset(folder: str | Path, docs: str | None = None) -> dict:
             except InputError as err:
                 problems += 1
                 lines.append(f"FAIL {err}")
-    for kind in ("scenarios", "map_features", "counterfactuals"):
+    for kind in KINDS:
         for p in sorted((folder / kind).rglob("*.parquet")) if (folder / kind).exists() else []:
             rel = str(p.relative_to(folder))
             if rel not in listed:

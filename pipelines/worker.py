@@ -11,15 +11,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import time
-import uuid
 from pathlib import Path
 
 import pyarrow as pa
 
 from schemas import (MAP_FEATURES_SCHEMA, SCENARIOS_SCHEMA, InputError, counterfactuals_schema,
                      scenario_to_tables)
+from schemas.atomic import atomic_write_text
 from synth.engine import SynthStats, synthesize_with_variants
 from synth.sources import ProceduralSource, registry
 
@@ -38,12 +37,8 @@ def sha256(path: Path) -> str:
 
 
 def write_json_atomic(obj: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True, default=str))
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    """``obj`` as indented, key-sorted JSON (ASCII) at ``path``, atomically."""
+    atomic_write_text(path, json.dumps(obj, indent=1, sort_keys=True, default=str))
 
 
 def _scenarios(spec: ShardSpec, cfg: PipelineConfig, options: dict):

@@ -3,6 +3,7 @@ from .enums import DrivableAreaSource, LineType, MapFeatureType, ObjectType, Out
 from .errors import InputError
 from .map_layer import MapLayer
 from .scenario import CANONICAL_DT, Scenario, wrap_angle
+from .tracks import Tracks
 from .tables import (
     MAP_FEATURES_SCHEMA,
     SCENARIOS_SCHEMA,
@@ -11,9 +12,10 @@ from .tables import (
     counterfactuals_schema,
 )
 from .convert import scenario_to_tables, tables_to_scenarios
+from .dataset import Dataset, Partition  # noqa: F401  (the dataset reader: schemas/dataset.py)
 
 __all__ = [
     "CANONICAL_DT", "DrivableAreaSource", "InputError", "LineType", "MAP_FEATURES_SCHEMA", "MapFeatureType",
     "MapLayer", "ObjectType", "Outcome", "SCENARIOS_SCHEMA", "SCHEMA_VERSION", "Scenario", "check_schema",
-    "counterfactuals_schema", "scenario_to_tables", "tables_to_scenarios", "wrap_angle",
+    "counterfactuals_schema", "scenario_to_tables", "tables_to_scenarios", "Tracks", "wrap_angle",
 ]

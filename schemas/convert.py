@@ -14,8 +14,9 @@ import shapely
 from .enums import DrivableAreaSource, LineType, MapFeatureType, ObjectType
 from .errors import InputError
 from .map_layer import MapLayer
-from .scenario import TRACK_FIELDS, Scenario
+from .scenario import Scenario
 from .tables import MAP_FEATURES_SCHEMA, SCENARIOS_SCHEMA, check_schema
+from .tracks import TRACK_FIELDS
 
 _OBJ_NAMES = np.array([t.name for t in ObjectType])
 

@@ -54,7 +54,8 @@ class DrivableAreaSource(_NamedEnum):
     """Where a scenario's drivable area came from.
 
     EXPLICIT: the source ships road edges / drivable-area polygons.
-    DERIVED: built from lane polygons plus buffered centerlines (design section 4).
+    DERIVED: built from lane polygons plus buffered centerlines
+    (``synth.sources.common.derive_drivable_area``).
     """
 
     EXPLICIT = 0

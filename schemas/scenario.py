@@ -1,10 +1,10 @@
 """Scenario: the canonical in-memory container for one logged driving scene.
 
-Tracks are arrays shaped ``[A, T]`` (agents x frames) at a fixed rate ``dt``
-(canonical 0.1 s). Positions are float64 metres in the scenario frame; headings are
-radians in [-pi, pi), counter-clockwise from +x; velocities m/s in the same frame;
-box ``length``/``width`` in metres. Entries where ``valid`` is False are NaN: a
-missing agent is never 0 or -1.
+A scenario is a :class:`~schemas.tracks.Tracks` block ``[A, T]`` (agents x frames) at a
+fixed rate ``dt`` (canonical 0.1 s) plus ids, metadata and the map. Positions are float64
+metres in the scenario frame; headings are radians in [-pi, pi), counter-clockwise from +x;
+velocities m/s in the same frame; box ``length``/``width`` in metres. Entries where
+``valid`` is False are NaN: a missing agent is never 0 or -1.
 """
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import numpy as np
 from .enums import ObjectType
 from .errors import InputError
 from .map_layer import MapLayer
+from .tracks import BOX_FIELDS, TRACK_FIELDS, Tracks, check_object_types, check_track_field
 
-TRACK_FIELDS = ("x", "y", "heading", "vx", "vy", "length", "width")
 CANONICAL_DT = 0.1
 
 
@@ -26,10 +26,11 @@ def wrap_angle(a: np.ndarray) -> np.ndarray:
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class Scenario:
-    """One scene.
+class Scenario(Tracks):
+    """One scene: its :class:`Tracks` ``[A, T]`` and what they belong to (construct with keywords).
 
-    Attributes:
+    Attributes (besides the tracks, which here are read-only float64 ``[A, T]`` arrays, NaN where
+    not ``valid``, finite where valid, with box sizes > 0 where valid, headings wrapped to [-pi, pi)):
       scenario_id: unique id (stable across runs; splits hash it).
       source: dataset name (``procedural``, ``nuscenes``, ``av2``, ``nuplan``, ...).
       map_name: city / map name, free text.
@@ -37,11 +38,6 @@ class Scenario:
       track_id: ``(A,)`` unique string ids.
       object_type: ``(A,)`` int8 :class:`ObjectType` values.
       size_imputed: ``(A,)`` bool, True where box sizes were imputed per type.
-      x, y: ``[A, T]`` float64 m, box centre in the scenario frame.
-      heading: ``[A, T]`` float64 rad, box yaw.
-      vx, vy: ``[A, T]`` float64 m/s.
-      length, width: ``[A, T]`` float64 m (> 0 where valid).
-      valid: ``[A, T]`` bool.
       ego_index: row of the ego (a VEHICLE with at least 2 valid frames).
       map: the :class:`MapLayer`.
     """
@@ -51,16 +47,7 @@ class Scenario:
     map_name: str
     dt: float
     track_id: tuple[str, ...]
-    object_type: np.ndarray
     size_imputed: np.ndarray
-    x: np.ndarray
-    y: np.ndarray
-    heading: np.ndarray
-    vx: np.ndarray
-    vy: np.ndarray
-    length: np.ndarray
-    width: np.ndarray
-    valid: np.ndarray
     ego_index: int
     map: MapLayer
 
@@ -82,8 +69,7 @@ class Scenario:
             raise InputError("track ids are not unique", field="track_id")
         set_("track_id", tid)
         otype = np.array(self.object_type, dtype=np.int8).reshape(-1)
-        if otype.shape != (shape[0],) or not np.isin(otype, [int(t) for t in ObjectType]).all():
-            raise InputError("must be (A,) ObjectType values", field="object_type")
+        check_object_types(otype, shape[0])
         imputed = np.array(self.size_imputed, dtype=bool).reshape(-1)
         if imputed.shape != (shape[0],):
             raise InputError(f"must have shape ({shape[0]},)", field="size_imputed")
@@ -92,18 +78,7 @@ class Scenario:
             set_(name, arr)
         for name in TRACK_FIELDS:
             arr = np.array(getattr(self, name), dtype=np.float64)
-            if arr.shape != shape:
-                raise InputError(f"must have shape {shape}, got {arr.shape}", field=name)
-            bad = valid & ~np.isfinite(arr)
-            if bad.any():
-                a, t = np.argwhere(bad)[0]
-                raise InputError(
-                    f"non-finite value at valid frame {t} of track {tid[a]!r} ({int(bad.sum())} such entries)",
-                    field=name,
-                )
-            if name in ("length", "width") and (arr[valid] <= 0).any():
-                a, t = np.argwhere(valid & (arr <= 0))[0]
-                raise InputError(f"must be > 0, track {tid[a]!r} frame {t} has {arr[a, t]}", field=name)
+            check_track_field(name, arr, valid, label=lambda a: repr(tid[a]), positive=name in BOX_FIELDS)
             arr[~valid] = np.nan
             if name == "heading":
                 arr = wrap_angle(arr)
@@ -123,12 +98,9 @@ class Scenario:
 
     # ----------------------------------------------------------------- accessors
     @property
-    def num_agents(self) -> int:
-        return self.valid.shape[0]
-
-    @property
-    def num_frames(self) -> int:
-        return self.valid.shape[1]
+    def tracks(self) -> Tracks:
+        """The scenario's track block alone (the same read-only arrays)."""
+        return Tracks(**self.arrays(), object_type=self.object_type)
 
     @property
     def duration_s(self) -> float:

@@ -1,7 +1,7 @@
 """Arrow schemas of the three on-disk tables, declared column by column.
 
 Each column carries its unit and frame; the README's column reference is generated
-from these declarations (``python -m schemas.tables``). Every schema carries
+from these declarations (``impartial schema-doc``). Every schema carries
 ``schema_version`` and ``table`` in its metadata. Readers check both.
 """
 from __future__ import annotations
@@ -153,7 +153,3 @@ def markdown_reference() -> str:
         out += [f"| `{c.name}` | `{c.type}` | {'yes' if c.nullable else 'no'} | {c.doc} |" for c in cols]
         out.append("")
     return "\n".join(out)
-
-
-if __name__ == "__main__":
-    print(markdown_reference())

@@ -1,7 +1,12 @@
-"""Configuration of counterfactual synthesis: limits, thresholds, curriculum (frozen dataclasses)."""
+"""Configuration of counterfactual synthesis and the pseudo-simulator: limits, thresholds, curriculum,
+:class:`SimConfig` (frozen dataclasses)."""
 from __future__ import annotations
 
 import dataclasses
+
+from schemas import CANONICAL_DT
+
+import numpy as np
 
 G = 9.81
 
@@ -59,6 +64,62 @@ class LabelThresholds:
     """Sub-steps per frame for off-road checks (2 -> 20 Hz)."""
     ttc_min_closing_mps: float = 0.5
     """Closing speeds below this (m/s) do not define a time to collision."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SimConfig:
+    """Vector-space pseudo-simulation (ego: kinematic bicycle + PID; agents: log or perturbed)."""
+
+    dt: float = CANONICAL_DT
+    """Recorded step (s); the labeller refines every step at 100 Hz, so no contact is missed."""
+    substeps: int = 5
+    """Bicycle integration sub-steps per recorded step (0.02 s)."""
+    horizon_steps: int = 80
+    """Episode length in recorded steps (8 s)."""
+    replan_steps: int = 5
+    """The policy picks a new target speed every this many steps (0.5 s)."""
+    reward_steps: int = 20
+    """Steps (2 s) over which one target-speed decision's progress, distance and lane terms are
+    computed, on the plan ``decision_value`` names (the held speed under ``fallback``)."""
+    decision_value: str = "policy"
+    """What one target-speed decision is judged on (refinement is a one-step policy improvement
+    of the imitation policy). ``policy``: the speed for one replanning interval, then the
+    imitation policy in closed loop (the pseudo-simulation's agents act meanwhile), so a speed is
+    judged by what actually follows it. ``hold``: the speed held throughout, which penalises
+    any speed that would be unsafe if a lead braked and the ego never reacted. ``fallback``:
+    progress on the held speed, safety on holding it one interval and then braking to a stop
+    (the responsibility-sensitive-safety idea)."""
+    safety_steps: int = 40
+    """Steps (4 s) over which collision / off-road terms count under ``policy`` and ``fallback``
+    (enough to stop from 20 m/s after a 0.5 s hold); ``hold`` uses ``reward_steps``."""
+    limits: VehicleLimits = VehicleLimits(max_accel=3.0, max_decel=8.0)
+    """The ego's bicycle and controller limits: ``wheelbase``, ``max_steer`` and ``max_steer_rate`` as in
+    synthesis; the controller commands at most ``max_accel`` 3 m/s^2 and ``max_decel`` 8 m/s^2 (a
+    driving policy's envelope, inside the physical limits synthesis checks); ``max_jerk`` (15 m/s^3) is the
+    acceleration rate limit when it brakes harder than ``comfort_decel`` (an emergency)."""
+    comfort_jerk: float = 4.0
+    """m/s^3, rate limit of the commanded acceleration in normal driving (NAVSIM's comfort bound is 4.13)."""
+    comfort_decel: float = 4.0
+    """m/s^2, braking demand above which the emergency jerk limit applies."""
+    speed_pid: tuple[float, float, float] = (1.2, 0.05, 0.0)
+    """Longitudinal PID gains (kp 1/s, ki 1/s^2, kd) on target minus current speed."""
+    lateral_pid: tuple[float, float, float] = (0.25, 0.01, 0.05)
+    """Lateral PID gains (rad/m, rad/(m s), rad s/m) on the signed cross-track error to the path."""
+    heading_gain: float = 1.0
+    """Steering per rad of heading error to the path tangent (the PID's feed-forward part)."""
+    target_speeds: tuple[float, ...] = tuple(float(v) for v in np.arange(0.0, 21.0, 1.0))
+    """Discrete target-speed action set (m/s)."""
+
+    def __post_init__(self):
+        if self.decision_value not in ("policy", "hold", "fallback"):
+            raise ValueError(f"SimConfig.decision_value: {self.decision_value!r} is not one of 'policy', 'hold', 'fallback'")
+        if min(self.replan_steps, self.reward_steps, self.safety_steps) < 1:
+            raise ValueError("SimConfig: replan_steps, reward_steps and safety_steps must be >= 1")
+
+    @property
+    def safety_horizon(self) -> int:
+        """Steps over which collision / off-road terms of one decision count."""
+        return self.reward_steps if self.decision_value == "hold" else self.safety_steps
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,11 +184,11 @@ class VariantConfig:
 
 @dataclasses.dataclass(frozen=True)
 class SynthConfig:
-    """Everything synthesis needs; ``preset(name)`` gives the named variants."""
+    """Everything synthesis needs (the named presets are in :mod:`pipelines.presets`)."""
 
     horizon_steps: int = 80
     """Plan length after the anchor, at 10 Hz (80 = 8 s); plans hold horizon_steps + 1 states."""
-    dt: float = 0.1
+    dt: float = CANONICAL_DT
     """Plan step (s)."""
     history_steps: int = 10
     """Frames of history required before an anchor (1 s)."""
@@ -137,14 +198,3 @@ class SynthConfig:
     labels: LabelThresholds = LabelThresholds()
     curriculum: CurriculumConfig = CurriculumConfig()
     variants: VariantConfig = VariantConfig()
-
-
-def preset(name: str) -> SynthConfig:
-    """Named presets: ``default``, ``debug`` (tiny), ``demo`` (small)."""
-    if name == "default":
-        return SynthConfig()
-    if name == "demo":
-        return SynthConfig(curriculum=CurriculumConfig(samples_per_anchor=30))
-    if name == "debug":
-        return SynthConfig(curriculum=CurriculumConfig(samples_per_anchor=12, candidates_factor=2))
-    raise ValueError(f"preset: unknown {name!r} (default, demo, debug)")

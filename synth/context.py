@@ -9,9 +9,9 @@ import shapely
 from schemas import LineType, ObjectType, Scenario
 
 from .config import SynthConfig
-from .kinematics import PATH_DS, path_normals, resample_path
-from .labels import AgentFutures, EgoPlans, inner_drivable
-from .physics import PlanStates, physics_summary
+from .kinematics import PATH_DS, Plans, path_normals, resample_path
+from .labels import AgentFutures, inner_drivable
+from .physics import PhysicsReport, check_physics
 
 MAP_RADIUS_M = 250.0
 
@@ -20,7 +20,8 @@ MAP_RADIUS_M = 250.0
 class AnchorContext:
     """One anchor of one scenario (scenario frame, m / s / rad).
 
-    ``logged``: the ego's logged plan ``[1, H + 1]``; ``path`` ``(M, 2)`` its future path
+    ``logged``: the ego's logged plan ``[1, H + 1]`` (no controls: accel, steer zero) and
+    ``ego_length`` x ``ego_width`` m its box at the anchor; ``path`` ``(M, 2)`` its future path
     resampled every 0.5 m and extended straight; ``agents``: every other track over the
     horizon; ``drivable``: prepared drivable area clipped around the ego;
     ``solid_lines``: SOLID / DOUBLE_SOLID lines nearby (or None).
@@ -29,7 +30,9 @@ class AnchorContext:
     scenario: Scenario
     anchor: int
     cfg: SynthConfig
-    logged: EgoPlans
+    logged: Plans
+    ego_length: float
+    ego_width: float
     anchor_state: np.ndarray  # (x, y, heading, speed)
     anchor_accel: float
     anchor_steer: float
@@ -64,14 +67,16 @@ class AnchorContext:
         d = (px - self.path[i, 0]) * n[:, 0] + (py - self.path[i, 1]) * n[:, 1]
         return i * PATH_DS, d
 
-    def physics(self, states: PlanStates) -> dict:
-        return physics_summary(states, self.dt, self.cfg.limits, self.anchor_state)
+    def physics(self, plans: Plans) -> PhysicsReport:
+        """Every physics rule on ``plans`` ``[N, H + 1]`` from this anchor."""
+        return check_physics(plans, self.dt, self.cfg.limits, self.anchor_state)
 
 
-def logged_states(scn: Scenario, anchor: int, steps: int) -> PlanStates:
+def logged_states(scn: Scenario, anchor: int, steps: int) -> Plans:
+    """The ego's logged plan ``[1, steps + 1]`` from ``anchor`` (speed from the logged velocity; no controls)."""
     e, sl = scn.ego_index, slice(anchor, anchor + steps + 1)
     speed = np.hypot(scn.vx[e, sl], scn.vy[e, sl])
-    return PlanStates(scn.x[e, sl][None], scn.y[e, sl][None], scn.heading[e, sl][None], speed[None])
+    return Plans.from_states(scn.x[e, sl][None], scn.y[e, sl][None], scn.heading[e, sl][None], speed[None])
 
 
 def candidate_anchors(scn: Scenario, cfg: SynthConfig) -> list[int]:
@@ -94,19 +99,18 @@ def build_context(scn: Scenario, anchor: int, cfg: SynthConfig) -> AnchorContext
     yaw = float(np.angle(np.exp(1j * (scn.heading[e, anchor] - scn.heading[e, anchor - 1]))) / dt)
     steer0 = float(np.arctan(cfg.limits.wheelbase * yaw / max(sp[anchor], 1.0)))
     length, width = float(scn.length[e, anchor]), float(scn.width[e, anchor])
-    logged = EgoPlans(st.x, st.y, st.heading, st.speed, length, width)
     path = resample_path(np.column_stack([st.x[0], st.y[0]]), float(st.heading[0, 0]))
     others = np.array([i for i in range(scn.num_agents) if i != e], dtype=int)
     agents = AgentFutures(*(getattr(scn, k)[others, sl][None] for k in ("x", "y", "heading", "vx", "vy", "length",
                                                                          "width", "valid")),
-                          type=scn.object_type[others])
+                          object_type=scn.object_type[others])
     # keep agents that come within reach of the ego during the horizon
     reach = np.hypot(np.nan_to_num(agents.x[0] - anchor_state[0], nan=1e9),
                      np.nan_to_num(agents.y[0] - anchor_state[1], nan=1e9)).min(axis=1)
     keep = reach < MAP_RADIUS_M
     # invalid entries become 0 (masks carry validity), so the labeller needs no NaN handling
     agents = AgentFutures(*(np.nan_to_num(getattr(agents, f.name)[:, keep]) for f in dataclasses.fields(AgentFutures)[:-1]),
-                          type=agents.type[keep])
+                          object_type=agents.object_type[keep])
     region = shapely.box(*(np.r_[np.minimum(path[:400].min(0), anchor_state[:2]) - MAP_RADIUS_M / 2,
                                  np.maximum(path[:400].max(0), anchor_state[:2]) + MAP_RADIUS_M / 2]))
     drivable = shapely.intersection(scn.map.drivable_area, region)
@@ -117,7 +121,8 @@ def build_context(scn: Scenario, anchor: int, cfg: SynthConfig) -> AnchorContext
         solid_lines = shapely.intersection(shapely.multilinestrings([shapely.linestrings(p) for p in solid]), region)
         shapely.prepare(solid_lines)
     return AnchorContext(
-        scenario=scn, anchor=anchor, cfg=cfg, logged=logged, anchor_state=anchor_state, anchor_accel=a0,
+        scenario=scn, anchor=anchor, cfg=cfg, logged=st, ego_length=length, ego_width=width,
+        anchor_state=anchor_state, anchor_accel=a0,
         anchor_steer=steer0, path=path, path_normals=path_normals(path), agents=agents,
         agent_ids=tuple(np.array(scn.track_id, dtype=object)[others][keep]), drivable=drivable,
         drivable_inner=inner_drivable(drivable, length, width, dt),

@@ -17,8 +17,8 @@ from .context import AnchorContext
 from .families import Candidates, families
 from .families.base import roll_batch
 from .kinematics import Plans
-from .labels import label_plans
-from .physics import PlanStates
+from .labels import Labels, label_plans
+from .physics import PhysicsReport
 
 #: share of the candidate budget given to each family
 FAMILY_SHARES = {
@@ -49,8 +49,8 @@ class Labelled:
     """Candidates of one family with their labels and physics summary (arrays over candidates)."""
 
     cands: Candidates
-    labels: dict
-    physics: dict
+    labels: Labels
+    physics: PhysicsReport
 
 
 def generate(ctx: AnchorContext, rng: np.random.Generator, budget: int,
@@ -76,23 +76,19 @@ def generate(ctx: AnchorContext, rng: np.random.Generator, budget: int,
         if not group:
             continue
         p = Plans.concat([c.plans for c in group])
-        phys = ctx.physics(PlanStates(p.x, p.y, p.heading, p.speed))
-        for rule, ok in phys["rule_ok"].items():
+        phys = ctx.physics(p)
+        for rule, ok in phys.rule_ok.items():
             if (~ok).any():
                 rejected[rule] = rejected.get(rule, 0) + int((~ok).sum())
-        ego = dataclasses.replace(ctx.logged, x=p.x, y=p.y, heading=p.heading, speed=p.speed)
         agents = group[0].agents if group[0].agents is not None else ctx.agents
-        labels = label_plans(ego, agents, ctx.drivable, ctx.solid_lines, ctx.dt, ctx.cfg.labels, ctx.drivable_inner)
+        labels = label_plans(p, agents, ctx.drivable, ctx.solid_lines, ctx.dt, ctx.cfg.labels, ctx.drivable_inner,
+                             length=ctx.ego_length, width=ctx.ego_width)
         start = 0
         for c in group:
             sl = slice(start, start + len(c))
             start += len(c)
-            out.append(Labelled(c, _cut(labels, sl), _cut(phys, sl)))
+            out.append(Labelled(c, labels.take(sl), phys.take(sl)))
     return out, rejected
-
-
-def _cut(d: dict, sl: slice) -> dict:
-    return {k: (_cut(v, sl) if isinstance(v, dict) else v[sl]) for k, v in d.items()}
 
 
 def select(pool: list[Labelled], targets: dict[str, float], k: int, rng: np.random.Generator) -> list[tuple[int, int]]:
@@ -100,19 +96,19 @@ def select(pool: list[Labelled], targets: dict[str, float], k: int, rng: np.rand
     chosen: list[tuple[int, int]] = []
     avail: dict[str, dict[str, list]] = {}
     for b, lab in enumerate(pool):
-        ok = lab.physics["physics_ok"]
+        ok = lab.physics.passed
         if lab.cands.family == "logged":
             if ok[0]:
                 chosen.append((b, 0))
             continue
         for i in np.flatnonzero(ok):
-            avail.setdefault(lab.labels["outcome"][i], {}).setdefault(lab.cands.family, []).append((b, int(i)))
+            avail.setdefault(lab.labels.outcome[i], {}).setdefault(lab.cands.family, []).append((b, int(i)))
     for fam_lists in avail.values():
         for lst in fam_lists.values():
             rng.shuffle(lst)
     counts = {o: 0 for o in targets}
     if chosen:
-        o = pool[chosen[0][0]].labels["outcome"][0]
+        o = pool[chosen[0][0]].labels.outcome[0]
         counts[o] = counts.get(o, 0) + 1
 
     def take(outcome: str) -> bool:

@@ -21,7 +21,7 @@ from schemas.splits import VARIANT_MARK, is_variant, split_of
 from .config import SynthConfig
 from .context import build_context, candidate_anchors, logged_states
 from .curriculum import FAMILY_SHARES, VARIANT_FAMILY_SHARES, generate, select
-from .physics import physics_summary
+from .physics import check_physics
 from .variants import scene_variants
 
 
@@ -63,7 +63,7 @@ def choose_anchors(scn: Scenario, cfg: SynthConfig, stats: SynthStats) -> list[i
     for a in cands:
         st = logged_states(scn, a, cfg.horizon_steps)
         anchor = np.array([st.x[0, 0], st.y[0, 0], st.heading[0, 0], st.speed[0, 0]])
-        if physics_summary(st, cfg.dt, cfg.limits, anchor)["physics_ok"][0]:
+        if check_physics(st, cfg.dt, cfg.limits, anchor).passed[0]:
             passing.append(a)
     if not passing:
         stats.skipped["logged_plan_fails_physics"] += 1
@@ -95,7 +95,7 @@ def synthesize_scenario(scn: Scenario, cfg: SynthConfig, seed: int = 0,
             stats.candidates[lab.cands.family] += len(lab.cands)
         for k, (b, i) in enumerate(select(pool, cur.targets(), cur.samples_per_anchor, rng)):
             _append_row(rows, ctx, pool[b], i, k, anchor_seed, split)
-            stats.outcomes[pool[b].labels["outcome"][i]] += 1
+            stats.outcomes[pool[b].labels.outcome[i]] += 1
             stats.families[pool[b].cands.family] += 1
             stats.samples += 1
     return pa.table(rows, schema=counterfactuals_schema(cfg.horizon_steps + 1)), stats
@@ -129,7 +129,7 @@ def _f(v) -> float | None:
 
 
 def _append_row(rows, ctx, lab, i, k, seed, split) -> None:
-    c, L, P = lab.cands, lab.labels, lab.physics
+    c, L, P = lab.cands, lab.labels, lab.physics.columns()
     p = c.plans
     pert = c.perturbed[i] if c.perturbed else []
     ag = c.agents
@@ -150,17 +150,17 @@ def _append_row(rows, ctx, lab, i, k, seed, split) -> None:
     rows["perturbed_x"].append([ag.x[i, a].tolist() for a in pert])
     rows["perturbed_y"].append([ag.y[i, a].tolist() for a in pert])
     rows["perturbed_heading"].append([ag.heading[i, a].tolist() for a in pert])
-    rows["outcome"].append(str(L["outcome"][i]))
-    rows["collision"].append(bool(L["collision"][i]))
-    rows["collision_time_s"].append(_f(L["collision_time_s"][i]))
-    rows["collision_agent_type"].append(L["collision_agent_type"][i])
-    rows["collision_rel_speed"].append(_f(L["collision_rel_speed"][i]) if L["collision"][i] else None)
-    rows["collision_at_fault"].append(bool(L["collision_at_fault"][i]))
-    rows["offroad"].append(bool(L["offroad"][i]))
-    rows["offroad_time_s"].append(_f(L["offroad_time_s"][i]))
-    rows["solid_line_crossings"].append(int(L["solid_line_crossings"][i]))
-    rows["min_ttc_s"].append(_f(L["min_ttc_s"][i]))
-    rows["min_distance_m"].append(_f(L["min_distance_m"][i]))
+    rows["outcome"].append(str(L.outcome[i]))
+    rows["collision"].append(bool(L.collision[i]))
+    rows["collision_time_s"].append(_f(L.collision_time_s[i]))
+    rows["collision_agent_type"].append(L.collision_agent_type[i])
+    rows["collision_rel_speed"].append(_f(L.collision_rel_speed[i]) if L.collision[i] else None)
+    rows["collision_at_fault"].append(bool(L.collision_at_fault[i]))
+    rows["offroad"].append(bool(L.offroad[i]))
+    rows["offroad_time_s"].append(_f(L.offroad_time_s[i]))
+    rows["solid_line_crossings"].append(int(L.solid_line_crossings[i]))
+    rows["min_ttc_s"].append(_f(L.min_ttc_s[i]))
+    rows["min_distance_m"].append(_f(L.min_distance_m[i]))
     for col in ("max_abs_accel", "max_abs_jerk", "max_lat_accel", "max_yaw_rate", "max_curvature"):
         rows[col].append(float(P[col][i]))
     rows["physics_ok"].append(bool(P["physics_ok"][i]))

@@ -3,7 +3,8 @@
 Both are loops with early exits that numpy cannot express without computing every
 plan x agent x frame x sub-step; here each plan is one pass. Semantics are documented
 in :mod:`synth.kinematics` and :mod:`synth.labels`; the tests check the labels against
-the slow shapely reference (:mod:`synth.reference`) and against hand-computed cases.
+the slow shapely reference (``tests/fixtures/reference_labels.py``, not shipped) and
+against hand-computed cases.
 Compiled code is cached next to this file (``cache=True``).
 """
 from __future__ import annotations

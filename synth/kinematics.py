@@ -36,6 +36,12 @@ class Plans:
     accel: np.ndarray
     steer: np.ndarray
 
+    @staticmethod
+    def from_states(x: np.ndarray, y: np.ndarray, heading: np.ndarray, speed: np.ndarray) -> "Plans":
+        """Plans whose controls are not known (a log, a table's rows): ``accel`` and ``steer`` are
+        zero, as the ``logged`` family records them. Labels and physics rules read only the states."""
+        return Plans(x, y, heading, speed, np.zeros_like(x, dtype=float), np.zeros_like(x, dtype=float))
+
     def take(self, idx) -> "Plans":
         return Plans(*(getattr(self, f.name)[idx] for f in dataclasses.fields(self)))
 

@@ -17,7 +17,8 @@
   give 0). Pairs whose centres never come within 40 m are skipped entirely.
 
 Shapes: N plans, A agents, T = H + 1 frames. Agent arrays are ``[Na, A, T]`` with
-Na = 1 (shared) or N (per plan, for perturbed agents).
+Na = 1 (shared) or N (per plan, for perturbed agents). The ego plans are a
+:class:`synth.kinematics.Plans` (only x, y, heading, speed are read) with the ego box size.
 """
 from __future__ import annotations
 
@@ -27,9 +28,11 @@ import numpy as np
 import shapely
 
 from schemas import ObjectType, Outcome
+from schemas.tracks import Tracks
 
 from .config import LabelThresholds
 from .kernels import footprint_samples, pair_labels
+from .kinematics import Plans
 
 PAIR_RANGE_M = 40.0    # plan-agent pairs never closer than this (centres) are not examined further
 TTC_REACH_M = 25.0     # TTC is evaluated where the centre gap is below this
@@ -40,42 +43,51 @@ STOPPED_MPS = 0.5      # an ego slower than this at contact is not at fault
 EXACT_DISTANCE_M = 5.0  # min distance is exact below this; above it, centre distance minus half-diagonals (a lower bound)
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class AgentFutures:
-    """Agents over the plan horizon: ``[Na, A, T]`` arrays (m, rad, m/s) and ``type`` ``[A]``."""
-
-    x: np.ndarray
-    y: np.ndarray
-    heading: np.ndarray
-    vx: np.ndarray
-    vy: np.ndarray
-    length: np.ndarray
-    width: np.ndarray
-    valid: np.ndarray
-    type: np.ndarray
-
-    def _map(self, index) -> "AgentFutures":
-        return AgentFutures(*(getattr(self, f.name)[index] for f in dataclasses.fields(self)[:-1]), type=self.type)
-
-    def frames(self, sl: slice) -> "AgentFutures":
-        """The frames ``sl`` of every agent."""
-        return self._map((slice(None), slice(None), sl))
-
-    def rows(self, sl: slice) -> "AgentFutures":
-        """Future versions ``sl`` (first axis)."""
-        return self._map(sl)
+AgentFutures = Tracks
+"""The other agents over the plan horizon, the ego excluded: a :class:`~schemas.tracks.Tracks` block
+``[Na, A, T]`` (scenario frame; Na = 1 shared, or one version per plan), 0 where not valid."""
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class EgoPlans:
-    """Ego plans ``[N, T]``: x, y m, heading rad, speed m/s; box ``length``, ``width`` m."""
+class Labels:
+    """Event labels of N plans: one entry per plan, every field ``[N]``; times in s from the anchor."""
 
-    x: np.ndarray
-    y: np.ndarray
-    heading: np.ndarray
-    speed: np.ndarray
-    length: float
-    width: float
+    outcome: np.ndarray
+    """object (str): the :class:`schemas.Outcome` name; COLLISION over OFFROAD over NEAR_MISS over SAFE."""
+    collision: np.ndarray
+    """bool: the ego box overlaps some agent's box within the horizon."""
+    collision_time_s: np.ndarray
+    """float64 s: the first overlapping sub-step (``fine_steps`` per frame); NaN without collision."""
+    collision_agent: np.ndarray
+    """int64: index (second axis of the agents) of the agent hit first; -1 without collision."""
+    collision_agent_type: np.ndarray
+    """object: the :class:`schemas.ObjectType` name of the agent hit first; None without collision."""
+    collision_rel_speed: np.ndarray
+    """float64 m/s: ego-agent relative speed at the first contact; NaN without collision."""
+    collision_at_fault: np.ndarray
+    """bool: the first contact counts against the ego (:func:`collision_at_fault`)."""
+    offroad: np.ndarray
+    """bool: some ego footprint corner leaves the drivable area."""
+    offroad_time_s: np.ndarray
+    """float64 s: the first exit, refined to 100 Hz; NaN when the plan stays on the road."""
+    solid_line_crossings: np.ndarray
+    """int32: crossings of SOLID / DOUBLE_SOLID lines by the ego centre path (a start on a line is none)."""
+    min_ttc_s: np.ndarray
+    """float64 s: smallest constant-velocity time to contact (0 when touching); NaN when none within 5 s."""
+    min_distance_m: np.ndarray
+    """float64 m: smallest box-to-box distance (exact below 5 m, a lower bound above); NaN when no
+    agent centre comes within :data:`PAIR_RANGE_M`."""
+
+    def __len__(self) -> int:
+        return len(self.outcome)
+
+    def take(self, idx) -> "Labels":
+        """The labels of plans ``idx`` (index or slice over N)."""
+        return Labels(*(getattr(self, f.name)[idx] for f in dataclasses.fields(self)))
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """``{name: [N] array}`` in field order (the counterfactual table's label columns, plus ``collision_agent``)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
 
 def inner_drivable(drivable: shapely.Geometry, length: float, width: float, dt: float) -> shapely.Geometry:
@@ -88,9 +100,10 @@ def inner_drivable(drivable: shapely.Geometry, length: float, width: float, dt: 
     return inner
 
 
-def label_plans(ego: EgoPlans, agents: AgentFutures, drivable: shapely.Geometry, solid_lines: shapely.Geometry | None,
-                dt: float, th: LabelThresholds, drivable_inner: shapely.Geometry | None = None) -> dict[str, np.ndarray]:
-    """Label N plans; returns per-plan arrays (NaN where undefined) and ``outcome`` names.
+def label_plans(ego: Plans, agents: AgentFutures, drivable: shapely.Geometry, solid_lines: shapely.Geometry | None,
+                dt: float, th: LabelThresholds, drivable_inner: shapely.Geometry | None = None, *,
+                length: float, width: float) -> Labels:
+    """Label N ego plans ``[N, T]`` whose box is ``length`` x ``width`` m.
 
     ``drivable_inner`` (from :func:`inner_drivable`) only speeds the off-road check up:
     intervals whose two end centres lie inside it are inside without corner tests.
@@ -99,17 +112,17 @@ def label_plans(ego: EgoPlans, agents: AgentFutures, drivable: shapely.Geometry,
     Na = agents.x.shape[0]
     rows = np.arange(N) if Na == N else np.zeros(N, dtype=np.int64)
     coll_t, coll_agent, coll_rel, min_dist, min_ttc = pair_labels(
-        ego.x, ego.y, ego.heading, ego.speed, float(ego.length), float(ego.width),
+        ego.x, ego.y, ego.heading, ego.speed, float(length), float(width),
         agents.x, agents.y, agents.heading, agents.vx, agents.vy, agents.length, agents.width, agents.valid, rows,
         dt, th.fine_steps, PAIR_RANGE_M, TTC_REACH_M, TTC_HORIZON_S, TTC_STRIDE, th.ttc_min_closing_mps,
         EXACT_DISTANCE_M)
     collision = np.isfinite(coll_t)
-    at_fault = collision_at_fault(ego, agents, rows, coll_t, coll_agent, dt)
+    at_fault = collision_at_fault(ego, length, agents, rows, coll_t, coll_agent, dt)
 
     # ---------------------------------------------------------------- off-road
-    offroad_t = _first_exit(ego, drivable, th.offroad_steps, dt, inner=drivable_inner)
+    offroad_t = _first_exit(ego, length, width, drivable, th.offroad_steps, dt, inner=drivable_inner)
     if np.isfinite(offroad_t).any():  # refine the first exit to 100 Hz inside its coarse interval
-        fine = _first_exit(ego, drivable, 10, dt, only=np.isfinite(offroad_t), until=offroad_t)
+        fine = _first_exit(ego, length, width, drivable, 10, dt, only=np.isfinite(offroad_t), until=offroad_t)
         offroad_t = np.minimum(offroad_t, fine)
     offroad = np.isfinite(offroad_t)
 
@@ -128,26 +141,26 @@ def label_plans(ego: EgoPlans, agents: AgentFutures, drivable: shapely.Geometry,
     outcome[near_miss] = Outcome.NEAR_MISS.name
     outcome[offroad] = Outcome.OFFROAD.name
     outcome[collision] = Outcome.COLLISION.name
-    types = np.array([ObjectType(t).name for t in agents.type] + [None], dtype=object)
-    return {
-        "outcome": outcome,
-        "collision": collision,
-        "collision_time_s": np.where(collision, coll_t, np.nan),
-        "collision_agent": coll_agent,
-        "collision_agent_type": np.where(collision, types[coll_agent], None),
-        "collision_rel_speed": coll_rel,
-        "collision_at_fault": at_fault,
-        "offroad": offroad,
-        "offroad_time_s": np.where(offroad, offroad_t, np.nan),
-        "solid_line_crossings": crossings,
-        "min_ttc_s": np.where(np.isfinite(min_ttc), min_ttc, np.nan),
-        "min_distance_m": np.where(np.isfinite(min_dist), min_dist, np.nan),
-    }
+    types = np.array([ObjectType(t).name for t in agents.object_type] + [None], dtype=object)
+    return Labels(
+        outcome=outcome,
+        collision=collision,
+        collision_time_s=np.where(collision, coll_t, np.nan),
+        collision_agent=coll_agent,
+        collision_agent_type=np.where(collision, types[coll_agent], None),
+        collision_rel_speed=coll_rel,
+        collision_at_fault=at_fault,
+        offroad=offroad,
+        offroad_time_s=np.where(offroad, offroad_t, np.nan),
+        solid_line_crossings=crossings,
+        min_ttc_s=np.where(np.isfinite(min_ttc), min_ttc, np.nan),
+        min_distance_m=np.where(np.isfinite(min_dist), min_dist, np.nan),
+    )
 
 
-def collision_at_fault(ego: EgoPlans, agents: AgentFutures, rows: np.ndarray, coll_t: np.ndarray,
+def collision_at_fault(ego: Plans, length: float, agents: AgentFutures, rows: np.ndarray, coll_t: np.ndarray,
                        coll_agent: np.ndarray, dt: float) -> np.ndarray:
-    """``[N]`` bool: the first contact counts against the ego (NAVSIM's rule): not when the ego
+    """``[N]`` bool: the first contact counts against the ego (box ``length`` m; NAVSIM's rule): not when the ego
     is (nearly) stopped, below :data:`STOPPED_MPS`, or the other box's centre is behind the
     ego's rear bumper (the ego was hit from behind). Evaluated at the first frame at or after
     contact. With non-reactive log replay, followers running into a braking ego are artefacts."""
@@ -159,12 +172,14 @@ def collision_at_fault(ego: EgoPlans, agents: AgentFutures, rows: np.ndarray, co
     if agents.x.shape[1] == 0:
         return np.zeros(N, bool)
     dx, dy = agents.x[rows, a, k] - ego.x[n, k], agents.y[rows, a, k] - ego.y[n, k]
-    behind = np.cos(ego.heading[n, k]) * dx + np.sin(ego.heading[n, k]) * dy < -0.5 * ego.length
+    behind = np.cos(ego.heading[n, k]) * dx + np.sin(ego.heading[n, k]) * dy < -0.5 * length
     return hit & (ego.speed[n, k] >= STOPPED_MPS) & ~behind
 
 
-def _first_exit(ego: EgoPlans, drivable, sub: int, dt: float, only=None, until=None, inner=None) -> np.ndarray:
-    """First time (s) any footprint corner is outside ``drivable``, sampling ``sub`` per frame.
+def _first_exit(ego: Plans, length: float, width: float, drivable, sub: int, dt: float, only=None, until=None,
+                inner=None) -> np.ndarray:
+    """First time (s) any corner of the ``length`` x ``width`` m footprint is outside ``drivable``,
+    sampling ``sub`` per frame.
 
     With ``inner``, intervals whose end centres are both inside it (and slower than
     SAFE_SPEED_MPS) are known to be inside and not sampled. With ``until`` (refinement),
@@ -184,7 +199,7 @@ def _first_exit(ego: EgoPlans, drivable, sub: int, dt: float, only=None, until=N
             check[rows, :-1] = ~(safe[:, :-1] & safe[:, 1:])
             check[rows, -1] = ~safe[:, -1]
     out = np.full(N, np.inf)
-    xy, plan, t = footprint_samples(ego.x, ego.y, ego.heading, check, sub, float(ego.length), float(ego.width), dt)
+    xy, plan, t = footprint_samples(ego.x, ego.y, ego.heading, check, sub, float(length), float(width), dt)
     if len(plan):
         outside = ~shapely.contains_xy(drivable, xy[:, 0], xy[:, 1]).reshape(-1, 4).all(axis=1)
         np.minimum.at(out, plan[outside], t[outside])

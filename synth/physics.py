@@ -1,29 +1,22 @@
 """Physics rules, independent of how a plan was made: finite differences on its states.
 
-Each rule is one function in :data:`RULES` taking the plan states (arrays ``[N, H + 1]``
-of x, y m, heading rad, speed m/s), the step ``dt`` s, the limits, and the logged
-anchor state; it returns ``(value [N], ok [N])``: the worst value over the plan and
-whether it is within the limit. Rules never look at controls or family parameters.
+Each rule is one function in :data:`RULES` taking the plans (:class:`synth.kinematics.Plans`,
+arrays ``[N, H + 1]``; only x, y m, heading rad and speed m/s are read), the step ``dt`` s,
+the limits, and the logged anchor state; it returns ``(value [N], ok [N])``: the worst value
+over the plan and whether it is within the limit. Rules never look at controls or family
+parameters. :func:`check_physics` runs them all into one :class:`PhysicsReport`.
 """
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+import dataclasses
+from typing import Callable
 
 import numpy as np
 
 from .config import G, VehicleLimits
+from .kinematics import Plans
 
-
-class PlanStates(NamedTuple):
-    """Produced states ``[N, H + 1]``: x, y (m), heading (rad), speed (m/s)."""
-
-    x: np.ndarray
-    y: np.ndarray
-    heading: np.ndarray
-    speed: np.ndarray
-
-
-RuleFn = Callable[[PlanStates, float, VehicleLimits, np.ndarray], tuple[np.ndarray, np.ndarray]]
+RuleFn = Callable[[Plans, float, VehicleLimits, np.ndarray], tuple[np.ndarray, np.ndarray]]
 RULES: dict[str, RuleFn] = {}
 TOL = 1e-6  # absolute slack for floating-point round-off in the finite differences
 
@@ -37,15 +30,15 @@ def rule(name: str):
     return deco
 
 
-def _accel(p: PlanStates, dt: float) -> np.ndarray:
+def _accel(p: Plans, dt: float) -> np.ndarray:
     return np.diff(p.speed, axis=1) / dt
 
 
-def _yaw_rate(p: PlanStates, dt: float) -> np.ndarray:
+def _yaw_rate(p: Plans, dt: float) -> np.ndarray:
     return np.diff(np.unwrap(p.heading, axis=1), axis=1) / dt
 
 
-def _step(p: PlanStates) -> np.ndarray:
+def _step(p: Plans) -> np.ndarray:
     return np.hypot(np.diff(p.x, axis=1), np.diff(p.y, axis=1))
 
 
@@ -53,7 +46,7 @@ def _worst(values: np.ndarray) -> np.ndarray:
     return np.abs(values).max(axis=1) if values.shape[1] else np.zeros(values.shape[0])
 
 
-def lateral_accel(p: PlanStates, dt: float) -> np.ndarray:
+def lateral_accel(p: Plans, dt: float) -> np.ndarray:
     """``[N, H]`` m/s^2: mean speed over each step times its yaw rate."""
     return 0.5 * (p.speed[:, 1:] + p.speed[:, :-1]) * _yaw_rate(p, dt)
 
@@ -119,21 +112,55 @@ def anchor_continuity_rule(p, dt, lim, anchor):
     return err, err == 0.0
 
 
-def check_physics(p: PlanStates, dt: float, limits: VehicleLimits, anchor: np.ndarray) -> dict[str, tuple]:
-    """Run every rule: ``{name: (value [N], ok [N])}``."""
-    return {name: fn(p, dt, limits, anchor) for name, fn in RULES.items()}
+#: counterfactual-table column -> the rule whose worst value it holds
+SUMMARY_COLUMNS = {
+    "max_abs_accel": "longitudinal_accel",
+    "max_abs_jerk": "jerk",
+    "max_lat_accel": "lateral_accel",
+    "max_yaw_rate": "yaw_rate",
+    "max_curvature": "curvature",
+}
 
 
-def physics_summary(p: PlanStates, dt: float, limits: VehicleLimits, anchor: np.ndarray) -> dict[str, np.ndarray]:
-    """Counterfactual-table physics columns plus ``physics_ok`` and per-rule pass flags."""
-    res = check_physics(p, dt, limits, anchor)
-    ok = np.logical_and.reduce([r[1] for r in res.values()])
-    return {
-        "max_abs_accel": res["longitudinal_accel"][0],
-        "max_abs_jerk": res["jerk"][0],
-        "max_lat_accel": res["lateral_accel"][0],
-        "max_yaw_rate": res["yaw_rate"][0],
-        "max_curvature": res["curvature"][0],
-        "physics_ok": ok,
-        "rule_ok": {name: r[1] for name, r in res.items()},
-    }
+@dataclasses.dataclass(frozen=True, eq=False)
+class RuleResult:
+    """One rule over N plans."""
+
+    value: np.ndarray
+    """``[N]`` float: the worst value over each plan in the rule's unit (m/s^2, m/s^3, rad/s, 1/m, rad)."""
+    ok: np.ndarray
+    """``[N]`` bool: the plan is within the rule's limit."""
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class PhysicsReport:
+    """Every physics rule over N plans: ``rules`` maps each name of :data:`RULES` to its
+    :class:`RuleResult`, in :data:`RULES` (registration) order."""
+
+    rules: dict[str, RuleResult]
+
+    def __getitem__(self, name: str) -> RuleResult:
+        return self.rules[name]
+
+    @property
+    def passed(self) -> np.ndarray:
+        """``[N]`` bool: the plan passes every rule (the table's ``physics_ok``)."""
+        return np.logical_and.reduce([r.ok for r in self.rules.values()])
+
+    @property
+    def rule_ok(self) -> dict[str, np.ndarray]:
+        """``{rule: ok [N]}`` in rule order."""
+        return {name: r.ok for name, r in self.rules.items()}
+
+    def take(self, idx) -> "PhysicsReport":
+        """The plans ``idx`` (index or slice over N)."""
+        return PhysicsReport({name: RuleResult(r.value[idx], r.ok[idx]) for name, r in self.rules.items()})
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """The counterfactual table's physics columns ``[N]``: :data:`SUMMARY_COLUMNS` (float) then ``physics_ok``."""
+        return {**{col: self.rules[name].value for col, name in SUMMARY_COLUMNS.items()}, "physics_ok": self.passed}
+
+
+def check_physics(p: Plans, dt: float, limits: VehicleLimits, anchor: np.ndarray) -> PhysicsReport:
+    """Run every rule of :data:`RULES` on ``p`` (``anchor``: the logged (x, y, heading, speed) at element 0)."""
+    return PhysicsReport({name: RuleResult(*fn(p, dt, limits, anchor)) for name, fn in RULES.items()})

@@ -112,8 +112,7 @@ def _escapable(ctx, ax, ay, ah, length: float, width: float) -> bool:
     k = np.clip((s / PATH_DS).astype(int), 0, len(ctx.path) - 2)
     d = ctx.path[k + 1] - ctx.path[k]
     eh = np.arctan2(d[:, 1], d[:, 0])
-    lg = ctx.logged
-    ego = box_corners(ex, ey, eh, lg.length, lg.width)
+    ego = box_corners(ex, ey, eh, ctx.ego_length, ctx.ego_width)
     return not boxes_overlap(ego, box_corners(ax, ay, ah, length, width)).any()
 
 

@@ -21,11 +21,11 @@ def synth_dataset(tmp_path_factory):
     """A small synthesized dataset (24 procedural scenes, debug synthesis) shared by critic and benchmark tests."""
     import dataclasses
 
-    from pipelines.config import preset
+    from pipelines.presets import preset
     from pipelines.run import run_synth
 
     out = tmp_path_factory.mktemp("data")
-    run_synth("procedural", out, dataclasses.replace(preset("debug"), procedural_scenarios=24, scenarios_per_shard=6),
+    run_synth("procedural", out, preset("debug").pipeline,
               workers=1, quiet=True)
     return out
 
@@ -33,8 +33,8 @@ def synth_dataset(tmp_path_factory):
 @pytest.fixture(scope="session")
 def debug_critic(synth_dataset, tmp_path_factory):
     """A critic trained with the debug preset on ``synth_dataset``: ``(folder, summary)``."""
-    from critic.config import preset
+    from pipelines.presets import preset
     from critic.train import train
 
     out = tmp_path_factory.mktemp("ckpt")
-    return out, train(synth_dataset, out, preset("debug"), quiet=True)
+    return out, train(synth_dataset, out, preset("debug").train, quiet=True)

@@ -1,77 +1,15 @@
-"""Configuration of the RL adapters: pseudo-simulation, PerlAD reward, GRPO, imagination.
+"""Configuration of the RL adapters: PerlAD reward, GRPO, imagination (the pseudo-simulation's
+:class:`~synth.config.SimConfig` comes from synthesis).
 
-Frozen dataclasses with a docstring per field and named presets (``default``, ``demo``,
-``debug``); the resolved configuration is written beside every ``impartial refine`` output.
+Frozen dataclasses with a docstring per field (the named presets are in :mod:`pipelines.presets`);
+the resolved configuration is written beside every ``impartial refine`` output.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
 
-import numpy as np
-
-
-@dataclasses.dataclass(frozen=True)
-class SimConfig:
-    """Vector-space pseudo-simulation (ego: kinematic bicycle + PID; agents: log or perturbed)."""
-
-    dt: float = 0.1
-    """Recorded step (s); the labeller refines every step at 100 Hz, so no contact is missed."""
-    substeps: int = 5
-    """Bicycle integration sub-steps per recorded step (0.02 s)."""
-    horizon_steps: int = 80
-    """Episode length in recorded steps (8 s)."""
-    replan_steps: int = 5
-    """The policy picks a new target speed every this many steps (0.5 s)."""
-    reward_steps: int = 20
-    """Steps (2 s) over which one target-speed decision's progress, distance and lane terms are
-    computed, on the plan ``decision_value`` names (the held speed under ``fallback``)."""
-    decision_value: str = "policy"
-    """What one target-speed decision is judged on (refinement is a one-step policy improvement
-    of the imitation policy). ``policy``: the speed for one replanning interval, then the
-    imitation policy in closed loop (the pseudo-simulation's agents act meanwhile), so a speed is
-    judged by what actually follows it. ``hold``: the speed held throughout, which penalises
-    any speed that would be unsafe if a lead braked and the ego never reacted. ``fallback``:
-    progress on the held speed, safety on holding it one interval and then braking to a stop
-    (the responsibility-sensitive-safety idea)."""
-    safety_steps: int = 40
-    """Steps (4 s) over which collision / off-road terms count under ``policy`` and ``fallback``
-    (enough to stop from 20 m/s after a 0.5 s hold); ``hold`` uses ``reward_steps``."""
-    wheelbase: float = 2.9
-    """m."""
-    max_accel: float = 3.0
-    """m/s^2, longitudinal controller output limit."""
-    max_decel: float = 8.0
-    """m/s^2, braking limit (positive number)."""
-    comfort_jerk: float = 4.0
-    """m/s^3, rate limit of the commanded acceleration in normal driving (NAVSIM's comfort bound is 4.13)."""
-    max_jerk: float = 15.0
-    """m/s^3, rate limit when the controller demands more than ``comfort_decel`` of braking (emergency)."""
-    comfort_decel: float = 4.0
-    """m/s^2, braking demand above which the emergency jerk limit applies."""
-    max_steer: float = 0.6
-    """rad."""
-    max_steer_rate: float = 0.8
-    """rad/s."""
-    speed_pid: tuple[float, float, float] = (1.2, 0.05, 0.0)
-    """Longitudinal PID gains (kp 1/s, ki 1/s^2, kd) on target minus current speed."""
-    lateral_pid: tuple[float, float, float] = (0.25, 0.01, 0.05)
-    """Lateral PID gains (rad/m, rad/(m s), rad s/m) on the signed cross-track error to the path."""
-    heading_gain: float = 1.0
-    """Steering per rad of heading error to the path tangent (the PID's feed-forward part)."""
-    target_speeds: tuple[float, ...] = tuple(float(v) for v in np.arange(0.0, 21.0, 1.0))
-    """Discrete target-speed action set (m/s)."""
-
-    def __post_init__(self):
-        if self.decision_value not in ("policy", "hold", "fallback"):
-            raise ValueError(f"SimConfig.decision_value: {self.decision_value!r} is not one of 'policy', 'hold', 'fallback'")
-        if min(self.replan_steps, self.reward_steps, self.safety_steps) < 1:
-            raise ValueError("SimConfig: replan_steps, reward_steps and safety_steps must be >= 1")
-
-    @property
-    def safety_horizon(self) -> int:
-        """Steps over which collision / off-road terms of one decision count."""
-        return self.reward_steps if self.decision_value == "hold" else self.safety_steps
+from synth.config import SimConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,17 +100,3 @@ class RefineConfig:
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=1, sort_keys=True)
-
-
-def preset(name: str) -> RefineConfig:
-    """``default`` (``make refine``), ``demo`` (inside ``make demo``), ``debug`` (tests)."""
-    if name == "default":
-        return RefineConfig()
-    if name == "demo":
-        return RefineConfig(train_anchors=120, eval_anchors=80, decision_times=(0, 20, 40, 60), adapt_anchors=30,
-                            adapt_steps=100)
-    if name == "debug":
-        return RefineConfig(train_anchors=6, eval_anchors=4, perturbed_per_anchor=1, decision_times=(0, 10),
-                            grpo=GRPOConfig(il_epochs=5, iterations=10, states_per_batch=8, group=4, dagger_rounds=1),
-                            grpo_seeds=2, adapt_anchors=3, adapt_steps=3, adapt_batch=4)
-    raise ValueError(f"preset: unknown {name!r} (default, demo, debug)")

@@ -14,12 +14,12 @@ import numpy as np
 
 from critic.config import FeatureConfig
 from synth.kinematics import Plans
+from synth.sim import EgoState, Episode, events, simulate
 
 from .config import RefineConfig
 from .observe import OBS_DIM, Observer
 from .rewards import perlad_reward
 from .rollout import start_trajectory
-from .sim import EgoState, Episode, events, simulate
 
 
 class PseudoSimEnv(gym.Env):

@@ -15,6 +15,8 @@ import torch
 from torch import nn
 
 from critic.api import ImpartialCritic, SceneBatch
+from critic.columns import AgentCol
+from schemas import CANONICAL_DT
 
 PATH_DS = 0.5  # m between reference-path samples
 
@@ -75,7 +77,7 @@ def imagine(critic: ImpartialCritic, scenes: SceneBatch, actor: nn.Module, horiz
     Gradients flow into ``actor`` through ``logp`` / ``entropy`` only; the critic is frozen.
     """
     model, fc = critic.model, critic.cfg.features
-    dyn, stride, dt = model.dynamics, fc.dyn_stride, 0.1
+    dyn, stride, dt = model.dynamics, fc.dyn_stride, CANONICAL_DT
     if horizon > dyn.total_steps:
         raise ValueError(f"horizon: at most {dyn.total_steps} latent steps (the critic's plan length)")
     with torch.no_grad():
@@ -83,7 +85,7 @@ def imagine(critic: ImpartialCritic, scenes: SceneBatch, actor: nn.Module, horiz
         mem = dyn.memory(tokens, valid, scenes.agents, scenes.agents_mask, scenes.map, scenes.map_mask)
     B = ego.shape[0]
     path = straight_path(B, device=ego.device) if path is None else path
-    v = scenes.agents[:, 0, -1, 4:6].norm(dim=-1)
+    v = scenes.agents[:, 0, -1, AgentCol.VEL].norm(dim=-1)
     s = torch.zeros(B, device=ego.device)
     h = ego[:, None]
     lat, rew, cont, haz, acts, logps, ents, plan = [h[:, 0]], [], [], [], [], [], [], []
@@ -101,7 +103,7 @@ def imagine(critic: ImpartialCritic, scenes: SceneBatch, actor: nn.Module, horiz
                 v = (v + (target - v).clamp(-max_decel * dt, max_accel * dt)).clamp_min(0.0)
                 s = s + v * dt
                 p, c, sn = _along(path, s)
-                states.append(torch.stack([p[:, 0], p[:, 1], c, sn, v], -1))
+                states.append(torch.stack([p[:, 0], p[:, 1], c, sn, v], -1))   # critic.columns.PlanCol order
             chunk = torch.stack(states, 1)[:, None]                          # [B, 1, stride, 5]
             h = dyn.step(h, chunk, j, mem, scenes.agents, scenes.map, scenes.map_mask)
             lat.append(h[:, 0])

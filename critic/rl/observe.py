@@ -14,12 +14,13 @@ import dataclasses
 
 import numpy as np
 
+from critic.columns import AgentCol, MapCol
 from critic.config import FeatureConfig
 from critic.features import agent_features, agent_features_for_egos, map_features, plan_features
-
+from schemas import CANONICAL_DT
+from schemas.tracks import KINEMATIC_FIELDS, TRACK_FIELDS, Tracks
 from synth.kinematics import Plans
-
-from .sim import Episode
+from synth.sim import Episode
 
 NEAREST = 6
 AGENT_OBS = 12
@@ -28,35 +29,23 @@ OBS_DIM = 2 + LEAD_OBS + NEAREST * AGENT_OBS + 3
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class TrackView:
-    """The scenario's track arrays ``[num_agents, num_frames]`` with the simulated / perturbed
-    frames substituted (what :func:`critic.features.agent_features` reads)."""
+class TrackView(Tracks):
+    """The scenario's :class:`~schemas.tracks.Tracks` ``[num_agents, num_frames]`` (writable copies,
+    scenario frame) with the simulated / perturbed frames substituted, and the ego's row (what
+    :func:`critic.features.agent_features` reads)."""
 
-    x: np.ndarray
-    y: np.ndarray
-    heading: np.ndarray
-    vx: np.ndarray
-    vy: np.ndarray
-    length: np.ndarray
-    width: np.ndarray
-    valid: np.ndarray
-    object_type: np.ndarray
     ego_index: int
-
-    @property
-    def num_agents(self) -> int:
-        return self.x.shape[0]
 
 
 def track_view(ep: Episode) -> TrackView:
     """Timeline of ``ep``: the scenario's arrays (copies) with perturbed agents substituted."""
     scn, ctx = ep.ctx.scenario, ep.ctx
-    arr = {k: np.array(getattr(scn, k), dtype=float) for k in ("x", "y", "heading", "vx", "vy", "length", "width")}
+    arr = {k: np.array(getattr(scn, k), dtype=float) for k in TRACK_FIELDS}
     a0, H = ctx.anchor, ctx.steps
     valid = np.array(scn.valid, dtype=bool)
     if ep.agents is not ctx.agents:  # substitute perturbed (or predicted) futures of the kept agents
         rows = np.array([list(scn.track_id).index(t) for t in ctx.agent_ids], dtype=int)
-        for k in ("x", "y", "heading", "vx", "vy"):
+        for k in KINEMATIC_FIELDS:
             arr[k][rows, a0: a0 + H + 1] = getattr(ep.agents, k)[0]
         valid[rows, a0: a0 + H + 1] = ep.agents.valid[0]
     return TrackView(**arr, valid=valid, object_type=np.asarray(scn.object_type), ego_index=scn.ego_index)
@@ -75,8 +64,9 @@ class Observer:
         self.map0, self.map_mask = map_features(ep.ctx.scenario, ep.ctx.anchor, fc)
         x0, y0, h0 = ep.ctx.anchor_state[:3]
         c0, s0 = np.cos(h0), np.sin(h0)   # map points in the scenario frame, for re-expression
-        self.map_x = x0 + c0 * self.map0[..., 0] - s0 * self.map0[..., 1]
-        self.map_y = y0 + s0 * self.map0[..., 0] + c0 * self.map0[..., 1]
+        mx, my = self.map0[..., MapCol.X], self.map0[..., MapCol.Y]
+        self.map_x = x0 + c0 * mx - s0 * my
+        self.map_y = y0 + s0 * mx + c0 * my
 
     def for_episode(self, ep: Episode) -> "Observer":
         """An observer of another version of the same anchor (e.g. :meth:`Episode.predicted_at`),
@@ -143,8 +133,8 @@ class Observer:
         c, s = np.cos(pose[2]), np.sin(pose[2])
         dx, dy = self.map_x - pose[0], self.map_y - pose[1]
         out = self.map0.copy()
-        out[..., 0] = np.where(self.map_mask, c * dx + s * dy, 0.0)
-        out[..., 1] = np.where(self.map_mask, -s * dx + c * dy, 0.0)
+        out[..., MapCol.X] = np.where(self.map_mask, c * dx + s * dy, 0.0)
+        out[..., MapCol.Y] = np.where(self.map_mask, -s * dx + c * dy, 0.0)
         return out
 
     def path_preview(self, pose: np.ndarray, idx: int) -> np.ndarray:
@@ -166,30 +156,31 @@ def policy_obs(agents: np.ndarray, mask: np.ndarray, preview: np.ndarray) -> np.
     change over the last second, length, width, one-hot type, valid; then the path preview.
     """
     H = agents.shape[1]
-    ego_v = float(np.hypot(*agents[0, -1, 4:6]))
+    ego_v = float(np.hypot(*agents[0, -1, AgentCol.VEL]))
     first = int(np.argmax(mask[0]))
-    ego_a = (ego_v - float(np.hypot(*agents[0, first, 4:6]))) / max((H - 1 - first) * 0.1, 0.1)
+    ego_a = (ego_v - float(np.hypot(*agents[0, first, AgentCol.VEL]))) / max((H - 1 - first) * CANONICAL_DT, CANONICAL_DT)
     last, ok = agents[1:, -1], mask[1:, -1]
-    dist = np.hypot(last[:, 0], last[:, 1]) + 50.0 * (last[:, 0] < -3.0)
+    dist = np.hypot(last[:, AgentCol.X], last[:, AgentCol.Y]) + 50.0 * (last[:, AgentCol.X] < -3.0)
     order = np.argsort(np.where(ok, dist, np.inf))[:NEAREST]
     rows = np.zeros((NEAREST, AGENT_OBS), np.float32)
     for i, j in enumerate(order):
         if not ok[j]:
             continue
         f = agents[1 + j]
-        v_then = f[int(np.argmax(mask[1 + j])), 4:6]
-        dv = np.hypot(*f[-1, 4:6]) - np.hypot(*v_then)
-        rows[i] = [f[-1, 0] / 30, f[-1, 1] / 10, f[-1, 4] / 10, f[-1, 5] / 10, dv / 5, f[-1, 6] / 5, f[-1, 7] / 3,
-                   *f[-1, 8:12], 1.0]
+        v_then = f[int(np.argmax(mask[1 + j])), AgentCol.VEL]
+        dv = np.hypot(*f[-1, AgentCol.VEL]) - np.hypot(*v_then)
+        now = f[-1]
+        rows[i] = [now[AgentCol.X] / 30, now[AgentCol.Y] / 10, now[AgentCol.VX] / 10, now[AgentCol.VY] / 10, dv / 5,
+                   now[AgentCol.LENGTH] / 5, now[AgentCol.WIDTH] / 3, *now[AgentCol.TYPE], 1.0]
     lead = np.zeros(LEAD_OBS, np.float32)
-    ego_len = float(agents[0, -1, 6])
-    ahead = ok & (last[:, 0] > 0.0) & (np.abs(last[:, 1]) < 2.0)
+    ego_len = float(agents[0, -1, AgentCol.LENGTH])
+    ahead = ok & (last[:, AgentCol.X] > 0.0) & (np.abs(last[:, AgentCol.Y]) < 2.0)
     if ahead.any():
-        j = int(np.flatnonzero(ahead)[np.argmin(last[ahead, 0])])
-        gap = max(float(last[j, 0] - 0.5 * (last[j, 6] + ego_len)), 0.0)
-        closing = ego_v - float(last[j, 4])
+        j = int(np.flatnonzero(ahead)[np.argmin(last[ahead, AgentCol.X])])
+        gap = max(float(last[j, AgentCol.X] - 0.5 * (last[j, AgentCol.LENGTH] + ego_len)), 0.0)
+        closing = ego_v - float(last[j, AgentCol.VX])
         f = agents[1 + j]
-        dv = np.hypot(*f[-1, 4:6]) - np.hypot(*f[int(np.argmax(mask[1 + j])), 4:6])
+        dv = np.hypot(*f[-1, AgentCol.VEL]) - np.hypot(*f[int(np.argmax(mask[1 + j])), AgentCol.VEL])
         lead[:] = [1.0, min(gap / 30, 3.0), closing / 10, min(max(closing, 0.0) / max(gap, 0.5), 2.0), dv / 5]
     return np.concatenate([[ego_v / 10, ego_a / 4], lead, rows.ravel(), preview]).astype(np.float32)
 

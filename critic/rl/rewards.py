@@ -12,8 +12,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from synth.sim import Events, collision_penalty
+
 from .config import RewardConfig
-from .sim import Events, collision_penalty
 
 
 def perlad_reward(ev: Events, rc: RewardConfig) -> dict[str, np.ndarray]:

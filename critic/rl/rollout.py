@@ -9,16 +9,16 @@ import numpy as np
 
 from critic.config import FeatureConfig
 from synth.kinematics import Plans
+from synth.sim import PATH_DS, EgoState, Episode, events, simulate
 
 from .config import RefineConfig
 from .observe import Observer, candidate_plans
 from .rewards import perlad_reward
-from .sim import PATH_DS, EgoState, Episode, events, simulate
 
 
 def start_trajectory(state: EgoState) -> Plans:
     """The single-state trajectory ``[N, 1]`` of ``state``."""
-    return Plans(*(getattr(state, k)[:, None] for k in ("x", "y", "heading", "speed", "accel", "steer")))
+    return state.current
 
 
 def logged_trajectory(ep: Episode, k: int) -> Plans:

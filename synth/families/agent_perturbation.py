@@ -20,7 +20,7 @@ from .base import Candidates, Family, times
 
 def lead_index(ctx):
     ag = ctx.agents
-    val = ag.valid[0, :, 0] & vehicle_like(ag.type)
+    val = ag.valid[0, :, 0] & vehicle_like(ag.object_type)
     if not val.any():
         return None
     idx = np.flatnonzero(val)
@@ -32,7 +32,7 @@ def lead_index(ctx):
 
 def neighbours(ctx):
     ag = ctx.agents
-    val = ag.valid[0, :, 0] & vehicle_like(ag.type) & ag.valid[0].all(axis=1)
+    val = ag.valid[0, :, 0] & vehicle_like(ag.object_type) & ag.valid[0].all(axis=1)
     idx = np.flatnonzero(val)
     if not len(idx):
         return []
@@ -110,4 +110,4 @@ class AgentPerturbation(Family):
         zeros = np.zeros((n, lg.x.shape[1]))
         plans = Plans(np.repeat(lg.x, n, 0), np.repeat(lg.y, n, 0), np.repeat(lg.heading, n, 0),
                       np.repeat(lg.speed, n, 0), zeros, zeros)
-        return Candidates(self.name, plans, params, AgentFutures(**fields, type=ag.type), perturbed)
+        return Candidates(self.name, plans, params, AgentFutures(**fields, object_type=ag.object_type), perturbed)

@@ -16,7 +16,7 @@ from .base import Candidates, Family, logged_speed, offset_paths, roll
 def occupied_side(ctx) -> float | None:
     """+1 / -1 when a vehicle is alongside on the left / right at the anchor, else None."""
     ax, ay, val = ctx.agents.x[0, :, 0], ctx.agents.y[0, :, 0], ctx.agents.valid[0, :, 0]
-    ok = val & vehicle_like(ctx.agents.type)
+    ok = val & vehicle_like(ctx.agents.object_type)
     if not ok.any():
         return None
     s, d = ctx.project(ax[ok], ay[ok])

@@ -44,11 +44,20 @@ class Source(abc.ABC):
 
     @classmethod
     def from_options(cls, **options) -> "Source":
-        """An adapter built from the ``options`` its constructor accepts (others and None values ignored)."""
+        """An adapter built from ``options`` (None values mean "not given" and are left out).
+
+        Raises ``InputError`` naming the source, the option and what the constructor accepts when
+        an option is not one of the constructor's parameters.
+        """
         import inspect
 
-        accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
-        return cls(**{k: v for k, v in options.items() if k in accepted and v is not None})
+        accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+        given = {k: v for k, v in options.items() if v is not None}
+        unknown = sorted(set(given) - set(accepted))
+        if unknown:
+            raise InputError(f"source {cls.name!r} takes no option {', '.join(map(repr, unknown))} "
+                             f"(it accepts: {', '.join(accepted) or 'no options'})", field=unknown[0])
+        return cls(**given)
 
 
 def registry() -> dict[str, type[Source]]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import shapely
+from scipy.signal import savgol_filter
 from shapely.geometry.base import BaseGeometry
 
 from schemas import ObjectType
@@ -27,7 +28,7 @@ def as_multipolygon(geom: BaseGeometry) -> shapely.MultiPolygon:
 def derive_drivable_area(
     lane_polygons: list[np.ndarray], centerlines: list[np.ndarray], half_width: float | np.ndarray
 ) -> shapely.MultiPolygon:
-    """Drivable area for sources without road edges (design section 4).
+    """Drivable area for sources without road edges (their ``drivable_area_source`` is ``DERIVED``).
 
     Union of the lane polygons (rings ``(N, 2)`` m) and every centerline buffered by
     half a lane width (``half_width`` m, scalar or one per centerline).
@@ -85,21 +86,6 @@ def fix_swapped_sizes(object_type: np.ndarray, length: np.ndarray, width: np.nda
     return swapped
 
 
-def velocity_from_positions(x: np.ndarray, y: np.ndarray, valid: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
-    """Finite-difference velocity ``[A, T]`` m/s (central inside runs, one-sided at ends)."""
-    vx, vy = np.full_like(x, np.nan), np.full_like(y, np.nan)
-    for a in range(x.shape[0]):
-        idx = np.flatnonzero(valid[a])
-        if len(idx) < 2:
-            if len(idx) == 1:
-                vx[a, idx], vy[a, idx] = 0.0, 0.0
-            continue
-        t = idx * dt
-        vx[a, idx] = np.gradient(x[a, idx], t)
-        vy[a, idx] = np.gradient(y[a, idx], t)
-    return vx, vy
-
-
 def choose_ego(object_type: np.ndarray, valid: np.ndarray, x: np.ndarray, y: np.ndarray) -> int:
     """Vehicle with the most valid frames (ties: longest path), for sources without a logged ego."""
     frames = valid.sum(axis=1).astype(float)
@@ -108,51 +94,28 @@ def choose_ego(object_type: np.ndarray, valid: np.ndarray, x: np.ndarray, y: np.
     return int(np.argmax(score))
 
 
-def savgol_coefficients(window: int, order: int, deriv: int = 0) -> np.ndarray:
-    """Savitzky-Golay convolution weights (centre point) for a ``window``-sample fit of ``order``."""
-    half = window // 2
-    t = np.arange(-half, half + 1, dtype=float)
-    A = np.vander(t, order + 1, increasing=True)
-    coef = np.linalg.pinv(A)[deriv]
-    return coef * np.prod(np.arange(1, deriv + 1)) if deriv else coef
-
-
 def smooth_track(x: np.ndarray, y: np.ndarray, vx: np.ndarray, vy: np.ndarray, valid: np.ndarray, dt: float,
                  window: int = 21, order: int = 3):
     """Savitzky-Golay smoothing of one track's positions, with velocity from the fitted derivative.
 
     Used on ego tracks whose poses carry timing jitter (nuScenes via ScenarioNet: a
     few centimetres along track, enough to make finite-difference jerk meaningless).
-    Each contiguous valid run longer than ``window`` is filtered (ends use the nearest
-    full window); shorter runs keep their positions and given velocities ``vx, vy``.
+    Each contiguous valid run of at least ``window`` samples (odd) is filtered by
+    ``scipy.signal.savgol_filter`` (``mode="interp"``: the ends evaluate the first / last
+    full-window polynomial fit off-centre); shorter runs keep their positions and given
+    velocities ``vx, vy``. ``x, y`` m, ``vx, vy`` m/s, ``valid`` bool, all ``(T,)``; ``dt`` s.
     Returns ``(x, y, vx, vy)`` ``(T,)``.
     """
     x, y, vx, vy = x.copy(), y.copy(), vx.copy(), vy.copy()
     idx = np.flatnonzero(valid)
     runs = np.split(idx, np.flatnonzero(np.diff(idx) > 1) + 1) if len(idx) else []
-    half = window // 2
-    c0, c1 = savgol_coefficients(window, order, 0), savgol_coefficients(window, order, 1) / dt
-    A = np.vander(np.arange(-half, half + 1, dtype=float), order + 1, increasing=True)
     for run in runs:
         if len(run) < window:
             continue
         for arr, vel in ((x, vx), (y, vy)):
-            seg = arr[run].copy()
-            windows = np.lib.stride_tricks.sliding_window_view(seg, window)
-            sm, dv = windows @ c0, windows @ c1
-            out, der = seg.copy(), np.empty_like(seg)
-            out[half:-half], der[half:-half] = sm, dv
-            # ends: evaluate the first / last polynomial fit off-centre
-            for side, w in ((0, seg[:window]), (1, seg[-window:])):
-                poly = np.linalg.lstsq(A, w, rcond=None)[0]
-                ts = np.arange(-half, 0) if side == 0 else np.arange(1, half + 1)
-                vals = np.vander(ts.astype(float), order + 1, increasing=True) @ poly
-                ders = np.vander(ts.astype(float), order, increasing=True) @ (poly[1:] * np.arange(1, order + 1)) / dt
-                if side == 0:
-                    out[:half], der[:half] = vals, ders
-                else:
-                    out[-half:], der[-half:] = vals, ders
-            arr[run], vel[run] = out, der
+            seg = arr[run]
+            arr[run] = savgol_filter(seg, window, order, mode="interp")
+            vel[run] = savgol_filter(seg, window, order, deriv=1, delta=dt, mode="interp")
     return x, y, vx, vy
 
 

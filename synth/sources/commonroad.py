@@ -16,7 +16,7 @@ from typing import Iterator
 import numpy as np
 import shapely
 
-from schemas import InputError, LineType, MapLayer, ObjectType, Scenario
+from schemas import CANONICAL_DT, InputError, LineType, MapLayer, ObjectType, Scenario
 
 from .base import Source
 from .common import as_multipolygon, choose_ego, resample_polyline
@@ -79,9 +79,9 @@ class CommonRoadSource(Source):
             raise InputError(f"malformed scenario ({type(err).__name__}: {err})", path=str(path)) from None
 
     def _convert(self, root: ET.Element, path: Path) -> Scenario:
-        dt = float(root.get("timeStepSize", "0.1"))
-        if abs(dt - 0.1) > 1e-9:
-            raise InputError(f"timeStepSize {dt} is not supported (only 0.1 s)", field="timeStepSize")
+        dt = float(root.get("timeStepSize", str(CANONICAL_DT)))
+        if abs(dt - CANONICAL_DT) > 1e-9:
+            raise InputError(f"timeStepSize {dt} is not supported (only {CANONICAL_DT} s)", field="timeStepSize")
         obstacles = [o for o in root if o.tag == "dynamicObstacle"
                      or (o.tag == "obstacle" and (o.findtext("role") or "").strip() == "dynamic")]
         statics = [o for o in root if o.tag == "staticObstacle"

@@ -4,8 +4,8 @@ import numpy as np
 import torch
 
 from critic import ImpartialCritic
-from critic.calibrate import fit_scale_offset, horizon_nll
-from critic.config import preset
+from critic.calibration import Calibration, fit_scale_offset, horizon_nll
+from pipelines.presets import preset
 
 
 def test_horizon_nll_matches_a_plain_loop_over_rows_and_steps():
@@ -40,19 +40,57 @@ def test_events_of_one_class_leave_the_hazards_as_they_are():
 
 def test_calibrated_hazards_apply_each_events_scale_and_offset_and_old_offsets_read_with_scale_one():
     model = torch.nn.Linear(1, 1)
-    critic = ImpartialCritic(model, preset("debug"))
+    critic = ImpartialCritic(model, preset("debug").train)
     logits = torch.tensor([[-1.0, 2.0], [0.5, -3.0]])
-    model.calibration = {"collision": -0.5, "offroad": 1.0, "collision_scale": 2.0, "offroad_scale": 0.5}
+    model.calibration = Calibration.from_dict({"collision": -0.5, "offroad": 1.0, "collision_scale": 2.0,
+                                               "offroad_scale": 0.5})
     want = torch.sigmoid(torch.tensor([[-2.5, 2.0], [0.5, -0.5]]))
     assert torch.allclose(critic.calibrated_hazards(logits), want)
-    model.calibration = {"collision": -0.5, "offroad": 1.0}          # a checkpoint from before the scales
+    model.calibration = Calibration.from_dict({"collision": -0.5, "offroad": 1.0})   # from before the scales
     assert torch.allclose(critic.calibrated_hazards(logits), torch.sigmoid(logits + torch.tensor([-0.5, 1.0])))
 
 
 def test_logits_without_signal_cannot_drive_the_scale_past_its_bounds():
-    from critic.calibrate import SCALE_BOUNDS
+    from critic.calibration import SCALE_BOUNDS
 
     rng = np.random.default_rng(2)
     logits = torch.as_tensor(rng.normal(-3.0, 1.0, (4000, 16)))
     scale, _ = fit_scale_offset(logits, rng.random(4000) < 0.3)     # events independent of the logits
     assert SCALE_BOUNDS[0] <= scale < SCALE_BOUNDS[0] + 0.05
+
+
+def test_calibration_round_trips_through_its_stored_dict_and_a_missing_one_is_the_identity():
+    cal = Calibration(collision_scale=1.6, collision=-0.25, offroad_scale=1.7, offroad=0.5)
+    assert Calibration.from_dict(cal.to_dict()) == cal
+    assert list(cal.to_dict()) == ["collision_scale", "collision", "offroad_scale", "offroad"]
+    assert Calibration.from_dict(None) == Calibration.from_dict({"collision": 0.0, "offroad": 0.0}) == Calibration.identity()
+
+
+def test_a_checkpoint_stores_its_calibration_atomically_and_leaves_the_rest_of_its_configuration(tmp_path):
+    import json
+
+    from critic.checkpoint import load_checkpoint, save_calibration, save_checkpoint
+    from critic.model import build_model
+
+    cfg = preset("debug").train
+    save_checkpoint(tmp_path, build_model(cfg), cfg, extra={"epoch": 3})
+    assert load_checkpoint(tmp_path, build_model)[0].calibration == Calibration.identity()
+    cal = Calibration(collision_scale=2.0, collision=-1.0, offroad_scale=0.5, offroad=0.25)
+    save_calibration(tmp_path, cal)
+    assert load_checkpoint(tmp_path, build_model)[0].calibration == cal
+    assert json.loads((tmp_path / "config.json").read_text())["_extra"]["epoch"] == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "model.safetensors"]   # no temp file left
+
+
+def test_refitting_a_freshly_trained_checkpoint_reproduces_the_calibration_training_stored(debug_critic, synth_dataset,
+                                                                                        tmp_path):
+    import shutil
+
+    from critic.calibrate import recalibrate
+
+    folder, summary = debug_critic
+    copy = shutil.copytree(folder, tmp_path / "ckpt")
+    stored = ImpartialCritic.load(copy).model.calibration
+    assert stored.to_dict() == summary["calibration"]
+    assert recalibrate(copy, str(synth_dataset)) == stored
+    assert ImpartialCritic.load(copy).model.calibration == stored

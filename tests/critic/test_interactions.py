@@ -121,10 +121,10 @@ def test_imagination_steps_reproduce_the_whole_plan_rollout():
     evaluated at every step: ``map_every`` 1)."""
     import dataclasses
 
-    from critic.config import preset
-    from critic.train import build_model
+    from pipelines.presets import preset
+    from critic.model import build_model
 
-    cfg = preset("debug")
+    cfg = preset("debug").train
     cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, map_every=1, diffusion=False))
     torch.manual_seed(0)
     model = build_model(cfg).eval()

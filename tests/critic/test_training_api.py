@@ -8,7 +8,8 @@ import torch
 
 from critic import ImpartialCritic, SceneBatch
 from critic.batching import make_batch
-from critic.config import TrainConfig, preset
+from critic.config import TrainConfig
+from pipelines.presets import preset
 from critic.data import load_split
 from critic.train import train
 
@@ -35,7 +36,7 @@ def test_debug_preset_trains_and_writes_a_safetensors_checkpoint(checkpoint):
 def test_a_budget_that_ends_training_early_is_flagged_and_said_and_a_finished_run_is_not(dataset, tmp_path, capsys):
     import dataclasses
 
-    cfg = dataclasses.replace(preset("debug"), max_minutes=0.0, forecast_pretrain_epochs=0)
+    cfg = dataclasses.replace(preset("debug").train, max_minutes=0.0, forecast_pretrain_epochs=0)
     summary = train(dataset, tmp_path / "cut", cfg)
     assert summary["stopped_by_time_budget"] is True and summary["steps"] == 1
     assert "budget ended training after 0 of 0 pretraining and 1 of 1 joint epochs" in capsys.readouterr().out
@@ -53,7 +54,7 @@ def test_every_epoch_reports_the_fit_on_training_scenes_next_to_validation(check
 
 
 def test_config_round_trips_through_json():
-    cfg = preset("debug", "no-contrastive")
+    cfg = preset("debug").training("no-contrastive")
     assert TrainConfig.from_json(cfg.to_json()) == cfg
     with pytest.raises(ValueError, match="variant"):
         TrainConfig(variant="pessimistic")
@@ -99,7 +100,7 @@ def test_checkpoint_loaded_in_a_fresh_process_gives_identical_scores(dataset, ch
 def test_load_refuses_a_checkpoint_without_weights(tmp_path):
     from schemas import InputError
 
-    (tmp_path / "config.json").write_text(preset("debug").to_json())
+    (tmp_path / "config.json").write_text(preset("debug").train.to_json())
     with pytest.raises(InputError, match="model.safetensors"):
         ImpartialCritic.load(tmp_path)
 
@@ -111,7 +112,7 @@ def test_collision_targets_are_the_at_fault_ones_and_old_datasets_are_refused(da
 
     from schemas import InputError
 
-    cfg = preset("debug").features
+    cfg = preset("debug").train.features
     arr = load_split(dataset, "val", cfg, log=lambda *a: None)
     t = pq.read_table(dataset / "counterfactuals" / "split=val")
     fault = np.array(t["collision_at_fault"].to_pylist(), bool)
@@ -127,7 +128,7 @@ def test_collision_targets_are_the_at_fault_ones_and_old_datasets_are_refused(da
 def test_the_optimistic_critic_sees_only_the_expert_logs_of_logged_scenes(dataset):
     from schemas.splits import is_variant
 
-    arr = load_split(dataset, "train", preset("debug").features, log=lambda *a: None)
+    arr = load_split(dataset, "train", preset("debug").train.features, log=lambda *a: None)
     variant_rows = np.array([is_variant(s) for s in arr.sample_id])
     assert variant_rows.any(), "the debug dataset should hold scene variants"
     assert (arr.logged & variant_rows).any() and not (arr.expert_logged & variant_rows).any()
@@ -139,9 +140,10 @@ def test_forecast_pretraining_lowers_the_motion_loss_and_moves_only_the_encoder_
     import time
 
     from critic.data import load_splits
-    from critic.train import build_model, pretrain_forecaster
+    from critic.model import build_model
+    from critic.train import pretrain_forecaster
 
-    cfg = dataclasses.replace(preset("debug"), forecast_pretrain_epochs=4)
+    cfg = dataclasses.replace(preset("debug").train, forecast_pretrain_epochs=4)
     tr, va = load_splits(dataset, ("train",), cfg.features, lambda *a: None), load_split(dataset, "val", cfg.features)
     torch.manual_seed(0)
     model = build_model(cfg)

@@ -12,13 +12,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.config import preset
+from pipelines.presets import preset
 from pipelines.run import run_synth
 from pipelines.validate_dataset import validate_dataset
 from tests.conftest import real_path
 from tests.fixtures import builders
 
-DEBUG = preset("debug")
+#: six scenes in shards of two (the debug preset makes 24: every split has scenes)
+DEBUG = dataclasses.replace(preset("debug").pipeline, procedural_scenarios=6, scenarios_per_shard=2)
 
 
 def _rows(out: Path) -> pa.Table:

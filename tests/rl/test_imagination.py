@@ -7,14 +7,15 @@ import torch
 import torch.nn.functional as F
 
 from critic.api import ImpartialCritic, SceneBatch
-from critic.config import FeatureConfig, ModelConfig, preset
+from critic.config import FeatureConfig, ModelConfig
 from critic.losses import step_targets
-from critic.rl.config import SimConfig
+from critic.model import build_model
 from critic.rl.imagination import ActorCriticConfig, imagine, lambda_returns, train_actor_critic
 from critic.rl.observe import candidate_plans
-from critic.rl.sim import EgoState, events, simulate
+from pipelines.presets import preset
+from synth.config import SimConfig
 from synth.kinematics import Plans
-from critic.train import build_model
+from synth.sim import EgoState, events, simulate
 
 from .test_sim_rewards import road_episode
 
@@ -77,7 +78,7 @@ def test_lambda_returns_match_a_hand_computation():
 
 def test_actor_critic_in_imagination_learns_to_avoid_the_collision_the_simulation_confirms():
     ep = road_episode(60.0)
-    cfg = dataclasses.replace(preset("debug"), model=ModelConfig(d_model=32, heads=2, scene_layers=1),
+    cfg = dataclasses.replace(preset("debug").train, model=ModelConfig(d_model=32, heads=2, scene_layers=1),
                               features=FeatureConfig(max_agents=8, max_polylines=16, polyline_points=8))
     critic, scenes, coll = _fit_world_model(ep, cfg)
     assert coll[len(SPEEDS) - 1] >= 0 and coll[0] < 0          # driving on at 20 m/s crashes, stopping does not

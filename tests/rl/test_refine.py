@@ -1,39 +1,10 @@
-"""``impartial refine`` end to end on the debug presets, and the ranking statistics."""
+"""``impartial refine`` end to end on the debug presets, and the critic adaptation."""
 import json
 
 import numpy as np
 import pytest
 
-from critic.rl.refine import rank_agreement
 from pipelines.cli import main
-
-
-def test_rank_agreement_is_one_for_identical_and_minus_one_for_reversed_rankings():
-    true = np.array([[0.0, 1.0, 3.0, 2.0]])
-    assert rank_agreement(true, true)["kendall_tau"] == 1.0
-    assert rank_agreement(-true, true)["kendall_tau"] == -1.0
-    r = rank_agreement(np.array([[0.0, 1.0, 2.0, 3.0]]), true)      # one swapped pair of six
-    assert r["kendall_tau"] == (5 - 1) / 6 and r["regret_of_argmax"] == 1.0
-
-
-def test_within_state_auroc_counts_only_states_with_both_outcomes():
-    from critic.rl.refine import within_state_auroc
-    true = np.array([[0.0, -30.0, -30.0], [0.0, 0.0, 0.0], [-30.0, -30.0, -30.0], [0.0, 0.0, -30.0]])
-    pred = np.array([[0.0, -5.0, -9.0], [0.0, -1.0, -2.0], [0.0, 0.0, 0.0], [-3.0, 0.0, -1.0]])
-    out = within_state_auroc(pred, true)
-    assert out["mixed_states"] == 2
-    # state 0: failing speeds ranked above the safe one (1.0); state 3: fail (1) vs safe (3, 0): 1 of 2 pairs
-    assert out["within_state_auroc"] == pytest.approx((1.0 + 0.5) / 2)
-
-
-def test_penalty_gaps_on_a_hand_computed_table():
-    from critic.rl.refine import penalty_gaps
-    true = np.array([[0.0, -30.0, -30.0], [0.0, 0.0, 0.0], [-30.0, -30.0, -30.0], [0.0, 0.0, -30.0]])
-    pred = np.array([[0.0, -5.0, -9.0], [0.0, -1.0, -2.0], [0.0, 0.0, 0.0], [-3.0, 0.0, -1.0]])
-    out = penalty_gaps(pred, true)
-    # state 0: 0 - (-7) = 7; state 3: -1.5 - (-1) = -0.5; all-safe state 1: slowest 0 minus fastest -2
-    assert out["mixed_state_gap"] == pytest.approx((7.0 - 0.5) / 2)
-    assert out["safe_state_speed_slope"] == pytest.approx(2.0)
 
 
 def test_refine_cli_writes_the_closed_loop_table_plot_and_policies(synth_dataset, debug_critic, tmp_path):
@@ -66,19 +37,6 @@ def test_refine_rejects_a_missing_critic_with_a_clear_error(synth_dataset, tmp_p
     assert code == 2 and "critic" in capsys.readouterr().err
 
 
-def test_state_auroc_ranks_states_by_their_mean_penalty_and_pools_pairs():
-    from critic.rl.refine import state_auroc
-    true = np.array([[0.0, -30.0], [0.0, 0.0], [0.0, 0.0], [-30.0, -30.0]])
-    pred = np.array([[-1.0, -1.0], [-2.0, -2.0], [0.0, 0.0], [-3.0, -1.0]])
-    out = state_auroc(pred, true)
-    # danger states 0 and 3 (mean penalty 1, 2) vs safe 1 and 2 (2, 0): 1 vs 2 lost, 1 vs 0 won,
-    # 2 vs 2 tied, 2 vs 0 won
-    assert out["state_auroc"] == pytest.approx(2.5 / 4)
-    # 3 failing pairs (penalties 1, 3, 1) vs 5 safe (1, 2, 2, 0, 0): wins 2.5 + 5 + 2.5 of 15
-    assert out["pooled_auroc"] == pytest.approx(10.0 / 15)
-    assert np.isnan(state_auroc(pred[1:3], true[1:3])["state_auroc"])
-
-
 def test_adaptation_learns_the_labelled_outcomes_of_its_states_keeps_the_forecast_and_leaves_the_critic_untouched(
         debug_critic):
     """Plans of states whose first agent is close fail, others do not: a few adaptation steps lower
@@ -91,7 +49,7 @@ def test_adaptation_learns_the_labelled_outcomes_of_its_states_keeps_the_forecas
     from critic.api import ImpartialCritic
     from critic.features import AGENT_FEATURES, MAP_FEATURES, PLAN_FEATURES
     from critic.rl.adapt import adapt_critic, horizon_risk
-    from critic.rl.config import preset
+    from pipelines.presets import preset
     from critic.rl.rollout import DecisionStates
     critic = ImpartialCritic.load(debug_critic[0])
     fc, S, A = critic.cfg.features, 24, 3
@@ -107,7 +65,7 @@ def test_adaptation_learns_the_labelled_outcomes_of_its_states_keeps_the_forecas
                         plans=g.normal(0, 1, (S, A, fc.plan_steps, PLAN_FEATURES)).astype(np.float32),
                         episode=np.arange(S), step=np.zeros(S, int),
                         critic_plan_outcomes=np.stack([np.repeat(near[:, None], A, 1), np.zeros((S, A), bool)], -1))
-    cfg = dataclasses.replace(preset("debug"), adapt_steps=40, adapt_batch=8, adapt_lr=3e-3)
+    cfg = dataclasses.replace(preset("debug").refine, adapt_steps=40, adapt_batch=8, adapt_lr=3e-3)
     y = torch.as_tensor(ds.critic_plan_outcomes, dtype=torch.float32)
     bce = lambda c: float(torch.nn.functional.binary_cross_entropy(  # noqa: E731
         horizon_risk(critic, c.model, ds, np.arange(S), cfg.sim.safety_horizon).detach().clamp(1e-6, 1 - 1e-6), y))

@@ -7,13 +7,13 @@ import pytest
 import shapely
 
 from benchmark.closed_loop import comfort_ok, obb_overlap
-from critic.rl.config import RefineConfig, RewardConfig, SimConfig
+from critic.rl.config import RefineConfig, RewardConfig
 from critic.rl.rewards import critic_reward, expected_event_penalty, perlad_reward
-from critic.rl.sim import EgoState, Episode, Events, simulate
 from schemas import MapLayer, ObjectType, Scenario
-from synth.config import SynthConfig
+from synth.config import SimConfig, SynthConfig
 from synth.context import build_context
 from synth.kernels import obb_overlap1
+from synth.sim import EgoState, Episode, Events, simulate
 
 RC = RewardConfig(gamma=1.0, distance=0.0, progress=0.0)
 
@@ -51,7 +51,7 @@ def test_a_contact_the_ego_is_not_at_fault_for_costs_nothing_and_does_not_end_th
 
 
 def test_being_rear_ended_by_a_replayed_follower_is_not_at_fault():
-    from critic.rl.sim import events
+    from synth.sim import events
     scn = _road_scenario(None)
     ep = road_episode(None)
     follower = dict(x=scn.x[0] - 12.0 + 1.5 * np.arange(scn.num_frames) * 0.1)  # faster car behind
@@ -60,7 +60,7 @@ def test_being_rear_ended_by_a_replayed_follower_is_not_at_fault():
     fx = follower["x"][ep.ctx.anchor: ep.ctx.anchor + T]
     ag = AgentFutures(fx[None, None], np.full((1, 1, T), -1.75), np.zeros((1, 1, T)), np.full((1, 1, T), 11.5),
                       np.zeros((1, 1, T)), np.full((1, 1, T), 4.5), np.full((1, 1, T), 1.9), np.ones((1, 1, T), bool),
-                      type=np.array([int(ObjectType.VEHICLE)]))
+                      object_type=np.array([int(ObjectType.VEHICLE)]))
     ep2 = Episode.build(ep.ctx, ag, "follower")
     traj, _ = simulate(ep2, EgoState.at_anchor(ep2), np.array([10.0]), 80, SimConfig())
     ev = events(ep2, traj, 0)
@@ -116,7 +116,7 @@ def test_pid_tracking_holds_the_lane_and_reaches_the_target_speed():
 
 
 def test_a_fast_plan_into_a_parked_car_collides_and_a_stopping_plan_does_not():
-    from critic.rl.sim import events
+    from synth.sim import events
     ep = road_episode(60.0)
     traj, _ = simulate(ep, EgoState.at_anchor(ep, 2), np.array([0.0, 15.0]), 60, SimConfig())
     ev = events(ep, traj, 0)

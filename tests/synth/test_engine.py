@@ -2,7 +2,8 @@ import numpy as np
 import pyarrow.compute as pc
 import pytest
 
-from synth.config import SynthConfig, preset
+from pipelines.presets import preset
+from synth.config import SynthConfig
 from synth.engine import SynthStats, synthesize_scenario
 from synth.sources import ProceduralSource, read_any
 from tests.conftest import real_path
@@ -44,9 +45,9 @@ def test_rows_carry_the_logged_plan_first_state_and_one_split_per_scenario(proce
 
 def test_same_seed_gives_the_same_rows_and_another_seed_does_not():
     scn = next(ProceduralSource(count=1).read())
-    a, _ = synthesize_scenario(scn, preset("debug"), seed=3)
-    b, _ = synthesize_scenario(scn, preset("debug"), seed=3)
-    c, _ = synthesize_scenario(scn, preset("debug"), seed=4)
+    a, _ = synthesize_scenario(scn, preset("debug").pipeline.synth, seed=3)
+    b, _ = synthesize_scenario(scn, preset("debug").pipeline.synth, seed=3)
+    c, _ = synthesize_scenario(scn, preset("debug").pipeline.synth, seed=4)
     assert a.equals(b) and not a.equals(c)
 
 

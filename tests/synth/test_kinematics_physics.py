@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from synth.config import VehicleLimits
-from synth.kinematics import resample_path, rollout
-from synth.physics import RULES, PlanStates, check_physics
+from synth.kinematics import Plans, resample_path, rollout
+from synth.physics import RULES, check_physics
 
 LIM = VehicleLimits()
 
@@ -28,16 +28,16 @@ def test_rollout_starts_exactly_at_the_logged_anchor_state():
 
 def test_every_rollout_satisfies_every_physics_rule_even_for_wild_targets():
     plans, anchor = _random_rollouts()
-    res = check_physics(PlanStates(plans.x, plans.y, plans.heading, plans.speed), 0.1, LIM, anchor)
-    assert set(res) == set(RULES)
-    for name, (value, ok) in res.items():
-        assert ok.all(), (name, value.max())
-    assert res["longitudinal_accel"][0].max() > 0.8 * LIM.max_decel  # the targets really pushed the limits
+    res = check_physics(plans, 0.1, LIM, anchor)
+    assert set(res.rules) == set(RULES)
+    for name, r in res.rules.items():
+        assert r.ok.all(), (name, r.value.max())
+    assert res["longitudinal_accel"].value.max() > 0.8 * LIM.max_decel  # the targets really pushed the limits
 
 
 def _straight(speed, n=81, dt=0.1):
     s = np.concatenate([[0.0], np.cumsum(0.5 * (speed[1:] + speed[:-1]) * dt)])
-    return PlanStates(s[None], np.zeros((1, n)), np.zeros((1, n)), speed[None])
+    return Plans.from_states(s[None], np.zeros((1, n)), np.zeros((1, n)), speed[None])
 
 
 def _anchor(p):
@@ -50,23 +50,23 @@ def _anchor(p):
 ])
 def test_each_rule_catches_its_violation(rule, make):
     p = make()
-    assert not check_physics(p, 0.1, LIM, _anchor(p))[rule][1][0]
+    assert not check_physics(p, 0.1, LIM, _anchor(p))[rule].ok[0]
 
 
 def test_yaw_rate_curvature_and_non_holonomic_rules_catch_violations():
     n = 81
     x = np.arange(n) * 1.0
-    sideways = PlanStates(np.zeros((1, n)), x[None], np.zeros((1, n)), np.full((1, n), 10.0))  # moves along +y, faces +x
+    sideways = Plans.from_states(np.zeros((1, n)), x[None], np.zeros((1, n)), np.full((1, n), 10.0))  # moves along +y, faces +x
     res = check_physics(sideways, 0.1, LIM, _anchor(sideways))
-    assert not res["non_holonomic"][1][0]
-    spin = PlanStates(x[None], np.zeros((1, n)), (0.3 * np.arange(n))[None], np.full((1, n), 10.0))
+    assert not res["non_holonomic"].ok[0]
+    spin = Plans.from_states(x[None], np.zeros((1, n)), (0.3 * np.arange(n))[None], np.full((1, n), 10.0))
     res = check_physics(spin, 0.1, LIM, _anchor(spin))
-    assert not res["yaw_rate"][1][0] and not res["curvature"][1][0]
-    teleport = PlanStates(np.r_[0.0, 50.0 + x[1:]][None], np.zeros((1, n)), np.zeros((1, n)), np.full((1, n), 10.0))
-    assert not check_physics(teleport, 0.1, LIM, _anchor(teleport))["non_holonomic"][1][0]
+    assert not res["yaw_rate"].ok[0] and not res["curvature"].ok[0]
+    teleport = Plans.from_states(np.r_[0.0, 50.0 + x[1:]][None], np.zeros((1, n)), np.zeros((1, n)), np.full((1, n), 10.0))
+    assert not check_physics(teleport, 0.1, LIM, _anchor(teleport))["non_holonomic"].ok[0]
 
 
 def test_anchor_continuity_requires_the_exact_logged_state():
     p = _straight(np.full(81, 10.0))
     anchor = _anchor(p) + np.array([0.0, 1e-9, 0.0, 0.0])
-    assert not check_physics(p, 0.1, LIM, anchor)["anchor_continuity"][1][0]
+    assert not check_physics(p, 0.1, LIM, anchor)["anchor_continuity"].ok[0]

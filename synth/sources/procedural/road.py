@@ -44,11 +44,6 @@ class RefPath:
     def reversed(self) -> "RefPath":
         return RefPath(self.pts[::-1].copy(), self.length - self.s[::-1], self.theta[::-1] + np.pi, -self.kappa[::-1])
 
-    def transformed(self, rot: float, shift: np.ndarray) -> "RefPath":
-        c, s = np.cos(rot), np.sin(rot)
-        pts = self.pts @ np.array([[c, s], [-s, c]]) + shift
-        return RefPath(pts, self.s, self.theta + rot, self.kappa)
-
 
 def integrate_path(kappa: np.ndarray, start=(0.0, 0.0), theta0: float = 0.0) -> RefPath:
     """Curve from a curvature profile sampled every :data:`DS` metres."""

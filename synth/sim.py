@@ -17,13 +17,11 @@ import numpy as np
 import shapely
 
 from schemas import LineType, ObjectType
-from synth.config import LabelThresholds
-from synth.context import AnchorContext
-from synth.kinematics import PATH_DS, path_normals
-from synth.kinematics import Plans
-from synth.labels import AgentFutures, EgoPlans, label_plans
 
-from .config import SimConfig
+from .config import LabelThresholds, SimConfig
+from .context import AnchorContext
+from .kinematics import PATH_DS, Plans, path_normals
+from .labels import AgentFutures, label_plans
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -72,22 +70,13 @@ class Episode:
         fut["y"] = np.where(after, at(ag.y) + at(ag.vy) * dt, ag.y)
         return dataclasses.replace(self, agents=dataclasses.replace(ag, **fut), variant=f"{self.variant}@cv{k}")
 
-    @property
-    def logged_xy(self) -> np.ndarray:
-        """Logged ego positions ``[H + 1, 2]``."""
-        return np.stack([self.ctx.logged.x[0], self.ctx.logged.y[0]], -1)
-
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class EgoState:
-    """Ego states of N candidates plus controller memory (arrays ``[N]``)."""
+    """Ego states of N candidates (a one-frame :class:`Plans`) plus controller memory (arrays ``[N]``)."""
 
-    x: np.ndarray
-    y: np.ndarray
-    heading: np.ndarray
-    speed: np.ndarray
-    accel: np.ndarray
-    steer: np.ndarray
+    current: Plans
+    """The state of each candidate now, ``[N, 1]``: x, y m, heading rad, speed m/s, accel m/s^2, steer rad."""
     lat_int: np.ndarray
     """Integral of the cross-track error (m s)."""
     lat_err: np.ndarray
@@ -100,13 +89,14 @@ class EgoState:
     @staticmethod
     def at_anchor(ep: Episode, n: int = 1) -> "EgoState":
         x, y, h, v = ep.ctx.anchor_state
-        f = lambda val: np.full(n, float(val))  # noqa: E731
-        return EgoState(f(x), f(y), f(h), f(v), f(ep.ctx.anchor_accel), f(ep.ctx.anchor_steer), f(0), f(0), f(0),
-                        np.zeros(n, dtype=np.int64))
+        f = lambda val, shape=(n, 1): np.full(shape, float(val))  # noqa: E731
+        return EgoState(Plans(f(x), f(y), f(h), f(v), f(ep.ctx.anchor_accel), f(ep.ctx.anchor_steer)),
+                        f(0, n), f(0, n), f(0, n), np.zeros(n, dtype=np.int64))
 
     def repeat(self, n: int) -> "EgoState":
         """The first candidate's state copied ``n`` times."""
-        return EgoState(*(np.repeat(getattr(self, k.name)[:1], n) for k in dataclasses.fields(self)))
+        first = np.zeros(n, dtype=np.int64)
+        return EgoState(self.current.take(first), *(getattr(self, k.name)[first] for k in dataclasses.fields(self)[1:]))
 
 
 def _wrap(a: np.ndarray) -> np.ndarray:
@@ -126,7 +116,8 @@ def simulate(ep: Episode, state: EgoState, target_speed: np.ndarray, steps: int,
         normals = path_normals(path)
     tang = np.stack([normals[:, 1], -normals[:, 0]], -1)
     path_h = np.arctan2(tang[:, 1], tang[:, 0])
-    x, y, h, v, a, st = (getattr(state, k).astype(float).copy() for k in ("x", "y", "heading", "speed", "accel", "steer"))
+    x, y, h, v, a, st = (getattr(state.current, k)[:, 0].astype(float).copy()
+                         for k in ("x", "y", "heading", "speed", "accel", "steer"))
     li, le, si, idx = state.lat_int.copy(), state.lat_err.copy(), state.spd_int.copy(), state.path_idx.copy()
     target = np.broadcast_to(np.asarray(target_speed, dtype=float), x.shape)
     h_dt = cfg.dt / cfg.substeps
@@ -146,20 +137,20 @@ def simulate(ep: Episode, state: EgoState, target_speed: np.ndarray, steps: int,
             de = (e - le) / h_dt
             le = e
             want = cfg.heading_gain * _wrap(path_h[idx] - h) - (lp * e + lii * li + ld * de)
-            want = np.clip(want, -cfg.max_steer, cfg.max_steer)
-            st = st + np.clip(want - st, -cfg.max_steer_rate * h_dt, cfg.max_steer_rate * h_dt)
+            want = np.clip(want, -cfg.limits.max_steer, cfg.limits.max_steer)
+            st = st + np.clip(want - st, -cfg.limits.max_steer_rate * h_dt, cfg.limits.max_steer_rate * h_dt)
             err = target - v
             si = np.clip(si + err * h_dt, -10.0, 10.0)
-            a_cmd = np.clip(kp * err + ki * si, -cfg.max_decel, cfg.max_accel)
-            jerk = np.where(a_cmd < -cfg.comfort_decel, cfg.max_jerk, cfg.comfort_jerk) * h_dt
+            a_cmd = np.clip(kp * err + ki * si, -cfg.limits.max_decel, cfg.limits.max_accel)
+            jerk = np.where(a_cmd < -cfg.comfort_decel, cfg.limits.max_jerk, cfg.comfort_jerk) * h_dt
             a = a + np.clip(a_cmd - a, -jerk, jerk)
             a = np.where((v <= 0.0) & (a < 0.0), 0.0, a)
             x = x + v * np.cos(h) * h_dt
             y = y + v * np.sin(h) * h_dt
-            h = h + v * np.tan(st) / cfg.wheelbase * h_dt
+            h = h + v * np.tan(st) / cfg.limits.wheelbase * h_dt
             v = np.maximum(v + a * h_dt, 0.0)
         out[:, :, k + 1] = x, y, h, v, a, st
-    return Plans(*out), EgoState(x, y, h, v, a, st, li, le, si, idx)
+    return Plans(*out), EgoState(Plans(*(c[:, None] for c in (x, y, h, v, a, st))), li, le, si, idx)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -221,18 +212,19 @@ def events(ep: Episode, traj: Plans, t0: int, th: LabelThresholds = LabelThresho
     ag = ep.agents
     sl = slice(t0, t0 + T)
     fut = ag.frames(sl)
-    ego = EgoPlans(traj.x, traj.y, traj.heading, traj.speed, ctx.logged.length, ctx.logged.width)
-    lab = label_plans(ego, fut, ctx.drivable, None, ctx.dt, th, ctx.drivable_inner)
-    cstep = _step_of(lab["collision_time_s"], ctx.dt)
-    ctype = np.where(lab["collision"], np.asarray(ag.type)[np.clip(lab["collision_agent"], 0, max(len(ag.type) - 1, 0))]
-                     if len(ag.type) else -1, -1)
+    lab = label_plans(traj, fut, ctx.drivable, None, ctx.dt, th, ctx.drivable_inner, length=ctx.ego_length,
+                      width=ctx.ego_width)
+    cstep = _step_of(lab.collision_time_s, ctx.dt)
+    types = np.asarray(ag.object_type)
+    hit_type = types[np.clip(lab.collision_agent, 0, max(len(types) - 1, 0))] if len(types) else -1
+    ctype = np.where(lab.collision, hit_type, -1)
     cspeed = np.where(cstep >= 0, traj.speed[np.arange(N), np.clip(cstep, 0, T - 1)], np.nan)
-    at_fault = lab["collision_at_fault"]
+    at_fault = lab.collision_at_fault
     s, _ = ctx.project(traj.x.ravel(), traj.y.ravel())
     s = s.reshape(N, T)
     lx, ly = ctx.logged.x[0, sl], ctx.logged.y[0, sl]
     s_log, _ = ctx.project(lx, ly)
-    return Events(cstep, ctype.astype(np.int64), np.where(lab["collision"], lab["collision_agent"], -1), cspeed, at_fault, _step_of(lab["offroad_time_s"], ctx.dt),
+    return Events(cstep, ctype.astype(np.int64), np.where(lab.collision, lab.collision_agent, -1), cspeed, at_fault, _step_of(lab.offroad_time_s, ctx.dt),
                   _crossings(traj, ep.solid), _crossings(traj, ep.double_solid), s - s[:, :1],
                   np.full(N, s_log[-1] - s_log[0]), np.hypot(traj.x - lx, traj.y - ly))
 

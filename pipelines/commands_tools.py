@@ -1,0 +1,61 @@
+"""Handlers of the ``impartial`` tool subcommands: ``recompute``, ``by-family``, ``ceiling``,
+``calibrate`` and ``schema-doc``. :mod:`pipelines.cli` parses their arguments.
+
+Each handler takes the parsed ``argparse.Namespace``, prints its result on stdout and returns
+the exit code; bad input raises ``InputError`` (or ``ValueError`` / ``OSError``), which the
+command line turns into one line on stderr and exit code 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+#: exit code of ``impartial recompute`` when a recomputed number differs from the leaderboard
+EXIT_MISMATCH = 1
+
+
+def cmd_recompute(args: argparse.Namespace) -> int:
+    """Re-derive every leaderboard number of ``args.dir`` from ``predictions.parquet`` alone."""
+    from benchmark.recompute import compare
+
+    issues = compare(args.dir)
+    print("\n".join(issues) if issues else f"all metrics of {args.dir}/leaderboard.csv (and leaderboard_families.csv) "
+          "recomputed exactly")
+    return EXIT_MISMATCH if issues else 0
+
+
+def cmd_by_family(args: argparse.Namespace) -> int:
+    """Print the AUROC tables by perturbation family of the benchmark output ``args.bench_out``."""
+    import pyarrow.parquet as pq
+
+    from benchmark.by_family import family_leaderboard, family_markdown, read_families
+
+    pred = pq.read_table(args.bench_out / "predictions.parquet")
+    families = read_families(args.data) if args.data else None
+    print(family_markdown(family_leaderboard(pred, families, None if args.without is None else tuple(args.without))))
+    return 0
+
+
+def cmd_ceiling(args: argparse.Namespace) -> int:
+    """Print the Monte Carlo ceiling of the collision AUROC on ``args.data`` (:mod:`benchmark.ceiling`)."""
+    from benchmark.ceiling import report
+
+    print("\n".join(report(args.data, args.forks, args.workers, bench=args.bench, limit=args.limit,
+                           drivers=args.drivers)))
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    """Re-fit the hazard calibration of the checkpoint ``args.checkpoint`` on ``args.data``'s validation split."""
+    from critic.calibrate import recalibrate
+
+    print(json.dumps(recalibrate(args.checkpoint, args.data).to_dict()))
+    return 0
+
+
+def cmd_schema_doc(args: argparse.Namespace) -> int:
+    """Print the column reference of every on-disk table (the README's copy must equal it)."""
+    from schemas.tables import markdown_reference
+
+    print(markdown_reference())
+    return 0
