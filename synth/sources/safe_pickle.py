@@ -8,12 +8,18 @@ any class) is refused before it is resolved, so nothing in the file can run code
 factories are admitted as inert tokens that only the ``defaultdict`` constructor accepts:
 the pickle itself can never call ``int``, ``float`` or ``list``.
 
+``numpy.ndarray`` and ``numpy.dtype`` are handed to the pickle as tokens as well: an array can
+only be built through ``_reconstruct`` plus its state, and a dtype only from a plain type code
+(bool, integer, float, complex, bytes, unicode, datetime; no object, void, structured or
+sub-array dtypes) whose state may set nothing but the byte order.
+
 Allocation is bounded by the file: the file may be at most :data:`MAX_FILE_BYTES`; arrays
 of object dtype are refused; and every array's size is checked *before* numpy allocates it
 (in ``_reconstruct`` and in ``__setstate__``): its bytes must equal the raw data the file
 carries, and all arrays together may hold at most twice the file's size plus
 :data:`SLACK_BYTES` (arrays sharing one memoised buffer still count once each), so a
-100-byte pickle cannot ask for gigabytes.
+100-byte pickle cannot ask for gigabytes. Walking the loaded containers visits each one once
+(a pickle of shared sub-trees cannot make it exponential).
 """
 from __future__ import annotations
 
@@ -47,6 +53,35 @@ class _Factory:
         self.name = name
 
 
+#: dtype kinds a pickle may name: bool, signed / unsigned integer, float, complex, bytes, unicode, datetime
+_KINDS = set("biufcSUMm")
+
+
+class _ArrayToken:
+    """Stand-in for ``numpy.ndarray``: only ``_reconstruct`` accepts it; the pickle cannot call it."""
+
+
+_ARRAY = _ArrayToken()
+
+
+class _DtypeToken:
+    """A dtype the pickle named, with a state that may only set its byte order (``BUILD``)."""
+
+    def __init__(self, dtype: np.dtype):
+        self.dtype = dtype
+
+    def __setstate__(self, state):
+        if not (isinstance(state, tuple) and len(state) == 8 and state[2:5] == (None, None, None)):
+            raise pickle.UnpicklingError("dtype state with fields or a sub-array is refused")
+        order, elsize = state[1], state[5]
+        if order not in ("<", ">", "|", "="):
+            raise pickle.UnpicklingError(f"dtype byte order {order!r}")
+        if elsize not in (-1, self.dtype.itemsize):
+            raise pickle.UnpicklingError(f"dtype item size {elsize!r} differs from {self.dtype.itemsize}")
+        if order in ("<", ">"):
+            self.dtype = self.dtype.newbyteorder(order)
+
+
 class _Budget:
     """Bytes that arrays of one file may still allocate."""
 
@@ -58,11 +93,11 @@ class _Budget:
             raise pickle.UnpicklingError(f"{what}: object-dtype arrays are refused")
         try:
             dims = [int(d) for d in shape]
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise pickle.UnpicklingError(f"{what}: bad shape {shape!r}") from None
         if any(d < 0 for d in dims):
             raise pickle.UnpicklingError(f"{what}: negative dimension in {tuple(dims)}")
-        n = math.prod(dims) * dtype.itemsize
+        n = math.prod(dims) * max(dtype.itemsize, 1)
         if n > self.left:
             raise pickle.UnpicklingError(f"{what}: an array of shape {tuple(dims)} ({n} bytes) is out of "
                                          f"proportion to the file (at most {self.left} more bytes admitted)")
@@ -77,8 +112,10 @@ def _checked_array_type(budget: _Budget) -> type:
             if not isinstance(state, tuple) or len(state) not in (4, 5):
                 raise pickle.UnpicklingError("array state is not a numpy array state")
             shape, dtype, raw = state[-4], state[-3], state[-1]
-            if not isinstance(dtype, np.dtype):
+            if not isinstance(dtype, _DtypeToken):
                 raise pickle.UnpicklingError("array state names no dtype")
+            dtype = dtype.dtype
+            state = (*state[:-3], dtype, *state[-2:])
             budget.take(shape, dtype, "array")
             if not isinstance(raw, (bytes, bytearray)):
                 raise pickle.UnpicklingError(f"array data of type {type(raw).__name__} (expected bytes)")
@@ -105,7 +142,7 @@ class RestrictedUnpickler(pickle.Unpickler):
         if module in _NUMPY_MODULES and name == "_reconstruct":
             return self._reconstruct
         if module in _NUMPY_MODULES and name == "ndarray":
-            return np.ndarray
+            return _ARRAY
         if module in _NUMPY_MODULES and name == "dtype":
             return _dtype
         if module == "collections" and name == "OrderedDict":
@@ -118,22 +155,36 @@ class RestrictedUnpickler(pickle.Unpickler):
                                      "defaultdict and OrderedDict are admitted)")
 
     def _reconstruct(self, subtype, shape, dtype_code):
-        if subtype is not np.ndarray:
+        if subtype is not _ARRAY:
             raise pickle.UnpicklingError("array reconstruction of a type other than numpy.ndarray")
-        dtype = _dtype(dtype_code)
-        self._budget.take(shape if isinstance(shape, tuple) else (shape,), dtype, "array")
+        if isinstance(dtype_code, bytes):
+            dtype_code = dtype_code.decode("ascii", "replace")
+        dtype = _plain_dtype(dtype_code)
+        shape = shape if isinstance(shape, tuple) else (shape,)
+        self._budget.take(shape, dtype, "array")
         return np.ndarray.__new__(self._array_type, shape, dtype)
 
 
-def _dtype(*args):
-    """``numpy.dtype(*args)``, refusing object dtypes."""
+def _plain_dtype(code) -> np.dtype:
+    """A fresh dtype for a plain type code (``"f8"``, ``"<U3"``, ...), refusing every other kind."""
+    if not isinstance(code, str) or len(code) > 16:
+        raise pickle.UnpicklingError(f"dtype {code!r} is not a plain type code")
     try:
-        dt = np.dtype(*args)
+        dt = np.dtype(code)
     except (TypeError, ValueError) as err:
-        raise pickle.UnpicklingError(f"bad dtype {args!r}: {err}") from None
+        raise pickle.UnpicklingError(f"bad dtype {code!r}: {err}") from None
     if dt.hasobject:
         raise pickle.UnpicklingError("object dtype is refused")
+    if dt.kind not in _KINDS or dt.fields is not None or dt.subdtype is not None:
+        raise pickle.UnpicklingError(f"dtype {dt} is refused (plain numeric, bytes and unicode only)")
     return dt
+
+
+def _dtype(code, align=False, copy=True):
+    """``numpy.dtype(code, align, copy)`` as a token (see :class:`_DtypeToken`)."""
+    if align not in (False, True, 0, 1) or copy not in (False, True, 0, 1):
+        raise pickle.UnpicklingError("bad dtype arguments")
+    return _DtypeToken(_plain_dtype(code))
 
 
 def _defaultdict(factory=None, *rest):
@@ -143,23 +194,38 @@ def _defaultdict(factory=None, *rest):
     return collections.defaultdict(None if factory is None else _FACTORIES[factory.name])
 
 
-def _plain(obj, depth: int = 0):
-    """``obj`` with every checked array turned back into a plain ``numpy.ndarray`` view."""
+_TOKENS = (_Factory, _ArrayToken)
+
+
+def _plain(obj, depth: int = 0, seen: dict | None = None):
+    """``obj`` with every checked array turned back into a plain ``numpy.ndarray`` view and every dtype
+    token into its dtype; each container is visited once (``seen``: id -> converted object)."""
+    seen = {} if seen is None else seen
+    if id(obj) in seen:
+        return seen[id(obj)]
     if depth > MAX_DEPTH:
         raise pickle.UnpicklingError(f"containers nested deeper than {MAX_DEPTH}")
     if isinstance(obj, np.ndarray):
         return obj.view(np.ndarray) if type(obj) is not np.ndarray else obj
-    if isinstance(obj, _Factory):
-        raise pickle.UnpicklingError(f"builtins.{obj.name} outside a defaultdict")
+    if isinstance(obj, _DtypeToken):
+        return obj.dtype
+    if isinstance(obj, _TOKENS):
+        raise pickle.UnpicklingError("a numpy or builtin global used outside an array or a defaultdict")
     if isinstance(obj, dict):
+        seen[id(obj)] = obj
         for k, v in obj.items():
-            obj[k] = _plain(v, depth + 1)
-        return obj
-    if isinstance(obj, list):
-        obj[:] = [_plain(v, depth + 1) for v in obj]
-        return obj
-    if isinstance(obj, tuple):
-        return tuple(_plain(v, depth + 1) for v in obj)
+            if isinstance(k, (*_TOKENS, _DtypeToken)):
+                raise pickle.UnpicklingError("a global used as a dict key")
+            obj[k] = _plain(v, depth + 1, seen)
+    elif isinstance(obj, list):
+        seen[id(obj)] = obj
+        obj[:] = [_plain(v, depth + 1, seen) for v in obj]
+    elif isinstance(obj, (set, frozenset)):
+        if any(isinstance(v, (*_TOKENS, _DtypeToken)) for v in obj):
+            raise pickle.UnpicklingError("a global inside a set")
+    elif isinstance(obj, tuple):
+        seen[id(obj)] = out = tuple(_plain(v, depth + 1, seen) for v in obj)
+        return out
     return obj
 
 
@@ -186,5 +252,5 @@ def load_restricted(path, max_bytes: int = MAX_FILE_BYTES) -> object:
         raise InputError(f"refused pickle: {err}", path=str(path)) from None
     except RecursionError:
         raise InputError("refused pickle: containers nested too deeply", path=str(path)) from None
-    except (EOFError, ValueError, TypeError, IndexError, KeyError, AttributeError, MemoryError) as err:
+    except (EOFError, ValueError, TypeError, IndexError, KeyError, AttributeError, MemoryError, OverflowError) as err:
         raise InputError(f"corrupt or truncated pickle ({type(err).__name__}: {err})", path=str(path)) from None
