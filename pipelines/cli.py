@@ -200,7 +200,7 @@ def cmd_refine(args) -> int:
 
 
 def _preset_name(name: str) -> str:
-    """A preset name checked against the one preset table (imported only when the option is given)."""
+    """A preset name checked against the one preset table (imported when a stage command is parsed)."""
     from pipelines.presets import PRESETS
 
     if name not in PRESETS:

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import dask
 
+from synth.sources import check_options, registry
+
 from .config import PipelineConfig, to_dict
 from .shards import ShardSpec, plan_shards
 from .worker import process_shard, sha256, write_json_atomic
@@ -80,6 +82,8 @@ def run_synth(source: str, out: str | Path, cfg: PipelineConfig, scheduler: str 
     t0 = time.time()
     removed = clean_temp_files(out)
     shards = plan_shards(source, cfg)
+    if source != "procedural":
+        check_options(options or {}, [registry()[name] for s in shards for name in s.adapters])
     done = {s.name: m for s in shards if (m := _finished(out, s)) is not None}
     todo = [s for s in shards if s.name not in done]
     workers = workers or os.cpu_count() or 1

@@ -49,7 +49,7 @@ def _scenarios(spec: ShardSpec, cfg: PipelineConfig, options: dict):
     adapters = registry()
     for item, name in zip(spec.items, spec.adapters):
         cls = adapters[name]
-        yield from cls.from_options(**options).read(Path(item))
+        yield from cls.from_options(strict=False, **options).read(Path(item))  # checked by run_synth
 
 
 def _validator(name: str, where: Path):

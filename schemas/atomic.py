@@ -1,4 +1,4 @@
-"""Atomic file writes: every writer of the project goes through :func:`atomic_write`.
+"""Atomic file writes: datasets, checkpoints, tables, reports and manifests go through :func:`atomic_write`.
 
 The content is written to a hidden temp file in the destination's folder, optionally
 checked, fsynced, then renamed over the destination, so a crash or a killed worker never

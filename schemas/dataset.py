@@ -224,7 +224,7 @@ class Dataset:
             if not f.exists():
                 raise InputError("partition listed in the manifest is missing", path=str(f))
         filters = None if ids is None else [("scenario_id", "in", list(ids))]
-        t = pq.read_table([str(f) for f in files], filters=filters)
+        t = pq.read_table([str(f) for f in files], filters=filters, partitioning=None)  # no columns from folder names
         return t.replace_schema_metadata(pq.read_schema(files[0]).metadata)
 
 

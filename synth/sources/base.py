@@ -43,18 +43,26 @@ class Source(abc.ABC):
         """Yield the canonical scenarios held in ``path``."""
 
     @classmethod
-    def from_options(cls, **options) -> "Source":
-        """An adapter built from ``options`` (None values mean "not given" and are left out).
-
-        Raises ``InputError`` naming the source, the option and what the constructor accepts when
-        an option is not one of the constructor's parameters.
-        """
+    def options(cls) -> list[str]:
+        """The options this adapter takes (its constructor's parameters)."""
         import inspect
 
-        accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+
+    @classmethod
+    def from_options(cls, strict: bool = True, **options) -> "Source":
+        """An adapter built from ``options`` (None values mean "not given" and are left out).
+
+        ``strict``: an option that is not one of the constructor's parameters raises ``InputError``
+        naming the source, the option and what it accepts; otherwise (a folder of several formats,
+        whose options were checked together by :func:`check_options`) it is left to the others.
+        """
+        accepted = cls.options()
         given = {k: v for k, v in options.items() if v is not None}
         unknown = sorted(set(given) - set(accepted))
-        if unknown:
+        if unknown and not strict:
+            given = {k: v for k, v in given.items() if k in accepted}
+        elif unknown:
             raise InputError(f"source {cls.name!r} takes no option {', '.join(map(repr, unknown))} "
                              f"(it accepts: {', '.join(accepted) or 'no options'})", field=unknown[0])
         return cls(**given)
@@ -95,7 +103,19 @@ def discover(path: str | Path) -> list[tuple[type[Source], Path]]:
     return found
 
 
+def check_options(options: dict, adapters) -> None:
+    """Raise ``InputError`` for a given option (not None) that none of ``adapters`` takes."""
+    adapters = sorted(set(adapters), key=lambda a: a.name)
+    for key in sorted(k for k, v in options.items() if v is not None):
+        if not any(key in a.options() for a in adapters):
+            takes = "; ".join(f"{a.name}: {', '.join(a.options()) or 'none'}" for a in adapters)
+            raise InputError(f"no input here takes the option {key!r} (options by source: {takes})", field=key)
+
+
 def read_any(path: str | Path, **options) -> Iterator[Scenario]:
-    """Yield every scenario under ``path``; ``options`` go to adapters that accept them."""
-    for adapter, item in discover(path):
-        yield from adapter.from_options(**options).read(item)
+    """Yield every scenario under ``path``. Each option must be taken by the adapter of at least one
+    item (:func:`check_options`); each adapter gets the options it takes."""
+    found = discover(path)
+    check_options(options, [a for a, _ in found])
+    for adapter, item in found:
+        yield from adapter.from_options(strict=False, **options).read(item)
