@@ -93,16 +93,13 @@ class CriticModel:
         self.name, self.critic = name, ImpartialCritic.load(checkpoint)
 
     def predict(self, bench: BenchData) -> dict[str, Predictions]:
-        from critic import SceneBatch
-
         arr, R = bench.arrays, bench.arrays.num_rows
         cr, orr, ct, ot = (np.zeros(R) for _ in range(4))
         occ = None
         torch.set_num_threads(2)
         for idx in eval_groups(arr, 16):
             b = make_batch(arr, idx, self.critic.cfg.features.occ_size)
-            scenes = SceneBatch(b["agents"], b["agents_mask"], b["map"], b["map_mask"], b["drivable"])
-            s, o = self.critic.score_with_occupancy(scenes, b["plan"])
+            s, o = self.critic.score_with_occupancy(b.scene, b.plans)
             o = o.numpy()
             if occ is None:
                 occ = np.zeros((R,) + o.shape[2:], np.float16)

@@ -10,6 +10,7 @@ seconds, and the ratio.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import resource
@@ -45,22 +46,21 @@ def child(steps: int, threads: int) -> dict:
     res = {}
     for phase, G, train in (("train step", 8, True), ("score", 40, False)):
         scenes, plans = random_inputs(cfg, 16, G)
-        drivable = torch.rand(16, nx, ny) > 0.5
-        inputs = (scenes.agents, scenes.agents_mask, scenes.map, scenes.map_mask)
+        scenes = dataclasses.replace(scenes, drivable=torch.rand(16, nx, ny) > 0.5)
         times = []
         for i in range(steps + 2):
             if i == 2:
                 u0, s0 = _cpu()
             t = time.perf_counter()
             if train:
-                out = model(*inputs, plans, drivable, occ_plans=cfg.occ_plans_per_scene)
+                out = model(scenes, plans, occ_plans=cfg.occ_plans_per_scene)
                 loss = out["hazard_logits"].mean() + out["occ_logits"].mean()
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
             else:
                 with torch.inference_mode():
-                    model(*inputs, plans, drivable)
+                    model(scenes, plans)
             if i >= 2:
                 times.append(time.perf_counter() - t)
         u1, s1 = _cpu()

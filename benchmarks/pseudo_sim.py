@@ -78,12 +78,11 @@ def main() -> None:
         from critic.api import ImpartialCritic, SceneBatch
 
         critic = ImpartialCritic.load(args.checkpoint)
-        scenes = [o.critic_scene(tr.take([0]).frames(slice(0, 1))) for o, tr in zip(obs, trajs)]
-        t_ = lambda k, dt=torch.float32: torch.as_tensor(np.stack([s[k] for s in scenes]), dtype=dt)  # noqa: E731
-        batch = SceneBatch(t_(0), t_(1, torch.bool), t_(2), t_(3, torch.bool))
-        from critic.rl.observe import candidate_plans
+        starts = [tr.take([0]).frames(slice(0, 1)) for tr in trajs]
+        batch = SceneBatch.concat([o.critic_scene(st) for o, st in zip(obs, starts)]).to_torch()
+        from critic.rl.observe import candidate_plans, ego_pose
 
-        plans = torch.as_tensor(np.stack([candidate_plans(tr, s[4]) for tr, s in zip(trajs, scenes)]))
+        plans = torch.as_tensor(np.stack([candidate_plans(tr, ego_pose(st)) for tr, st in zip(trajs, starts)]))
         critic.score(batch, plans)
         t = time.perf_counter()
         for _ in range(5):

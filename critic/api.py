@@ -1,10 +1,10 @@
 """Public API: ``from critic import ImpartialCritic``.
 
-Inputs are ego-frame tensors (x forward, y left, m; see :mod:`critic.features`):
+Inputs are ego-frame features (x forward, y left, m; see :mod:`critic.features`):
 
-* ``SceneBatch``: ``agents`` ``[B, 1 + max_agents, history, 13]`` + mask, ``map``
-  ``[B, max_polylines, points, 10]`` + mask. Build one from a canonical Scenario with
-  ``SceneBatch.from_scenarios([(scenario, anchor_frame), ...])``.
+* a :class:`~critic.scene.SceneBatch` (numpy or torch; field shapes in its docstring): ``agents``
+  ``[B, 1 + max_agents, history, 13]`` + mask, ``map`` ``[B, max_polylines, points, 10]`` + mask.
+  Build one from a canonical Scenario with ``SceneBatch.from_scenarios([(scenario, anchor_frame), ...])``.
 * ``plans`` ``[B, G, plan_steps, 5]``: x, y, cos and sin of heading, speed (m/s) of each
   state after the anchor at 10 Hz (``plans_from_states`` converts x, y, heading, speed).
 
@@ -12,10 +12,8 @@ Outputs are tensors on the input device; no numpy round trip, ``torch.inference_
 """
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from schemas import CANONICAL_DT
@@ -25,33 +23,9 @@ from .checkpoint import load_checkpoint
 from .config import TrainConfig
 from .model import build_model
 from .risk import cumulative_risk, median_event_time
+from .scene import SceneBatch
 
-
-@dataclasses.dataclass
-class SceneBatch:
-    """Ego-centric scene tensors of B scenes (see the module docstring for shapes)."""
-
-    agents: torch.Tensor
-    agents_mask: torch.Tensor
-    map: torch.Tensor
-    map_mask: torch.Tensor
-    drivable: torch.Tensor | None = None
-    """``[B, NX, NY]`` bool ego-frame drivable-area raster (needed by ``occupancy`` / ``dream``)."""
-
-    def to(self, device) -> "SceneBatch":
-        return SceneBatch(*(None if getattr(self, f.name) is None else getattr(self, f.name).to(device)
-                            for f in dataclasses.fields(self)))
-
-    @staticmethod
-    def from_scenarios(items, cfg: TrainConfig, device="cpu") -> "SceneBatch":
-        """Features of ``(Scenario, anchor_frame)`` pairs, exactly as used in training."""
-        from .features import agent_features, drivable_raster, map_features
-
-        fc = cfg.features
-        a, am, m, mm, d = zip(*[(*agent_features(s, k, fc), *map_features(s, k, fc), drivable_raster(s, k, fc))
-                                for s, k in items])
-        t = lambda x, dt=torch.float32: torch.as_tensor(np.stack(x), dtype=dt, device=device)  # noqa: E731
-        return SceneBatch(t(a), t(am, torch.bool), t(m), t(mm, torch.bool), t(d, torch.bool))
+__all__ = ["ImpartialCritic", "SceneBatch", "plans_from_states"]
 
 
 def plans_from_states(x: torch.Tensor, y: torch.Tensor, heading: torch.Tensor, speed: torch.Tensor) -> torch.Tensor:
@@ -81,7 +55,7 @@ class ImpartialCritic:
 
     @torch.inference_mode()
     def score(self, scenes: SceneBatch, plans: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Score ``plans`` ``[B, G, plan_steps, 5]`` in their scenes.
+        """Score ``plans`` ``[B, G, plan_steps, 5]`` in their scenes (``scenes`` and ``plans`` numpy or torch).
 
         Returns ``collision_risk``, ``offroad_risk`` ``[B, G]`` (probability of the event
         within the horizon), ``risk`` ``[B, G]`` (either event), ``collision_time_s`` /
@@ -90,8 +64,14 @@ class ImpartialCritic:
         ``reward`` ``[B, G, S]`` and ``continue_prob`` ``[B, G, S]``. Hazards include the
         validation-fitted calibration of :mod:`critic.calibration`.
         """
-        out = self.model(scenes.agents, scenes.agents_mask, scenes.map, scenes.map_mask, plans, occupancy=False)
+        out = self._forward(scenes, plans, occupancy=False)
         return self._scores(out, plans)
+
+    def _forward(self, scenes: SceneBatch, plans, occupancy: bool = True) -> dict:
+        """The model's outputs for numpy or torch ``scenes`` and ``plans``, given to it as float32 / bool
+        tensors on the critic's device (tensors that already are pass unchanged)."""
+        plans = torch.as_tensor(plans, dtype=torch.float32, device=self.device)
+        return self.model(scenes.to_torch(self.device), plans, occupancy=occupancy)
 
     def calibrated_hazards(self, hazard_logits: torch.Tensor) -> torch.Tensor:
         """Per-step hazards ``[..., 2]`` (collision, off-road) from the model's logits ``[..., 2]`` under the
@@ -123,7 +103,7 @@ class ImpartialCritic:
     @torch.inference_mode()
     def score_with_occupancy(self, scenes: SceneBatch, plans: torch.Tensor) -> tuple[dict, torch.Tensor]:
         """``score`` and ``occupancy`` from one forward pass."""
-        out = self.model(scenes.agents, scenes.agents_mask, scenes.map, scenes.map_mask, plans, scenes.drivable)
+        out = self._forward(scenes, plans)
         return self._scores(out, plans), torch.sigmoid(out["occ_logits"])
 
     @torch.inference_mode()
@@ -134,7 +114,7 @@ class ImpartialCritic:
         Uses the diffusion dream decoder when the checkpoint has one, otherwise ``n``
         Bernoulli samples of the deterministic occupancy forecast.
         """
-        out = self.model(scenes.agents, scenes.agents_mask, scenes.map, scenes.map_mask, plans, scenes.drivable)
+        out = self._forward(scenes, plans)
         if hasattr(self.model, "dream"):
             return self.model.dream.sample(out["latent"], n, steps, generator)
         p = torch.sigmoid(out["occ_logits"])[:, :, None].expand(-1, -1, n, -1, -1, -1, -1)

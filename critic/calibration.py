@@ -115,10 +115,10 @@ def split_hazard_logits(model: torch.nn.Module, arr: SplitArrays, occ_size: int,
     logits, coll, off, seen = [], [], [], 0
     for idx in eval_groups(arr, 16):
         b = make_batch(arr, idx, occ_size)
-        out = model(b["agents"], b["agents_mask"], b["map"], b["map_mask"], b["plan"], occupancy=False)
+        out = model(b.scene, b.plans, occupancy=False)
         logits.append(out["hazard_logits"].flatten(0, 1))
-        coll.append(np.isfinite(b["coll_t"].flatten().numpy()))
-        off.append(np.isfinite(b["off_t"].flatten().numpy()))
+        coll.append(np.isfinite(b.targets.coll_t.flatten().numpy()))
+        off.append(np.isfinite(b.targets.off_t.flatten().numpy()))
         seen += len(idx)
         if seen >= max_groups:
             break

@@ -27,6 +27,7 @@ from schemas.splits import is_variant
 from .config import FeatureConfig
 from .features import agent_features_and_futures, anchor_pose, drivable_raster, map_features, plan_features
 from .occupancy import DrivableRaster, agent_occupancy, non_drivable
+from .scene import SceneBatch
 
 CACHE_VERSION = "5"
 _ROW_COLUMNS = ("sample_id", "scenario_id", "anchor_frame", "family", "outcome", "collision_time_s", "offroad_time_s",
@@ -38,7 +39,11 @@ ARRAYS = ("agents", "agents_mask", "agent_future", "agent_future_mask", "map", "
 
 @dataclasses.dataclass
 class SplitArrays:
-    """Scene arrays ``[S, ...]`` and row arrays ``[R, ...]`` (``row_scene`` maps rows to scenes)."""
+    """Scene arrays ``[S, ...]`` and row arrays ``[R, ...]`` (``row_scene`` maps rows to scenes), as cached.
+
+    The scene part is read as a :class:`~critic.scene.SceneBatch` through :meth:`scenes` (its fields'
+    shapes and frames are documented there); the arrays stay separate fields because they are the
+    cache's files, one ``.npy`` each."""
 
     agents: np.ndarray
     agents_mask: np.ndarray
@@ -69,6 +74,13 @@ class SplitArrays:
         """``[R]`` bool: the logged plan of a logged scene (the logged plan of a scene variant,
         whose agent was perturbed before the anchor, is a counterfactual and not counted)."""
         return self.logged & ~np.array([is_variant(s) for s in self.sample_id], dtype=bool)
+
+    def scenes(self, idx: np.ndarray) -> SceneBatch:
+        """Scenes ``idx`` ``[B]`` (indices into the scene arrays) as a numpy :class:`~critic.scene.SceneBatch`,
+        the drivable raster unpacked to ``[B, NX, NY]`` bool."""
+        return SceneBatch(agents=self.agents[idx], agents_mask=self.agents_mask[idx], map=self.map[idx],
+                          map_mask=self.map_mask[idx],
+                          drivable=np.unpackbits(self.drivable[idx], axis=-1).astype(bool))
 
     def select_rows(self, keep: np.ndarray) -> "SplitArrays":
         keep = np.flatnonzero(keep)

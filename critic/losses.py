@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from .columns import PlanCol
+from .batching import Targets, TrainBatch
 from .config import LossWeights
 from .risk import hazard_targets
 
@@ -63,12 +64,12 @@ def info_nce(z_pred: torch.Tensor, z_true: torch.Tensor, row_ids: torch.Tensor, 
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1))
 
 
-def forecast_losses(forecast: torch.Tensor, mode_logits: torch.Tensor, batch: dict) -> dict:
+def forecast_losses(forecast: torch.Tensor, mode_logits: torch.Tensor, targets: Targets) -> dict:
     """``motion`` (winner-takes-all Huber, m, per observed agent step) and, with several modes, ``mode``
     (cross-entropy towards each agent's best mode) from ``forecast`` ``[B, A, K, S, 2]`` and
-    ``mode_logits`` ``[B, A, K]`` against ``batch["agent_future"]`` (token 0, the ego, is skipped)."""
-    m = batch["agent_future_mask"][:, 1:]                                  # [B, A, S]
-    truth = batch["agent_future"][:, 1:, None]                             # [B, A, 1, S, 2]
+    ``mode_logits`` ``[B, A, K]`` against ``targets.agent_future`` (token 0, the ego, is skipped)."""
+    m = targets.agent_future_mask[:, 1:]                                   # [B, A, S]
+    truth = targets.agent_future[:, 1:, None]                              # [B, A, 1, S, 2]
     err = (F.huber_loss(forecast, truth.expand_as(forecast), reduction="none", delta=1.0).sum(-1) * m[:, :, None]).sum(-1)
     best = err.argmin(-1)                                                   # [B, A]: the winning mode
     terms = {"motion": err.gather(-1, best[..., None]).sum() / m.sum().clamp_min(1.0)}
@@ -78,26 +79,27 @@ def forecast_losses(forecast: torch.Tensor, mode_logits: torch.Tensor, batch: di
     return terms
 
 
-def compute_losses(model, out: dict, batch: dict, tg: dict, weights: LossWeights, gamma: float, temperature: float,
-                   diffusion=None) -> tuple[torch.Tensor, dict]:
-    """Weighted total and the named, unweighted terms."""
-    hl = out["hazard_logits"]
+def compute_losses(model, out: dict, batch: TrainBatch, tg: dict, weights: LossWeights, gamma: float,
+                   temperature: float, diffusion=None) -> tuple[torch.Tensor, dict]:
+    """Weighted total and the named, unweighted terms of the model outputs ``out`` on ``batch``
+    (``tg``: :func:`step_targets` of its plans)."""
+    hl, occ = out["hazard_logits"], batch.targets.occ
     terms = {
         "hazard": 0.5 * (focal_bce(hl[..., 0], tg["coll_events"], tg["coll_at_risk"], gamma)
                          + focal_bce(hl[..., 1], tg["off_events"], tg["off_at_risk"], gamma)),
-        "occupancy": F.binary_cross_entropy_with_logits(out["occ_logits"], batch["occ"][:, : out["occ_logits"].shape[1]],
+        "occupancy": F.binary_cross_entropy_with_logits(out["occ_logits"], occ[:, : out["occ_logits"].shape[1]],
                                                         pos_weight=torch.tensor(3.0, device=hl.device)),
         "reward": F.mse_loss(out["reward"], tg["reward"])
         + F.binary_cross_entropy_with_logits(out["continue_logits"], tg["continue"]),
     }
     if weights.motion > 0 and model.dynamics.forecaster is not None:
-        terms.update(forecast_losses(out["agent_forecast"], out["agent_mode_logits"], batch))
+        terms.update(forecast_losses(out["agent_forecast"], out["agent_mode_logits"], batch.targets))
     if weights.contrastive > 0:
         events = torch.cat([tg["coll_events"], tg["off_events"]], -1)
-        z_true = model.future(batch["occ"], events)
-        terms["contrastive"] = info_nce(out["z_pred"], z_true, batch["row_ids"], temperature)
+        z_true = model.future(occ, events)
+        terms["contrastive"] = info_nce(out["z_pred"], z_true, batch.row_ids, temperature)
     if diffusion is not None and weights.diffusion > 0:
         n = out["occ_logits"].shape[1]
-        terms["diffusion"] = diffusion.loss(out["latent"][:, :n], batch["occ"][:, :n])
+        terms["diffusion"] = diffusion.loss(out["latent"][:, :n], occ[:, :n])
     total = sum(getattr(weights, k) * v for k, v in terms.items())
     return total, terms

@@ -2,7 +2,8 @@
 
 Shapes: B scenes, P plans per scene, A agent tokens, M map tokens, D = d_model,
 S = plan_steps / dyn_stride latent steps (0.5 s each by default), K occupancy frames.
-All inputs are ego-frame tensors from :mod:`critic.features` (float32).
+All inputs are ego-frame tensors from :mod:`critic.features` (float32); :meth:`WorldModel.forward`
+reads a torch :class:`~critic.scene.SceneBatch` and plans.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from .diffusion import DreamDecoder
 from .features import AGENT_FEATURES, MAP_FEATURES, PLAN_FEATURES
 from .forecast import Forecaster, most_likely
 from .interactions import AgentPaths, Interactions, agent_paths, constant_velocity_ends, masked_max, mlp
+from .scene import SceneBatch
 
 
 # fixed input scales: positions / 20 m, speeds / 10 m/s, box sizes / 5 m (unit-free features kept)
@@ -310,16 +312,19 @@ class WorldModel(nn.Module):
         self.future = FutureEncoder(fc, mc, self.steps)
         self.project = mlp(2 * d, d, d)   # predicted future latent for InfoNCE
 
-    def forecast(self, agents, agents_mask, map_, map_mask) -> tuple[torch.Tensor, torch.Tensor]:
+    def forecast(self, scenes: SceneBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """The agents' forecast alone (no plan): positions ``[B, A, K, S, 2]`` (ego frame at the anchor,
-        m) and mode logits ``[B, A, K]``, as :meth:`forward` computes them."""
-        tokens, valid, _ = self.scene(agents, agents_mask, map_, map_mask)
+        m) and mode logits ``[B, A, K]``, as :meth:`forward` computes them (``scenes``: torch)."""
+        agents, map_, map_mask = scenes.agents, scenes.map, scenes.map_mask
+        tokens, valid, _ = self.scene(agents, scenes.agents_mask, map_, map_mask)
         return self.dynamics.forecast(tokens, key_bias(valid, tokens.dtype), agents, map_, map_mask)
 
-    def forward(self, agents, agents_mask, map_, map_mask, plan, drivable=None, occupancy: bool = True,
+    def forward(self, scenes: SceneBatch, plan: torch.Tensor, occupancy: bool = True,
                 occ_plans: int | None = None) -> dict:
-        """``drivable`` ``[B, NX, NY]`` (ego-frame raster) is needed only when ``occupancy`` is True;
-        ``occ_plans`` limits the occupancy forecast to the first plans of each scene (training speed)."""
+        """Outputs for ``plan`` ``[B, P, T, 5]`` in ``scenes`` (a torch :class:`~critic.scene.SceneBatch`);
+        ``scenes.drivable`` is needed only when ``occupancy`` is True; ``occ_plans`` limits the occupancy
+        forecast to the first plans of each scene (training speed)."""
+        agents, agents_mask, map_, map_mask = scenes.agents, scenes.agents_mask, scenes.map, scenes.map_mask
         tokens, valid, ego = self.scene(agents, agents_mask, map_, map_mask)
         mem = self.dynamics.memory(tokens, valid, agents, agents_mask, map_, map_mask)
         lat = self.dynamics(ego, mem, plan, agents, map_, map_mask)  # [B, P, S, D]
@@ -328,8 +333,10 @@ class WorldModel(nn.Module):
                "continue_logits": self.cont(lat).squeeze(-1),
                "z_pred": self.project(torch.cat([lat.mean(2), lat[:, :, -1]], -1))}
         if occupancy:
+            if scenes.drivable is None:
+                raise ValueError("WorldModel: the occupancy forecast needs scenes.drivable (or occupancy=False)")
             n = plan.shape[1] if occ_plans is None else min(occ_plans, plan.shape[1])
-            prior = self.prior(drivable, plan[:, :n], mem.likely)
+            prior = self.prior(scenes.drivable, plan[:, :n], mem.likely)
             out["occ_prior"] = prior
             out["occ_logits"] = self.occupancy(lat[:, :n, self.fc.occ_every - 1:: self.fc.occ_every], prior)
         return out

@@ -21,7 +21,7 @@ import torch
 from schemas import CANONICAL_DT
 from schemas.atomic import atomic_write_text
 
-from .batching import eval_groups, make_batch
+from .batching import Targets, TrainBatch, eval_groups, make_batch
 from .calibration import fit_on_split
 from .checkpoint import load_checkpoint, save_calibration, save_checkpoint
 from .config import TrainConfig, Variant
@@ -33,12 +33,12 @@ from .model import build_model
 from .risk import cumulative_risk
 
 
-def _forward_losses(model, batch, cfg: TrainConfig, with_diffusion: bool = True, occ_plans: int | None = None):
+def _forward_losses(model, batch: TrainBatch, cfg: TrainConfig, with_diffusion: bool = True,
+                    occ_plans: int | None = None):
     fc = cfg.features
-    out = model(batch["agents"], batch["agents_mask"], batch["map"], batch["map_mask"], batch["plan"], batch["drivable"],
-                occ_plans=occ_plans)
+    out = model(batch.scene, batch.plans, occ_plans=occ_plans)
     step_s = fc.dyn_stride * CANONICAL_DT
-    tg = step_targets(batch["coll_t"], batch["off_t"], batch["plan"], fc.dyn_stride, step_s, model.steps)
+    tg = step_targets(batch.targets.coll_t, batch.targets.off_t, batch.plans, fc.dyn_stride, step_s, model.steps)
     weights = cfg.loss if cfg.variant is not Variant.NO_CONTRASTIVE else dataclasses.replace(cfg.loss, contrastive=0.0)
     total, terms = compute_losses(model, out, batch, tg, weights, cfg.focal_gamma, cfg.infonce_temperature,
                                   getattr(model, "dream", None) if with_diffusion else None)
@@ -55,12 +55,12 @@ def _cosine(opt: torch.optim.Optimizer, total_steps: int) -> torch.optim.lr_sche
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps)))
 
 
-def forecast_error_sum(forecast: torch.Tensor, mode_logits: torch.Tensor, batch: dict) -> tuple[float, int]:
+def forecast_error_sum(forecast: torch.Tensor, mode_logits: torch.Tensor, targets: Targets) -> tuple[float, int]:
     """Sum (m) and count of the most likely mode's error at the horizon end, over the agents observed
     then (``forecast`` ``[B, A, K, S, 2]``, ``mode_logits`` ``[B, A, K]``)."""
     end = most_likely(forecast, mode_logits)[:, :, -1]                                  # [B, A, 2]
-    seen = batch["agent_future_mask"][:, 1:, -1]
-    err = (end - batch["agent_future"][:, 1:, -1]).norm(dim=-1)
+    seen = targets.agent_future_mask[:, 1:, -1]
+    err = (end - targets.agent_future[:, 1:, -1]).norm(dim=-1)
     return float(err[seen].sum()), int(seen.sum())
 
 
@@ -81,12 +81,12 @@ def evaluate(model, arr: SplitArrays, cfg: TrainConfig, max_groups: int = 160, o
         risk = cumulative_risk(torch.sigmoid(out["hazard_logits"]).transpose(-1, -2))[..., -1]
         for j, name in enumerate(("collision", "offroad")):
             risks[name].append(risk[..., j].flatten().numpy())
-        labels["collision"].append(np.isfinite(batch["coll_t"].flatten().numpy()))
-        labels["offroad"].append(np.isfinite(batch["off_t"].flatten().numpy()))
-        e, n = forecast_error_sum(out["agent_forecast"], out["agent_mode_logits"], batch)
+        labels["collision"].append(np.isfinite(batch.targets.coll_t.flatten().numpy()))
+        labels["offroad"].append(np.isfinite(batch.targets.off_t.flatten().numpy()))
+        e, n = forecast_error_sum(out["agent_forecast"], out["agent_mode_logits"], batch.targets)
         fde_sum, fde_n = fde_sum + e, fde_n + n
         occ_p.append((torch.sigmoid(out["occ_logits"]) > 0.5)[:, :, :, 0].numpy())
-        occ_t.append(batch["occ"][:, : out["occ_logits"].shape[1], :, 0].numpy() > 0.5)
+        occ_t.append(batch.targets.occ[:, : out["occ_logits"].shape[1], :, 0].numpy() > 0.5)
         seen += len(idx)
         if seen >= max_groups:
             break
@@ -107,8 +107,7 @@ def forecast_fde(model, arr: SplitArrays, cfg: TrainConfig, max_groups: int = 16
     total, count, seen = 0.0, 0, 0
     for idx in eval_groups(arr, cfg.scenes_per_batch):
         batch = make_batch(arr, idx[:, :1], cfg.features.occ_size)
-        e, n = forecast_error_sum(*model.forecast(batch["agents"], batch["agents_mask"], batch["map"], batch["map_mask"]),
-                                  batch)
+        e, n = forecast_error_sum(*model.forecast(batch.scene), batch.targets)
         total, count, seen = total + e, count + n, seen + len(idx)
         if seen >= max_groups:
             break
@@ -140,8 +139,7 @@ def pretrain_forecaster(model, tr: SplitArrays, va: SplitArrays, cfg: TrainConfi
                 if b >= n_batches or time.time() > deadline:
                     break
                 batch = make_batch(tr, idx, cfg.features.occ_size)
-                terms = forecast_losses(*model.forecast(batch["agents"], batch["agents_mask"], batch["map"],
-                                                        batch["map_mask"]), batch)
+                terms = forecast_losses(*model.forecast(batch.scene), batch.targets)
                 total = sum(weights[k] * v for k, v in terms.items())
                 opt.zero_grad(set_to_none=True)
                 total.backward()

@@ -31,9 +31,7 @@ def horizon_risk(critic: ImpartialCritic, model: torch.nn.Module, ds: DecisionSt
                  steps: int) -> torch.Tensor:
     """``[B, A, 2]`` probability of an at-fault collision / off-road event within ``steps`` recorded
     steps for the plans of states ``idx`` under ``model`` (with ``critic``'s calibration)."""
-    t = lambda x, dt=torch.float32: torch.as_tensor(x[idx], dtype=dt)  # noqa: E731
-    out = model(t(ds.agents), t(ds.agents_mask, torch.bool), t(ds.map), t(ds.map_mask, torch.bool), t(ds.plans),
-                occupancy=False)
+    out = model(ds.scene.take(idx).to_torch(), torch.as_tensor(ds.plans[idx], dtype=torch.float32), occupancy=False)
     S = max(1, steps // critic.cfg.features.dyn_stride)
     hz = critic.calibrated_hazards(out["hazard_logits"][..., :S, :])
     return cumulative_risk(hz.transpose(-1, -2))[..., -1]

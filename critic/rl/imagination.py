@@ -17,6 +17,7 @@ from torch import nn
 from critic.api import ImpartialCritic, SceneBatch
 from critic.columns import AgentCol
 from schemas import CANONICAL_DT
+from synth.config import SimConfig
 
 PATH_DS = 0.5  # m between reference-path samples
 
@@ -69,9 +70,13 @@ def straight_path(B: int, length_m: float = 250.0, device="cpu") -> torch.Tensor
     return torch.stack([s, torch.zeros_like(s)], -1).expand(B, -1, -1)
 
 
+#: the pseudo-simulator's controller limits: imagined speed changes obey the same envelope
+_LIMITS = SimConfig().limits
+
+
 def imagine(critic: ImpartialCritic, scenes: SceneBatch, actor: nn.Module, horizon: int, speeds: torch.Tensor,
             path: torch.Tensor | None = None, greedy: bool = False, generator: torch.Generator | None = None,
-            max_accel: float = 3.0, max_decel: float = 8.0) -> Imagined:
+            max_accel: float = _LIMITS.max_accel, max_decel: float = _LIMITS.max_decel) -> Imagined:
     """Roll the critic's latent dynamics for ``horizon`` steps under ``actor``.
 
     Gradients flow into ``actor`` through ``logp`` / ``entropy`` only; the critic is frozen.
@@ -80,6 +85,7 @@ def imagine(critic: ImpartialCritic, scenes: SceneBatch, actor: nn.Module, horiz
     dyn, stride, dt = model.dynamics, fc.dyn_stride, CANONICAL_DT
     if horizon > dyn.total_steps:
         raise ValueError(f"horizon: at most {dyn.total_steps} latent steps (the critic's plan length)")
+    scenes = scenes.to_torch(critic.device)   # tensors already on the device pass unchanged
     with torch.no_grad():
         tokens, valid, ego = model.scene(scenes.agents, scenes.agents_mask, scenes.map, scenes.map_mask)
         mem = dyn.memory(tokens, valid, scenes.agents, scenes.agents_mask, scenes.map, scenes.map_mask)

@@ -17,6 +17,7 @@ import numpy as np
 from critic.columns import AgentCol, MapCol
 from critic.config import FeatureConfig
 from critic.features import agent_features, agent_features_for_egos, map_features, plan_features
+from critic.scene import SceneBatch
 from schemas import CANONICAL_DT
 from schemas.tracks import KINEMATIC_FIELDS, TRACK_FIELDS, Tracks
 from synth.kinematics import Plans
@@ -77,10 +78,15 @@ class Observer:
         other.ep, other.view = ep, track_view(ep)
         return other
 
-    def critic_scene(self, ego: Plans) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """``(agents, agents_mask, map, map_mask, pose)`` at the last frame of ``ego`` ``[1, k + 1]``."""
+    def critic_scene(self, ego: Plans) -> SceneBatch:
+        """The critic's scene at the last frame of ``ego`` ``[1, k + 1]``: a numpy :class:`~critic.scene.SceneBatch`
+        of one scene (``[1, ...]``, no drivable raster) in the ego frame of :func:`ego_pose` ``(ego)``."""
+        return self._scene(ego)[0]
+
+    def _scene(self, ego: Plans) -> tuple[SceneBatch, np.ndarray]:
+        """:meth:`critic_scene` and the ego pose it is expressed at."""
         agents, mask, pose = self._agents(ego)
-        return agents, mask, self._moved_map(pose), self.map_mask, pose
+        return SceneBatch(agents[None], mask[None], self._moved_map(pose)[None], self.map_mask[None]), pose
 
     def _agents(self, ego: Plans) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Agent features, mask and ego pose ``(x, y, heading)`` with ``ego`` written into the timeline."""
@@ -90,13 +96,13 @@ class Observer:
         v.vx[e, sl], v.vy[e, sl] = ego.speed[0] * np.cos(ego.heading[0]), ego.speed[0] * np.sin(ego.heading[0])
         v.valid[e, sl] = True
         agents, mask = agent_features(v, sl.stop - 1, self.fc)
-        return agents, mask, np.array([ego.x[0, -1], ego.y[0, -1], ego.heading[0, -1]])
+        return agents, mask, ego_pose(ego)
 
-    def observe(self, ego: Plans, path_idx: int) -> tuple[np.ndarray, tuple]:
+    def observe(self, ego: Plans, path_idx: int) -> tuple[np.ndarray, SceneBatch]:
         """Policy observation ``[OBS_DIM]`` and the critic scene (:meth:`critic_scene`) at the last
         frame of ``ego``; ``path_idx``: the ego's nearest sample of the reference path."""
-        scene = self.critic_scene(ego)
-        return policy_obs(scene[0], scene[1], self.path_preview(scene[4], path_idx)), scene
+        scene, pose = self._scene(ego)
+        return policy_obs(scene.agents[0], scene.agents_mask[0], self.path_preview(pose, path_idx)), scene
 
     def policy_obs(self, ego: Plans, path_idx: int) -> np.ndarray:
         """Policy observation ``[OBS_DIM]`` alone (no map features) at the last frame of ``ego``."""
@@ -144,6 +150,12 @@ class Observer:
         ahead = np.clip(idx + np.array([20, 40, 80]), 0, len(p) - 1)
         h = np.arctan2(-n[ahead, 0], n[ahead, 1])
         return (h - pose[2] + np.pi) % (2 * np.pi) - np.pi
+
+
+def ego_pose(ego: Plans) -> np.ndarray:
+    """``(x, y, heading)`` (m, rad; scenario frame) of the ego at the last frame of ``ego`` ``[1, k + 1]``:
+    the pose whose ego frame the observations at that frame are expressed in."""
+    return np.array([ego.x[0, -1], ego.y[0, -1], ego.heading[0, -1]])
 
 
 def policy_obs(agents: np.ndarray, mask: np.ndarray, preview: np.ndarray) -> np.ndarray:

@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from critic.api import ImpartialCritic, SceneBatch
+from critic.api import ImpartialCritic
 from critic.checkpoint import save_checkpoint
+from critic.config import Variant
 from schemas import InputError
 
 from .adapt import adapt_critic
@@ -30,9 +31,8 @@ def critic_table(critic: ImpartialCritic, ds: DecisionStates, rc: RefineConfig, 
     dev = next(critic.model.parameters()).device
     for i in range(0, len(ds.obs), batch):
         sl = slice(i, i + batch)
-        t = lambda x, dt=torch.float32: torch.as_tensor(x[sl], dtype=dt, device=dev)  # noqa: E731
-        scenes = SceneBatch(t(ds.agents), t(ds.agents_mask, torch.bool), t(ds.map), t(ds.map_mask, torch.bool))
-        hz = critic.score(scenes, t(ds.plans))["hazards"]
+        t = lambda x: torch.as_tensor(x[sl], dtype=torch.float32, device=dev)  # noqa: E731
+        hz = critic.score(ds.scene.take(sl).to_torch(dev), t(ds.plans))["hazards"]
         out.append(critic_reward(hz, t(ds.critic_geometric_reward), rc.reward, critic.cfg.features.dyn_stride,
                                  rc.sim.safety_horizon).cpu().numpy())
     return np.concatenate(out)
@@ -56,7 +56,7 @@ def adapt_critics(data: Path, loaded: dict[str, ImpartialCritic], base, cfg: Ref
     from the imitation policy ``base`` in closed loop on ``cfg.adapt_anchors`` validation anchors,
     and saves each as a checkpoint ``out/critic-<name>-adapted``. Returns what was done for
     ``refine.json`` (skipped, with the reason, when the dataset has no validation split)."""
-    names = [n for n, c in loaded.items() if c.cfg.variant != "optimistic"]
+    names = [n for n, c in loaded.items() if c.cfg.variant is not Variant.OPTIMISTIC]
     if not cfg.adapt_anchors or not names:
         return {"critics": []}
     try:

@@ -8,11 +8,12 @@ from typing import Callable
 import numpy as np
 
 from critic.config import FeatureConfig
+from critic.scene import SceneBatch
 from synth.kinematics import Plans
 from synth.sim import PATH_DS, EgoState, Episode, events, simulate
 
 from .config import RefineConfig
-from .observe import Observer, candidate_plans
+from .observe import Observer, candidate_plans, ego_pose
 from .rewards import perlad_reward
 
 
@@ -33,7 +34,8 @@ def closed_loop(ep: Episode, observer: Observer, choose: Callable[[np.ndarray], 
                 on_decision: Callable | None = None) -> Plans:
     """Run one episode: every ``replan_steps`` the policy ``choose(obs) -> speed index`` picks a
     target speed, the ego tracks it on the logged path. ``on_decision(k, state, obs, scene, traj)``
-    is called at each decision (``traj``: the ego so far, ``[1, k + 1]``). Returns the ego
+    is called at each decision (``scene``: the critic's scene of one decision, :meth:`Observer.critic_scene`;
+    ``traj``: the ego so far, ``[1, k + 1]``, whose :func:`ego_pose` frames the scene). Returns the ego
     trajectory ``[1, horizon_steps + 1]``."""
     sc = rc.sim
     speeds = np.asarray(sc.target_speeds)
@@ -49,27 +51,27 @@ def closed_loop(ep: Episode, observer: Observer, choose: Callable[[np.ndarray], 
     return traj
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True, eq=False)
 class DecisionStates:
     """S decision states, each with every target speed (A) evaluated.
 
     ``obs`` ``[S, OBS_DIM]``; ``true_reward`` / ``geometric_reward`` ``[S, A]`` (PerlAD reward
     from the simulation, and its lane / distance / progress part only); critic inputs, all as
-    known at the decision (:func:`predicted_inputs`): ``agents``, ``agents_mask``, ``map``,
-    ``map_mask`` ``[S, ...]``, ``plans`` ``[S, A, 80, 5]`` and their lane / distance / progress
-    reward ``critic_geometric_reward`` ``[S, A]``; ``episode`` and ``step`` ``[S]``; optionally the
-    true outcomes of the critic's plans.
+    known at the decision (:func:`predicted_inputs`): the scenes ``scene`` (S scenes), ``plans``
+    ``[S, A, 80, 5]`` and their lane / distance / progress reward ``critic_geometric_reward``
+    ``[S, A]``; ``episode`` and ``step`` ``[S]``; optionally the true outcomes of the critic's plans.
     """
 
     obs: np.ndarray
     true_reward: np.ndarray
     geometric_reward: np.ndarray
     critic_geometric_reward: np.ndarray
-    agents: np.ndarray
-    agents_mask: np.ndarray
-    map: np.ndarray
-    map_mask: np.ndarray
+    scene: SceneBatch
+    """The critic's scene at each decision (numpy, no drivable raster; :meth:`Observer.critic_scene`),
+    in the ego frame at the decision step."""
     plans: np.ndarray
+    """``[S, A, plan_steps, 5]`` float32 :class:`~critic.columns.PlanCol` features of every target speed's
+    plan, in the same ego frame as ``scene``."""
     episode: np.ndarray
     step: np.ndarray
     critic_plan_outcomes: np.ndarray | None = None
@@ -179,9 +181,10 @@ def collect_decisions(episodes: list[Episode], choose: Callable[[np.ndarray], in
     """Run ``choose`` in closed loop on every episode and evaluate every target speed at the
     decision steps ``rc.decision_times``; ``label_critic_plans`` adds :func:`plan_outcomes` of the
     critic's plans (``critic_plan_outcomes``)."""
-    keys = ("obs", "true_reward", "geometric_reward", "critic_geometric_reward", "agents", "agents_mask", "map",
-            "map_mask", "plans", "episode", "step") + (("critic_plan_outcomes",) if label_critic_plans else ())
+    keys = ("obs", "true_reward", "geometric_reward", "critic_geometric_reward", "plans", "episode",
+            "step") + (("critic_plan_outcomes",) if label_critic_plans else ())
     rows: dict[str, list] = {k: [] for k in keys}
+    scenes: list[SceneBatch] = []
     times = set(rc.decision_times)
     for i, ep in enumerate(episodes):
         obsr = Observer(ep, fc)
@@ -189,21 +192,23 @@ def collect_decisions(episodes: list[Episode], choose: Callable[[np.ndarray], in
         def record(k, state, obs, scene, traj, i=i, ep=ep, obsr=obsr):
             if k not in times or k + rc.sim.replan_steps > ep.ctx.steps:
                 return
-            cont = (obsr, traj, choose)
-            tr, geo, plans, safe = evaluate_speeds(ep, state, k, rc, scene[4], cont)
+            cont, pose = (obsr, traj, choose), ego_pose(traj)
+            tr, geo, plans, safe = evaluate_speeds(ep, state, k, rc, pose, cont)
             cgeo = geo   # hold / fallback plans do not depend on the agents: the critic scores the same
             if rc.sim.decision_value == "policy":
-                cgeo, plans, safe = predicted_inputs(ep, state, k, rc, scene[4], cont)
-            vals = (obs, tr, geo, cgeo, *scene[:4], plans, i, k)
+                cgeo, plans, safe = predicted_inputs(ep, state, k, rc, pose, cont)
+            vals = (obs, tr, geo, cgeo, plans, i, k)
             if label_critic_plans:
                 vals += (plan_outcomes(ep, safe, k, rc),)
             for key, val in zip(rows, vals):
                 rows[key].append(val)
+            scenes.append(scene)
 
         closed_loop(ep, obsr, choose, rc, record)
         if log and (i + 1) % 100 == 0:
             log(f"decision states: {i + 1}/{len(episodes)} episodes")
-    return DecisionStates(**{k: np.stack(v) if k not in ("episode", "step") else np.asarray(v) for k, v in rows.items()})
+    arrays = {k: np.stack(v) if k not in ("episode", "step") else np.asarray(v) for k, v in rows.items()}
+    return DecisionStates(scene=SceneBatch.concat(scenes), **arrays)
 
 
 def imitation_states(episodes: list[Episode], rc: RefineConfig, fc: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:

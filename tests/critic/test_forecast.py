@@ -95,8 +95,10 @@ def test_untrained_modes_start_as_constant_accelerations_along_each_agents_headi
 
 
 def test_motion_loss_trains_only_each_agents_best_mode_and_the_mode_logits_towards_it():
+    from critic.batching import Targets, TrainBatch
     from critic.config import LossWeights
     from critic.losses import compute_losses
+    from critic.scene import SceneBatch
 
     class _Model:   # what compute_losses reads of a model: a forecaster is there
         class dynamics:
@@ -117,7 +119,11 @@ def test_motion_loss_trains_only_each_agents_best_mode_and_the_mode_logits_towar
            "agent_forecast": forecast, "agent_mode_logits": logits}
     tg = {k: torch.zeros(1, 1, 4) for k in ("coll_events", "off_events", "reward", "continue")}
     tg.update({k: torch.ones(1, 1, 4) for k in ("coll_at_risk", "off_at_risk")})
-    batch = {"occ": torch.zeros(1, 1, 1, 2, 2, 2), "agent_future": truth, "agent_future_mask": mask}
+    scene = SceneBatch(torch.zeros(1, 3, 1, 13), torch.zeros(1, 3, 1, dtype=torch.bool), torch.zeros(1, 1, 1, 10),
+                       torch.zeros(1, 1, 1, dtype=torch.bool))
+    targets = Targets(coll_t=torch.full((1, 1), torch.inf), off_t=torch.full((1, 1), torch.inf),
+                      occ=torch.zeros(1, 1, 1, 2, 2, 2), agent_future=truth, agent_future_mask=mask)
+    batch = TrainBatch(scene, torch.zeros(1, 1, 20, 5), targets, row_ids=torch.zeros(1, 1, dtype=torch.long))
     w = LossWeights(contrastive=0.0)
     _, terms = compute_losses(_Model(), out, batch, tg, w, gamma=1.0, temperature=0.1)
     huber = 2 * 0.5 * 0.5 ** 2                                        # agent 2, mode 0: two coordinates off by 0.5 m

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from critic import ImpartialCritic, SceneBatch
+from critic import ImpartialCritic
 from critic.batching import make_batch
 from critic.config import TrainConfig
 from pipelines.presets import preset
@@ -64,7 +64,7 @@ def _inputs(dataset, cfg):
     va = load_split(dataset, "train", cfg.features)
     idx = np.stack([np.flatnonzero(va.row_scene == s)[:4] for s in range(2)])
     b = make_batch(va, idx, cfg.features.occ_size)
-    return SceneBatch(b["agents"], b["agents_mask"], b["map"], b["map_mask"], b["drivable"]), b["plan"]
+    return b.scene, b.plans
 
 
 def test_score_returns_batched_tensors_without_gradients(dataset, checkpoint):
@@ -160,6 +160,7 @@ def test_forecast_pretraining_lowers_the_motion_loss_and_moves_only_the_encoder_
 
 
 def test_forecast_error_is_the_most_likely_modes_miss_at_the_horizon_end_over_agents_seen_then():
+    from critic.batching import Targets
     from critic.train import forecast_error_sum
 
     forecast = torch.zeros(1, 2, 2, 3, 2)                      # [B, A, K, S, 2]
@@ -168,5 +169,6 @@ def test_forecast_error_is_the_most_likely_modes_miss_at_the_horizon_end_over_ag
     logits = torch.tensor([[[0.0, 2.0], [1.0, 0.0]]])
     mask = torch.ones(1, 3, 3, dtype=torch.bool)
     mask[0, 2, -1] = False
-    batch = {"agent_future": torch.zeros(1, 3, 3, 2), "agent_future_mask": mask}
-    assert forecast_error_sum(forecast, logits, batch) == (5.0, 1)
+    targets = Targets(coll_t=torch.full((1, 1), torch.inf), off_t=torch.full((1, 1), torch.inf),
+                      occ=torch.zeros(1, 1, 1, 2, 2, 2), agent_future=torch.zeros(1, 3, 3, 2), agent_future_mask=mask)
+    assert forecast_error_sum(forecast, logits, targets) == (5.0, 1)

@@ -57,7 +57,7 @@ def _fit_world_model(ep, cfg, n_plans=64, steps=200):
     tg["reward"] = tg["reward"] - 9.0 * tg["coll_events"]
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     for _ in range(steps):
-        out = model(scenes.agents, scenes.agents_mask, scenes.map, scenes.map_mask, plan, occupancy=False)
+        out = model(scenes, plan, occupancy=False)
         loss = F.mse_loss(out["reward"], tg["reward"]) + F.binary_cross_entropy_with_logits(out["continue_logits"],
                                                                                           tg["continue"])
         loss = loss + F.binary_cross_entropy_with_logits(out["hazard_logits"][..., 0], tg["coll_events"],

@@ -51,6 +51,7 @@ def test_adaptation_learns_the_labelled_outcomes_of_its_states_keeps_the_forecas
     from critic.rl.adapt import adapt_critic, horizon_risk
     from pipelines.presets import preset
     from critic.rl.rollout import DecisionStates
+    from critic.scene import SceneBatch
     critic = ImpartialCritic.load(debug_critic[0])
     fc, S, A = critic.cfg.features, 24, 3
     g = np.random.default_rng(0)
@@ -59,9 +60,10 @@ def test_adaptation_learns_the_labelled_outcomes_of_its_states_keeps_the_forecas
     agents[:, 1, :, 0] = np.where(near, 5.0, 60.0)[:, None]
     z = np.zeros((S, A))
     ds = DecisionStates(obs=np.zeros((S, 4), np.float32), true_reward=z, geometric_reward=z, critic_geometric_reward=z,
-                        agents=agents, agents_mask=np.ones(agents.shape[:3], bool),
-                        map=g.normal(0, 1, (S, fc.max_polylines, fc.polyline_points, MAP_FEATURES)).astype(np.float32),
-                        map_mask=np.ones((S, fc.max_polylines, fc.polyline_points), bool),
+                        scene=SceneBatch(agents=agents, agents_mask=np.ones(agents.shape[:3], bool),
+                                         map=g.normal(0, 1, (S, fc.max_polylines, fc.polyline_points,
+                                                             MAP_FEATURES)).astype(np.float32),
+                                         map_mask=np.ones((S, fc.max_polylines, fc.polyline_points), bool)),
                         plans=g.normal(0, 1, (S, A, fc.plan_steps, PLAN_FEATURES)).astype(np.float32),
                         episode=np.arange(S), step=np.zeros(S, int),
                         critic_plan_outcomes=np.stack([np.repeat(near[:, None], A, 1), np.zeros((S, A), bool)], -1))

@@ -254,7 +254,7 @@ def test_predicted_world_holds_every_agent_at_its_velocity_after_the_decision_st
 
 def test_critic_inputs_depend_on_the_past_only_while_the_true_reward_sees_the_future():
     from critic.config import FeatureConfig
-    from critic.rl.observe import Observer
+    from critic.rl.observe import Observer, ego_pose
     from critic.rl.rollout import evaluate_speeds, predicted_inputs, start_trajectory
     rc = RefineConfig()
     keep_gap = lambda obs: 0 if obs[2] == 1.0 and obs[3] * 30 < 6.0 else 12           # noqa: E731  a late-reacting policy
@@ -263,9 +263,9 @@ def test_critic_inputs_depend_on_the_past_only_while_the_true_reward_sees_the_fu
         ep = _lead_brakes_after(road_episode(45.0), brake_at, decel=8.0)
         st = EgoState.at_anchor(ep)
         obsr = Observer(ep, FeatureConfig())
-        _, scene = obsr.observe(start_trajectory(st), 0)
-        cont = (obsr, start_trajectory(st), keep_gap)
-        out[name] = (evaluate_speeds(ep, st, 0, rc, scene[4], cont), predicted_inputs(ep, st, 0, rc, scene[4], cont))
+        obsr.observe(start_trajectory(st), 0)          # as closed_loop observes before each decision
+        pose, cont = ego_pose(start_trajectory(st)), (obsr, start_trajectory(st), keep_gap)
+        out[name] = (evaluate_speeds(ep, st, 0, rc, pose, cont), predicted_inputs(ep, st, 0, rc, pose, cont))
     (true_b, _, plans_b, _), (cgeo_b, cplans_b, _) = out["brakes"]
     (true_c, _, plans_c, _), (cgeo_c, cplans_c, _) = out["cruises"]
     assert np.array_equal(cplans_b, cplans_c) and np.array_equal(cgeo_b, cgeo_c)          # same past, same critic input
