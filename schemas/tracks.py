@@ -93,7 +93,13 @@ class Tracks:
         return {name: getattr(self, name) for name in TRACK_FIELDS + ("valid",)}
 
     def _map(self, index) -> "Tracks":
-        return Tracks(**{k: v[index] for k, v in self.arrays().items()}, object_type=self.object_type)
+        """The block indexed by ``index`` (views). A slice of a checked block needs no check, so it is
+        built without one: ``frames`` / ``rows`` run per candidate group in the labeller and simulator."""
+        out = object.__new__(Tracks)
+        for k, v in self.arrays().items():
+            object.__setattr__(out, k, v[index])
+        object.__setattr__(out, "object_type", self.object_type)
+        return out
 
     def frames(self, sl: slice) -> "Tracks":
         """The frames ``sl`` of every agent (views)."""
