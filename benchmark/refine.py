@@ -25,7 +25,7 @@ from critic.rl.observe import Observer
 from critic.rl.refine import adapt_critics, critic_table, imitation_policy, refine_policies
 from critic.rl.rollout import DecisionStates, closed_loop, collect_decisions
 from schemas import InputError
-from schemas.atomic import atomic_write, atomic_write_text
+from schemas.atomic import atomic_write, atomic_write_handle, atomic_write_text
 
 from .closed_loop import episode_metrics, summarise
 from .closed_loop_report import write_report
@@ -55,12 +55,9 @@ def closed_loop_table(runs: dict[str, list[list[dict]]]) -> dict[str, dict[str, 
 def write_decision_states(path: Path, ds: DecisionStates, tables: dict[str, np.ndarray]) -> Path:
     """``decision_states.npz`` atomically: the states' ``obs``, ``episode``, ``step``, both geometric
     rewards and every source's reward table ``reward_<source>`` ``[S, A]``."""
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as fh:   # a file handle: np.savez would append .npz to the temp name
-            np.savez_compressed(fh, obs=ds.obs, episode=ds.episode, step=ds.step, geometric_reward=ds.geometric_reward,
-                                critic_geometric_reward=ds.critic_geometric_reward,
-                                **{f"reward_{k}": v for k, v in tables.items()})
-    return atomic_write(path, write)
+    return atomic_write_handle(path, lambda fh: np.savez_compressed(
+        fh, obs=ds.obs, episode=ds.episode, step=ds.step, geometric_reward=ds.geometric_reward,
+        critic_geometric_reward=ds.critic_geometric_reward, **{f"reward_{k}": v for k, v in tables.items()}))
 
 
 def refine(data: Path, critics: dict[str, Path], out: Path, cfg: RefineConfig, log=print) -> dict:

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from schemas import InputError
-from schemas.atomic import atomic_write, atomic_write_text
+from schemas.atomic import atomic_write_handle, atomic_write_text
 from schemas.dataset import Dataset
 from schemas.splits import is_variant
 
@@ -181,12 +181,8 @@ def build_split(ds: Dataset, split: str, cfg: FeatureConfig, log=print) -> Split
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
-    """``array`` as ``path`` (``.npy``), atomically; ``np.save`` gets a file handle, so the temp
-    name keeps its suffix."""
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as fh:
-            np.save(fh, array, allow_pickle=False)
-    atomic_write(path, write)
+    """``array`` as ``path`` (``.npy``), atomically."""
+    atomic_write_handle(path, lambda fh: np.save(fh, array, allow_pickle=False))
 
 
 def load_split(data: str | Path | Dataset, split: str, cfg: FeatureConfig, log=print) -> SplitArrays:

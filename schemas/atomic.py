@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable
+from typing import BinaryIO
 from pathlib import Path
 
 
@@ -24,8 +25,8 @@ def atomic_write(path: str | Path, write: Callable[[Path], None], check: Callabl
     The parent folder is created when missing; the temp file never outlives the call.
 
     The temp name ends in ``.tmp``: writers that pick a format from the suffix must be told the
-    format (``savefig(tmp, format="png")``, ``np.savez(open(tmp, "wb"), ...)``, which would
-    otherwise append ``.npz``)."""
+    format (``savefig(tmp, format="png")``), or write to a handle (:func:`atomic_write_handle`:
+    ``np.savez`` given a path would append ``.npz``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(path)
@@ -47,6 +48,10 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically."""
-    return atomic_write(path, lambda tmp: tmp.write_bytes(data))
+def atomic_write_handle(path: str | Path, fill: Callable[[BinaryIO], None]) -> Path:
+    """Create ``path`` atomically from ``fill(fh)``, ``fh`` the temp file opened for binary writing
+    (for writers such as ``np.save`` / ``np.savez`` that would rename a path they are given)."""
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            fill(fh)
+    return atomic_write(path, write)
