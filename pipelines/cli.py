@@ -118,6 +118,10 @@ def cmd_synth(args) -> int:
         import dataclasses
 
         cfg = dataclasses.replace(cfg, procedural_scenarios=args.scenarios)
+    if args.anchor_stride is not None:
+        import dataclasses
+
+        cfg = dataclasses.replace(cfg, synth=dataclasses.replace(cfg.synth, anchor_stride_steps=args.anchor_stride))
     options = {"map_root": args.map_root, "ego_id": args.ego}
     m = run_synth(args.source, args.out, cfg, scheduler=args.scheduler, workers=args.workers, quiet=args.quiet,
                   options=options, preset_name=args.preset)
@@ -254,6 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--workers", type=int, help="local worker processes (default: every core; 1 = in-process)")
     sp.add_argument("--seed", type=int, help="override the preset's seed")
     sp.add_argument("--scenarios", type=int, help="override the number of procedural scenarios")
+    sp.add_argument("--anchor-stride", type=int,
+                    help="anchors across the whole log, every N steps (0 = the preset's evenly spread anchors)")
     sp.add_argument("--map-root", help="nuPlan: folder holding {map_version}/*/map.gpkg")
     sp.add_argument("--ego", help="CommonRoad: obstacle id to play the ego")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -193,8 +193,20 @@ class SynthConfig:
     history_steps: int = 10
     """Frames of history required before an anchor (1 s)."""
     anchors_per_scenario: int = 1
-    """Anchor frames used per scenario (spread over the valid range)."""
+    """Anchor frames used per scenario (spread over the valid range); ignored when ``anchor_stride_steps > 0``."""
+    anchor_stride_steps: int = 0
+    """0: ``anchors_per_scenario`` anchors spread evenly over the valid range. N > 0: anchors cover the
+    whole log instead, the first passing anchor frame and then every passing frame at least N steps
+    (N / 10 s) after the previous anchor, however many that gives."""
     limits: VehicleLimits = VehicleLimits()
     labels: LabelThresholds = LabelThresholds()
     curriculum: CurriculumConfig = CurriculumConfig()
     variants: VariantConfig = VariantConfig()
+
+    def __post_init__(self):
+        for name in ("horizon_steps", "history_steps", "anchors_per_scenario"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"synth.{name}: need >= 1, got {getattr(self, name)}")
+        if self.anchor_stride_steps < 0:
+            raise ValueError(f"synth.anchor_stride_steps: need >= 0 (0 = spread anchors_per_scenario), "
+                             f"got {self.anchor_stride_steps}")

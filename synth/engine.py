@@ -53,8 +53,18 @@ def scenario_seed(scenario_id: str, seed: int) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}:{scenario_id}".encode()).digest()[:8], "big") >> 1
 
 
+def strided_anchors(frames: list[int], stride: int) -> list[int]:
+    """The first of the increasing ``frames``, then each frame at least ``stride`` after the last one kept."""
+    out: list[int] = []
+    for f in frames:
+        if not out or f - out[-1] >= stride:
+            out.append(f)
+    return out
+
+
 def choose_anchors(scn: Scenario, cfg: SynthConfig, stats: SynthStats) -> list[int]:
-    """Up to ``anchors_per_scenario`` evenly spread anchors whose logged plan passes every physics rule."""
+    """Anchors whose logged plan passes every physics rule: up to ``anchors_per_scenario`` evenly spread,
+    or with ``anchor_stride_steps`` set, :func:`strided_anchors` over the whole log."""
     cands = candidate_anchors(scn, cfg)
     if not cands:
         stats.skipped["too_short_or_ego_gaps"] += 1
@@ -69,6 +79,8 @@ def choose_anchors(scn: Scenario, cfg: SynthConfig, stats: SynthStats) -> list[i
         stats.skipped["logged_plan_fails_physics"] += 1
         return []
     stats.skipped["anchor_logged_plan_fails_physics"] += len(cands) - len(passing)
+    if cfg.anchor_stride_steps > 0:
+        return strided_anchors(passing, cfg.anchor_stride_steps)
     n = min(cfg.anchors_per_scenario, len(passing))
     pick = np.unique(np.linspace(0, len(passing) - 1, n + 2)[1:-1].round().astype(int)) if n < len(passing) else np.arange(len(passing))
     return [passing[i] for i in pick[:n]]

@@ -1,10 +1,13 @@
+import dataclasses
+
 import numpy as np
 import pyarrow.compute as pc
 import pytest
 
 from pipelines.presets import preset
 from synth.config import SynthConfig
-from synth.engine import SynthStats, synthesize_scenario
+from synth.context import candidate_anchors
+from synth.engine import SynthStats, choose_anchors, strided_anchors, synthesize_scenario
 from synth.sources import ProceduralSource, read_any
 from tests.conftest import real_path
 
@@ -57,3 +60,27 @@ def test_real_nuscenes_scenes_produce_every_outcome_type():
         stats += synthesize_scenario(scn, SynthConfig(), seed=0)[1]
     assert set(stats.outcomes) == {"SAFE", "NEAR_MISS", "COLLISION", "OFFROAD"}
     assert stats.samples >= 300
+
+
+def test_strided_anchors_keep_the_first_frame_and_every_frame_a_stride_after_the_last_kept():
+    assert strided_anchors([], 20) == []
+    assert strided_anchors([10, 11, 29, 30, 31, 55, 70, 75], 20) == [10, 30, 55, 75]
+    assert strided_anchors([10, 11, 12], 1) == [10, 11, 12]
+
+
+def test_anchor_stride_covers_the_whole_log_and_every_anchor_passes_physics():
+    scn = next(ProceduralSource(count=1).read())
+    spread = SynthConfig(anchors_per_scenario=2)
+    strided = dataclasses.replace(spread, anchor_stride_steps=10)
+    passing = candidate_anchors(scn, spread)
+    got = choose_anchors(scn, strided, SynthStats())
+    assert got == strided_anchors(choose_anchors(scn, dataclasses.replace(spread, anchors_per_scenario=len(passing)),
+                                                 SynthStats()), 10)
+    assert len(got) > 2 and got[0] == min(got) and np.all(np.diff(got) >= 10)
+    assert got[-1] >= passing[-1] - 10   # anchors reach the end of the log, not just its middle
+
+
+@pytest.mark.parametrize("field, value", [("anchor_stride_steps", -1), ("horizon_steps", 0), ("anchors_per_scenario", 0)])
+def test_synth_config_refuses_a_negative_stride_or_an_empty_horizon(field, value):
+    with pytest.raises(ValueError, match=f"synth.{field}"):
+        SynthConfig(**{field: value})
