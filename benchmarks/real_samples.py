@@ -1,10 +1,11 @@
 """What the real samples in ``../shared/data/real/`` yield: per source, logs, scenarios, egos, anchors and
 counterfactual rows at the 4 s and the 8 s horizon, and the share of logged vehicle frames off-road.
 
-    python benchmarks/real_samples.py [--root ../shared/data/real] [--horizons 40 80] [--preset real]
+    python benchmarks/real_samples.py [--root ../shared/data/real] [--horizons 40 80] [--preset NAME]
+                                      [--anchor-stride N]
 
 Each source folder is read with the registered adapters and synthesised in-process with the
-preset's synthesis settings (horizon replaced), exactly as ``impartial synth --preset real`` does
+preset's synthesis settings (horizon and anchor stride replaced), as ``impartial synth`` does
 per shard. Off-road shares count box corners of every valid frame of every vehicle track against
 the same drivable test the labeller uses. Prints one markdown table; ``--json`` writes the numbers.
 """
@@ -23,6 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from schemas import InputError, ObjectType  # noqa: E402
+from schemas.splits import source_scenario_id  # noqa: E402
 
 SOURCES = {
     "nuScenes (ScenarioNet)": "nuscenes_mini_scenarionet",
@@ -34,33 +36,25 @@ SOURCES = {
 
 
 def synth_config(preset: str, horizon: int, stride: int | None = None):
-    """The preset's synthesis configuration with ``horizon`` steps (the pipeline default when there is no
-    such preset) and, when given, anchors every ``stride`` steps across the whole log."""
-    from pipelines import presets
+    """The preset's synthesis configuration with ``horizon`` steps and, when given, anchors every
+    ``stride`` steps across the whole log."""
+    from pipelines.presets import preset as named_preset
 
-    table = getattr(presets, "PRESETS", {})
-    cfg = table[preset].pipeline.synth if preset in table else table["default"].pipeline.synth
-    cfg = dataclasses.replace(cfg, horizon_steps=horizon)
+    cfg = dataclasses.replace(named_preset(preset).pipeline.synth, horizon_steps=horizon)
     return cfg if stride is None else dataclasses.replace(cfg, anchor_stride_steps=stride)
 
 
 def vehicle_offroad(scn) -> tuple[int, int, int, int]:
-    """(ego frames off-road, ego frames, vehicle frames off-road, vehicle frames) of the logged tracks."""
-    try:
-        from synth.offroad import logged_offroad
-        off = logged_offroad(scn)
-    except ImportError:                    # before road-edge off-road existed: drivable polygon only
-        import shapely
+    """(ego frames off-road, ego frames, vehicle frames off-road, vehicle frames) of the logged tracks:
+    a valid frame is off-road when any box corner is outside the drivable area (the labeller's rule)."""
+    import shapely
 
-        from synth.kernels import footprint_samples  # noqa: F401  (same corner convention below)
-        c, s = np.cos(np.nan_to_num(scn.heading)), np.sin(np.nan_to_num(scn.heading))
-        off = np.zeros(scn.valid.shape, bool)
-        for dl, dw in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
-            hx, hy = np.nan_to_num(scn.length) / 2 * dl, np.nan_to_num(scn.width) / 2 * dw
-            px = np.nan_to_num(scn.x) + c * hx - s * hy
-            py = np.nan_to_num(scn.y) + s * hx + c * hy
-            off |= ~shapely.contains_xy(scn.map.drivable_area, px, py)
-        off &= scn.valid
+    from synth.geometry import box_corners
+
+    a, t = np.nonzero(scn.valid)
+    xy = box_corners(scn.x[a, t], scn.y[a, t], scn.heading[a, t], scn.length[a, t], scn.width[a, t])
+    off = np.zeros(scn.valid.shape, bool)
+    off[a, t] = ~shapely.contains_xy(scn.map.drivable_area, xy[..., 0], xy[..., 1]).all(axis=1)
     veh = (np.asarray(scn.object_type) == ObjectType.VEHICLE)[:, None] & scn.valid
     e = scn.ego_index
     return int(off[e].sum()), int(scn.valid[e].sum()), int((off & veh).sum()), int(veh.sum())
@@ -79,7 +73,7 @@ def measure(folder: Path, cfg) -> dict:
         return {"error": str(err).splitlines()[0]}
     for scn in scenarios:
         out["scenarios"] += 1
-        logs.add(getattr(scn, "log_id", scn.scenario_id))
+        logs.add(scn.scenario_id)   # one log per scenario until scenarios carry a log_id
         for k, v in zip(("ego_off", "ego_frames", "veh_off", "veh_frames"), vehicle_offroad(scn)):
             out[k] += v
         try:
@@ -90,7 +84,7 @@ def measure(folder: Path, cfg) -> dict:
             continue
         for _, table in results:
             sid, ego, anc = (table.column(c).to_pylist() for c in ("scenario_id", "ego_track_id", "anchor_frame"))
-            egos.update((s.split("~")[0], e) for s, e in zip(sid, ego))
+            egos.update((source_scenario_id(s), e) for s, e in zip(sid, ego))
             anchors.update(zip(sid, ego, anc))
             out["rows"] += table.num_rows
     out.update(logs=len(logs), egos=len(egos), anchors=len(anchors))
@@ -102,7 +96,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data" / "real")
     ap.add_argument("--horizons", type=int, nargs="+", default=[40, 80], help="horizons in 0.1 s steps")
-    ap.add_argument("--preset", default="real", help="preset whose synthesis settings are used (default real)")
+    ap.add_argument("--preset", default="default", help="preset whose synthesis settings are used (default: default)")
     ap.add_argument("--only", nargs="*", help="source folders to measure (default all)")
     ap.add_argument("--anchor-stride", type=int, help="anchors every N steps across each log (default: the preset's)")
     ap.add_argument("--json", type=Path, help="also write the numbers here")

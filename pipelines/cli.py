@@ -6,6 +6,7 @@ reason on one line and the exit code is 2.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -111,16 +112,10 @@ def cmd_synth(args) -> int:
 
     cfg = preset(args.preset).pipeline
     if args.seed is not None:
-        import dataclasses
-
         cfg = dataclasses.replace(cfg, seed=args.seed)
     if args.scenarios is not None:
-        import dataclasses
-
         cfg = dataclasses.replace(cfg, procedural_scenarios=args.scenarios)
     if args.anchor_stride is not None:
-        import dataclasses
-
         cfg = dataclasses.replace(cfg, synth=dataclasses.replace(cfg.synth, anchor_stride_steps=args.anchor_stride))
     options = {"map_root": args.map_root, "ego_id": args.ego}
     m = run_synth(args.source, args.out, cfg, scheduler=args.scheduler, workers=args.workers, quiet=args.quiet,
@@ -153,8 +148,6 @@ def cmd_train_critic(args) -> int:
 
     cfg = preset(args.preset).training(args.variant)
     if args.max_minutes is not None:
-        import dataclasses
-
         cfg = dataclasses.replace(cfg, max_minutes=args.max_minutes)
     summary = train(args.data, args.out, cfg, quiet=args.quiet)
     last = summary["history"][-1] if summary["history"] else {}
@@ -186,8 +179,6 @@ def _named_checkpoints(specs: list[str]) -> dict[str, str]:
 
 
 def cmd_refine(args) -> int:
-    import dataclasses
-
     from benchmark.refine import refine
     from pipelines.presets import preset
 

@@ -72,12 +72,12 @@ def test_anchor_stride_covers_the_whole_log_and_every_anchor_passes_physics():
     scn = next(ProceduralSource(count=1).read())
     spread = SynthConfig(anchors_per_scenario=2)
     strided = dataclasses.replace(spread, anchor_stride_steps=10)
-    passing = candidate_anchors(scn, spread)
+    cands = candidate_anchors(scn, spread)
     got = choose_anchors(scn, strided, SynthStats())
-    assert got == strided_anchors(choose_anchors(scn, dataclasses.replace(spread, anchors_per_scenario=len(passing)),
+    assert got == strided_anchors(choose_anchors(scn, dataclasses.replace(spread, anchors_per_scenario=len(cands)),
                                                  SynthStats()), 10)
     assert len(got) > 2 and got[0] == min(got) and np.all(np.diff(got) >= 10)
-    assert got[-1] >= passing[-1] - 10   # anchors reach the end of the log, not just its middle
+    assert got[-1] >= cands[-1] - 10   # anchors reach the end of the log, not just its middle
 
 
 @pytest.mark.parametrize("field, value", [("anchor_stride_steps", -1), ("horizon_steps", 0), ("anchors_per_scenario", 0)])
