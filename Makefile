@@ -6,7 +6,9 @@ STAMP   := $(VENV)/.installed
 OUT     ?= outputs
 TORCH   := torch==2.13.0
 
-.PHONY: setup demo test synth validate train-critic benchmark refine inspect bench clean
+REAL    ?= ../shared/data/real
+
+.PHONY: setup demo test synth synth-real validate train-critic benchmark refine inspect bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -35,6 +37,11 @@ demo: $(STAMP)
 ## make synth: the default counterfactual dataset (about 240k rows, 1000 procedural scenes) into outputs/synth
 synth: $(STAMP)
 	$(BIN)/impartial synth --preset default --out $(OUT)/synth $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+
+## make synth-real: the real logs under REAL (default ../shared/data/real) with the real preset (4 s horizon,
+## anchors every 2 s, every vehicle as ego) into outputs/synth-real
+synth-real: $(STAMP)
+	$(BIN)/impartial synth --preset real --source $(REAL) --out $(OUT)/synth-real $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 ## make train-critic: the impartial, optimistic and no-contrastive critics on outputs/synth (make synth first)
 train-critic: $(STAMP)

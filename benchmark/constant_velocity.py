@@ -18,7 +18,7 @@ from synth.config import LabelThresholds
 from synth.kinematics import Plans
 from synth.labels import AgentFutures, label_plans
 
-from .models import HORIZON_S, BenchData, Predictions
+from .models import BenchData, Predictions
 
 
 class ConstantVelocityModel:
@@ -26,27 +26,27 @@ class ConstantVelocityModel:
 
     def predict(self, bench: BenchData) -> dict[str, Predictions]:
         ds = Dataset(bench.data_dir)
-        cols = ["sample_id", "scenario_id", "anchor_frame", "plan_x", "plan_y", "plan_heading", "plan_speed"]
+        cols = ["sample_id", "scenario_id", "ego_track_id", "anchor_frame", "plan_x", "plan_y", "plan_heading", "plan_speed"]
         # the splits the dataset has, as load_splits reads them
         t = ds.counterfactuals([sp for sp in bench.splits if sp in ds.splits], columns=cols)
         pos = {s: i for i, s in enumerate(bench.arrays.sample_id)}
         R = bench.arrays.num_rows
         cr, orr = np.zeros(R), np.zeros(R)
-        ct, ot = np.full(R, HORIZON_S), np.full(R, HORIZON_S)
+        ct, ot = np.full(R, bench.horizon_s), np.full(R, bench.horizon_s)
         K = bench.arrays.occ.shape[1]
         occ = np.zeros((R, K, 2, bench.occ_size, bench.occ_size), np.float32)
         scns = ds.read_scenarios(sorted(set(t.column("scenario_id").to_pylist())))
-        sids, anchors = t.column("scenario_id").to_pylist(), t.column("anchor_frame").to_pylist()
+        keys = zip(*(t.column(c).to_pylist() for c in ("scenario_id", "ego_track_id", "anchor_frame")))
         groups: dict = {}
-        for i, key in enumerate(zip(sids, anchors)):
+        for i, key in enumerate(keys):
             groups.setdefault(key, []).append(i)
         px, py = np.array(t.column("plan_x").to_pylist()), np.array(t.column("plan_y").to_pylist())
         ph, ps = np.array(t.column("plan_heading").to_pylist()), np.array(t.column("plan_speed").to_pylist())
         ids = t.column("sample_id").to_pylist()
         T = px.shape[1]
         tt = np.arange(T) * CANONICAL_DT
-        for (sid, anchor), rows in groups.items():
-            scn = scns[sid]
+        for (sid, ego, anchor), rows in groups.items():
+            scn = scns[sid].with_ego(ego)
             e = scn.ego_index
             others = np.array([i for i in range(scn.num_agents) if i != e], dtype=int)
             v0 = scn.valid[others, anchor]
@@ -66,8 +66,8 @@ class ConstantVelocityModel:
             out = np.array([pos[ids[i]] for i in rows])
             hit = lab.collision_at_fault
             cr[out], orr[out] = hit.astype(float), lab.offroad.astype(float)
-            ct[out] = np.where(hit, lab.collision_time_s, HORIZON_S)
-            ot[out] = np.where(lab.offroad, lab.offroad_time_s, HORIZON_S)
+            ct[out] = np.where(hit, lab.collision_time_s, bench.horizon_s)
+            ot[out] = np.where(lab.offroad, lab.offroad_time_s, bench.horizon_s)
             k = (np.arange(1, K + 1) * (T - 1) // K)
             ex, ey, eh = px[r][:, k], py[r][:, k], ph[r][:, k]
             occ[out, :, 0] = agent_occupancy(ex, ey, eh, ag.x[:, :, k], ag.y[:, :, k], ag.heading[:, :, k],

@@ -38,14 +38,17 @@ def corridor_mask(size: int, cell: float) -> np.ndarray:
 def bench_data(data_dir: str | Path, cfg: FeatureConfig | None = None, splits: tuple[str, ...] = ("test",)) -> BenchData:
     from critic.data import load_splits
 
-    cfg = cfg or FeatureConfig()
+    from schemas.dataset import Dataset
+
+    ds = Dataset(data_dir)
+    cfg = cfg or FeatureConfig(plan_steps=ds.horizon_steps)   # the dataset's horizon, not an assumed 8 s
     arr = load_splits(str(data_dir), splits, cfg, log=lambda *a: None)
     # ego box size per row (from the scene features: token 0, last history step)
     size = arr.agents[arr.row_scene, 0, -1, AgentCol.SIZE]
     families = read_families(data_dir, splits)
     family = np.array([families[s] for s in arr.sample_id])
     return BenchData(arr, str(data_dir), cfg.occ_size, cfg.occ_cell_m, size[:, 0].astype(float), size[:, 1].astype(float),
-                     family, splits)
+                     family, splits, horizon_s=ds.horizon_steps * ds.dt)
 
 
 def predictions_table(name: str, pred: Predictions, bench: BenchData) -> pa.Table:

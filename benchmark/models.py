@@ -19,6 +19,7 @@ from critic.batching import eval_groups, make_batch
 from critic.data import SplitArrays
 
 HORIZON_S = 8.0
+"""Default horizon (s) of :class:`BenchData`; a dataset's own is ``horizon_steps * dt``."""
 
 
 @dataclasses.dataclass
@@ -47,6 +48,8 @@ class BenchData:
     family: np.ndarray
     """``[R]`` str: each row's perturbation family."""
     splits: tuple[str, ...] = ("test",)
+    horizon_s: float = HORIZON_S
+    """The dataset's plan horizon (s): event times of plans without the event."""
 
 
 class RiskModel(Protocol):
@@ -80,7 +83,7 @@ def occupancy_risk(occ: np.ndarray, bench: BenchData, threshold: float = 0.5) ->
                 peak[rows] = occ[rows][:, :, ch][:, :, m].max(axis=-1)
         risks.append(peak.max(axis=1))
         hit = peak >= threshold
-        times.append(np.where(hit.any(axis=1), (np.argmax(hit, axis=1) + 1) * HORIZON_S / K, HORIZON_S))
+        times.append(np.where(hit.any(axis=1), (np.argmax(hit, axis=1) + 1) * bench.horizon_s / K, bench.horizon_s))
     return risks[0], risks[1], times[0], times[1]
 
 
@@ -94,6 +97,13 @@ class CriticModel:
 
     def predict(self, bench: BenchData) -> dict[str, Predictions]:
         arr, R = bench.arrays, bench.arrays.num_rows
+        steps = self.critic.cfg.features.plan_steps
+        if arr.plan.shape[1] != steps:
+            from schemas import InputError
+
+            raise InputError(f"critic {self.name!r} forecasts {steps} plan steps, the dataset's plans have "
+                             f"{arr.plan.shape[1]}: train it on a dataset with this horizon", path=bench.data_dir,
+                             field="horizon_steps")
         cr, orr, ct, ot = (np.zeros(R) for _ in range(4))
         occ = None
         torch.set_num_threads(2)
@@ -122,5 +132,5 @@ class OracleModel:
         arr = bench.arrays
         occ = np.unpackbits(arr.occ, axis=-1, count=bench.occ_size).astype(np.float32)
         c, o = np.isfinite(arr.coll_t), np.isfinite(arr.off_t)
-        return {self.name: Predictions(c.astype(float), o.astype(float), np.where(c, arr.coll_t, HORIZON_S),
-                                       np.where(o, arr.off_t, HORIZON_S), occ)}
+        return {self.name: Predictions(c.astype(float), o.astype(float), np.where(c, arr.coll_t, bench.horizon_s),
+                                       np.where(o, arr.off_t, bench.horizon_s), occ)}

@@ -45,16 +45,11 @@ def synth_config(preset: str, horizon: int, stride: int | None = None):
 
 
 def vehicle_offroad(scn) -> tuple[int, int, int, int]:
-    """(ego frames off-road, ego frames, vehicle frames off-road, vehicle frames) of the logged tracks:
-    a valid frame is off-road when any box corner is outside the drivable area (the labeller's rule)."""
-    import shapely
+    """(ego frames off-road, ego frames, vehicle frames off-road, vehicle frames) of the logged tracks
+    (:func:`synth.offroad.logged_offroad`: a valid frame with a box corner outside the drivable area)."""
+    from synth.offroad import logged_offroad
 
-    from synth.geometry import box_corners
-
-    a, t = np.nonzero(scn.valid)
-    xy = box_corners(scn.x[a, t], scn.y[a, t], scn.heading[a, t], scn.length[a, t], scn.width[a, t])
-    off = np.zeros(scn.valid.shape, bool)
-    off[a, t] = ~shapely.contains_xy(scn.map.drivable_area, xy[..., 0], xy[..., 1]).all(axis=1)
+    off = logged_offroad(scn)
     veh = (np.asarray(scn.object_type) == ObjectType.VEHICLE)[:, None] & scn.valid
     e = scn.ego_index
     return int(off[e].sum()), int(scn.valid[e].sum()), int((off & veh).sum()), int(veh.sum())
@@ -73,7 +68,7 @@ def measure(folder: Path, cfg) -> dict:
         return {"error": str(err).splitlines()[0]}
     for scn in scenarios:
         out["scenarios"] += 1
-        logs.add(scn.scenario_id)   # one log per scenario until scenarios carry a log_id
+        logs.add(scn.log_id)
         for k, v in zip(("ego_off", "ego_frames", "veh_off", "veh_frames"), vehicle_offroad(scn)):
             out[k] += v
         try:

@@ -56,6 +56,12 @@ class FeatureConfig:
     raster_cell_m: float = 0.5
     """Drivable-area raster cell (m)."""
 
+    def __post_init__(self) -> None:
+        unit = self.dyn_stride * self.occ_every
+        if self.plan_steps < unit or self.plan_steps % unit:
+            raise ValueError(f"features.plan_steps: {self.plan_steps} is not a positive multiple of dyn_stride x "
+                             f"occ_every = {unit} (one occupancy frame every {unit} plan steps)")
+
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
@@ -164,6 +170,11 @@ class TrainConfig:
             object.__setattr__(self, "variant", Variant(self.variant))
         except ValueError:
             raise ValueError(f"variant: unknown {self.variant!r} ({', '.join(v.value for v in Variant)})") from None
+
+    def for_horizon(self, horizon_steps: int) -> "TrainConfig":
+        """This configuration with plans of ``horizon_steps`` states after the anchor (a dataset's
+        ``horizon_steps``: 80 for 8 s, 40 for NAVSIM's 4 s)."""
+        return dataclasses.replace(self, features=dataclasses.replace(self.features, plan_steps=int(horizon_steps)))
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=1, sort_keys=True)

@@ -29,8 +29,8 @@ from .features import agent_features_and_futures, anchor_pose, drivable_raster, 
 from .occupancy import DrivableRaster, agent_occupancy, non_drivable
 from .scene import SceneBatch
 
-CACHE_VERSION = "5"
-_ROW_COLUMNS = ("sample_id", "scenario_id", "anchor_frame", "family", "outcome", "collision_time_s", "offroad_time_s",
+CACHE_VERSION = "6"
+_ROW_COLUMNS = ("sample_id", "scenario_id", "ego_track_id", "anchor_frame", "family", "outcome", "collision_time_s", "offroad_time_s",
                 "plan_x", "plan_y", "plan_heading", "plan_speed", "perturbed_track_ids", "perturbed_x", "perturbed_y",
                 "perturbed_heading", "collision_at_fault")
 ARRAYS = ("agents", "agents_mask", "agent_future", "agent_future_mask", "map", "map_mask", "drivable", "row_scene",
@@ -108,8 +108,8 @@ def _cache_dir(ds: Dataset, split: str, cfg: FeatureConfig) -> Path:
 def build_split(ds: Dataset, split: str, cfg: FeatureConfig, log=print) -> SplitArrays:
     t0 = time.time()
     rows = _read_rows(ds, split)
-    keys = list(zip(rows.column("scenario_id").to_pylist(), rows.column("anchor_frame").to_pylist()))
-    scenes = sorted(set(keys))
+    keys = list(zip(*(rows.column(c).to_pylist() for c in ("scenario_id", "ego_track_id", "anchor_frame"))))
+    scenes = sorted(set(keys))   # one scene per (scenario, ego, anchor): every vehicle may play the ego
     scene_index = {k: i for i, k in enumerate(scenes)}
     scns = ds.read_scenarios(sorted({k[0] for k in scenes}))
     S, R = len(scenes), rows.num_rows
@@ -134,8 +134,8 @@ def build_split(ds: Dataset, split: str, cfg: FeatureConfig, log=print) -> Split
         raise InputError(f"plans have {px.shape[1]} states, the critic expects {cfg.plan_steps + 1}", path=str(ds.path),
                          field="plan_x")
     occ_idx = np.arange(1, K + 1) * cfg.dyn_stride * cfg.occ_every  # plan states at 1 s, 2 s, ...
-    for s_i, (sid, anchor) in enumerate(scenes):
-        scn = scns[sid]
+    for s_i, (sid, ego, anchor) in enumerate(scenes):
+        scn = scns[sid].with_ego(ego)
         agents[s_i], agents_mask[s_i], future[s_i], future_mask[s_i] = agent_features_and_futures(scn, anchor, cfg)
         maps[s_i], map_mask[s_i] = map_features(scn, anchor, cfg)
         ras = np.packbits(drivable_raster(scn, anchor, cfg), axis=-1)

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from schemas import CANONICAL_DT
+from schemas.dataset import Dataset
 from schemas.atomic import atomic_write_text
 
 from .batching import Targets, TrainBatch, eval_groups, make_batch
@@ -158,6 +159,8 @@ def pretrain_forecaster(model, tr: SplitArrays, va: SplitArrays, cfg: TrainConfi
 
 
 def train(data: str | Path, out: str | Path, cfg: TrainConfig, quiet: bool = False) -> dict:
+    """Train one critic on dataset ``data`` into ``out``; its plan length is the dataset's horizon
+    (``cfg.features.plan_steps`` is replaced by it when they differ, and the checkpoint records it)."""
     from tqdm import tqdm
 
     torch.manual_seed(cfg.seed)
@@ -165,6 +168,10 @@ def train(data: str | Path, out: str | Path, cfg: TrainConfig, quiet: bool = Fal
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     log = (lambda *a: None) if quiet else print
+    horizon = Dataset(data).horizon_steps
+    if horizon != cfg.features.plan_steps:
+        log(f"plans of {horizon} steps in {data}: the critic forecasts {horizon} (configured {cfg.features.plan_steps})")
+        cfg = cfg.for_horizon(horizon)
     start = time.time()  # the time budget covers feature building too
     t_feat = time.time()
     tr, va = load_splits(data, ("train",), cfg.features, log), load_splits(data, ("val",), cfg.features, log)

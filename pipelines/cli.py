@@ -49,19 +49,20 @@ def cmd_inspect(args) -> int:
 
 
 def cmd_ingest(args) -> int:
-    """Convert any supported input to the canonical scenarios / map_features Parquet tables."""
+    """Convert any supported input to the canonical scenarios / map_features / signals Parquet tables."""
     import pyarrow as pa
 
     from pipelines.io import write_parquet_atomic
     from pipelines.validation import validate_table
-    from schemas import MAP_FEATURES_SCHEMA, SCENARIOS_SCHEMA, scenario_to_tables
+    from schemas import MAP_FEATURES_SCHEMA, SCENARIOS_SCHEMA, SIGNALS_SCHEMA, scenario_to_tables
 
     out = Path(args.out)
-    scen, feats, n = [], [], 0
+    scen, feats, sigs, n = [], [], [], 0
     for scn in _scenarios(args):
-        a, b = scenario_to_tables(scn)
+        a, b, c = scenario_to_tables(scn)
         scen.append(a)
         feats.append(b)
+        sigs.append(c)
         n += 1
 
     def check(name):
@@ -75,7 +76,9 @@ def cmd_ingest(args) -> int:
                          check("scenarios"))
     write_parquet_atomic(pa.concat_tables(feats), out / "map_features" / "part-00000.parquet", MAP_FEATURES_SCHEMA,
                          check("map_features"))
-    print(f"wrote {n} scenario(s) to {out} (scenarios/, map_features/), validated with Great Expectations")
+    write_parquet_atomic(pa.concat_tables(sigs), out / "signals" / "part-00000.parquet", SIGNALS_SCHEMA,
+                         check("signals"))
+    print(f"wrote {n} scenario(s) to {out} (scenarios/, map_features/, signals/), validated with Great Expectations")
     return 0
 
 
@@ -117,11 +120,15 @@ def cmd_synth(args) -> int:
         cfg = dataclasses.replace(cfg, procedural_scenarios=args.scenarios)
     if args.anchor_stride is not None:
         cfg = dataclasses.replace(cfg, synth=dataclasses.replace(cfg.synth, anchor_stride_steps=args.anchor_stride))
+    if args.egos is not None:
+        cfg = dataclasses.replace(cfg, synth=dataclasses.replace(cfg.synth, egos=args.egos))
+    if args.horizon is not None:
+        cfg = dataclasses.replace(cfg, synth=dataclasses.replace(cfg.synth, horizon_steps=args.horizon))
     options = {"map_root": args.map_root, "ego_id": args.ego}
     m = run_synth(args.source, args.out, cfg, scheduler=args.scheduler, workers=args.workers, quiet=args.quiet,
                   options=options, preset_name=args.preset)
     c = m["counts"]
-    print(f"{c['counterfactuals']} counterfactual rows from {c['scenarios']} scenarios in {m['run']['wall_seconds']} s "
+    print(f"{c['counterfactuals']} counterfactual rows from {c['scenarios']} scenarios ({c['egos']} egos) in {m['run']['wall_seconds']} s "
           f"-> {args.out} (splits {c['by_split']}; outcome mix {m['outcome_mix']})")
     for f in m["failed_shards"]:
         print(f"  failed shard {f['shard']} ({f['input']}): {f['error']}", file=sys.stderr)
@@ -251,6 +258,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--scenarios", type=int, help="override the number of procedural scenarios")
     sp.add_argument("--anchor-stride", type=int,
                     help="anchors across the whole log, every N steps (0 = the preset's evenly spread anchors)")
+    sp.add_argument("--egos", choices=("sdc", "all"),
+                    help="who plays the ego: the scene's own ego (sdc) or every vehicle with a usable anchor (all); "
+                         "default: the preset's (default and demo: all for real logs, sdc for procedural scenes)")
+    sp.add_argument("--horizon", type=int,
+                    help="plan horizon in 0.1 s steps (40 = NAVSIM's 4 s; default the preset's); train-critic, "
+                         "benchmark and refine read it from the dataset")
     sp.add_argument("--map-root", help="nuPlan: folder holding {map_version}/*/map.gpkg")
     sp.add_argument("--ego", help="CommonRoad: obstacle id to play the ego")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -133,7 +133,8 @@ def build_manifest(out: Path, shards: list[ShardSpec], markers: dict, cfg: Pipel
     from schemas import SCHEMA_VERSION
 
     splits, families, outcomes, rejected, skipped, variants = Counter(), Counter(), Counter(), Counter(), Counter(), Counter()
-    scenarios = 0
+    egos_rejected = Counter()
+    scenarios = egos = 0
     rows = 0
     shard_list = []
     for s in shards:
@@ -148,7 +149,9 @@ def build_manifest(out: Path, shards: list[ShardSpec], markers: dict, cfg: Pipel
         rejected.update(st.get("rejected_by_rule", {}))
         skipped.update(st.get("skipped", {}))
         variants.update(st.get("variants", {}))
+        egos_rejected.update(st.get("egos_rejected", {}))
         scenarios += st.get("scenarios", 0) if m["status"] == "ok" else 0
+        egos += st.get("egos", 0) if m["status"] == "ok" else 0
         shard_list.append({"shard": s.name, "input": s.describe(), "status": m["status"], "error": m.get("error"),
                            "files": m["files"], "seconds": m.get("seconds")})
     total = sum(outcomes.values()) or 1
@@ -161,12 +164,13 @@ def build_manifest(out: Path, shards: list[ShardSpec], markers: dict, cfg: Pipel
         "preset": preset_name,
         "config": to_dict(cfg),
         "seed": cfg.seed,
-        "counts": {"scenarios": scenarios, "scene_variants": dict(variants), "counterfactuals": rows, "by_split": dict(splits),
+        "counts": {"scenarios": scenarios, "egos": egos, "scene_variants": dict(variants), "counterfactuals": rows, "by_split": dict(splits),
                    "by_family": dict(families), "by_outcome": dict(outcomes)},
         "outcome_mix": {k: round(v / total, 4) for k, v in sorted(outcomes.items())},
         "outcome_target": cfg.synth.curriculum.targets(),
         "rejected_by_rule": dict(rejected),
         "skipped_anchors_or_scenarios": dict(skipped),
+        "egos_rejected": dict(egos_rejected),
         "failed_shards": [s for s in shard_list if s["status"] != "ok"],
         "shards": shard_list,
     }

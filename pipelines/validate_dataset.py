@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from schemas import MAP_FEATURES_SCHEMA, SCENARIOS_SCHEMA, InputError, counterfactuals_schema
+from schemas import MAP_FEATURES_SCHEMA, SCENARIOS_SCHEMA, SIGNALS_SCHEMA, InputError, counterfactuals_schema
 from schemas.dataset import KINDS, Dataset
 
 from .io import read_parquet_checked
@@ -26,6 +26,8 @@ def _schema_for(kind: str, plan_steps: int) -> pa.Schema:
         return SCENARIOS_SCHEMA
     if kind == "map_features":
         return MAP_FEATURES_SCHEMA
+    if kind == "signals":
+        return SIGNALS_SCHEMA
     return counterfactuals_schema(plan_steps)
 
 
@@ -37,7 +39,7 @@ def validate_dataset(folder: str | Path, docs: str | None = None) -> dict:
     except InputError as err:   # a missing or malformed manifest
         return {"ok": False, "problems": 1, "lines": [str(err)]}
     listed = {p.rel: p for p in ds.partitions}
-    sample_ids, split_of_scenario = set(), {}
+    sample_ids, split_of_log = set(), {}
     to_docs = []
     for shard in ds.manifest["shards"]:   # the manifest's order, so the report reads shard by shard
         if shard["status"] != "ok":
@@ -59,9 +61,9 @@ def validate_dataset(folder: str | Path, docs: str | None = None) -> dict:
                     raise InputError(rep.summary(), path=str(path))
                 if suite == "counterfactuals":
                     check_counterfactual_rules(table, str(path))
-                    for sid, sp in zip(table.column("scenario_id").to_pylist(), table.column("split").to_pylist()):
-                        if split_of_scenario.setdefault(sid, sp) != sp:
-                            raise InputError(f"scenario {sid!r} in two splits", path=str(path), field="split")
+                    for log, sp in zip(table.column("log_id").to_pylist(), table.column("split").to_pylist()):
+                        if split_of_log.setdefault(log, sp) != sp:
+                            raise InputError(f"log {log!r} in two splits", path=str(path), field="split")
                     ids = table.column("sample_id").to_pylist()
                     dup = sample_ids.intersection(ids)
                     if dup:

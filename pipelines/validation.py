@@ -134,15 +134,23 @@ _OPS = {"==": "==", "Operator.EQUAL": "==", "EQUAL": "=="}
 
 
 def check_counterfactual_rules(table: pa.Table, where: str) -> None:
-    """Rules a column-wise suite cannot state: one split per scenario, equal to its hash split."""
+    """Rules a column-wise suite cannot state: one log per scenario, one split per log, equal to its hash split."""
     from schemas import InputError
     from schemas.splits import split_of
 
-    sids, splits = table.column("scenario_id").to_pylist(), table.column("split").to_pylist()
+    sids, logs = table.column("scenario_id").to_pylist(), table.column("log_id").to_pylist()
+    splits = table.column("split").to_pylist()
+    log_of: dict[str, str] = {}
     seen: dict[str, str] = {}
-    for sid, sp in zip(sids, splits):
-        if seen.setdefault(sid, sp) != sp:
-            raise InputError(f"scenario {sid!r} appears in splits {seen[sid]!r} and {sp!r}", path=where, field="split")
+    for sid, log, sp in zip(sids, logs, splits):
+        if log_of.setdefault(sid, log) != log:
+            raise InputError(f"scenario {sid!r} names logs {log_of[sid]!r} and {log!r}", path=where, field="log_id")
+        if seen.setdefault(log, sp) != sp:
+            raise InputError(f"log {log!r} appears in splits {seen[log]!r} and {sp!r}", path=where, field="split")
+    for log, sp in seen.items():
+        if split_of(log) != sp:
+            raise InputError(f"log {log!r} is in {sp!r}, its hash split is {split_of(log)!r}", path=where,
+                             field="split")
     for sid, sp in seen.items():
         if split_of(sid) != sp:
             raise InputError(f"scenario {sid!r} is in {sp!r}, its hash split is {split_of(sid)!r}", path=where,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from schemas import (MAP_FEATURES_SCHEMA, SCENARIOS_SCHEMA, InputError, counterfactuals_schema,
+from schemas import (MAP_FEATURES_SCHEMA, SCENARIOS_SCHEMA, SIGNALS_SCHEMA, InputError, counterfactuals_schema,
                      scenario_to_tables)
 from schemas.atomic import atomic_write_text
 from synth.engine import SynthStats, synthesize_with_variants
@@ -69,19 +69,22 @@ def process_shard(spec: ShardSpec, out: str, cfg: PipelineConfig, options: dict 
     marker = {"shard": spec.name, "input": spec.describe(), "status": "ok", "error": None, "files": {}}
     stats = SynthStats()
     try:
-        scen, feats, cfs, ids = [], [], [], []
+        scen, feats, sigs, cfs, ids = [], [], [], [], []
         for source in _scenarios(spec, cfg, options or {}):
             synthesized, st = synthesize_with_variants(source, cfg.synth, seed=cfg.seed)
             stats += st
             ids.append(source.scenario_id)
             for scn, table in synthesized:
-                a, b = scenario_to_tables(scn)
+                a, b, c = scenario_to_tables(scn)
                 scen.append(a)
                 feats.append(b)
+                sigs.append(c)
                 cfs.append(table)
         parts = {
             f"scenarios/part-{spec.name}.parquet": (pa.concat_tables(scen), SCENARIOS_SCHEMA, "scenarios"),
             f"map_features/part-{spec.name}.parquet": (pa.concat_tables(feats), MAP_FEATURES_SCHEMA, "map_features"),
+            # always written (zero rows when no scene has signals), so every shard lists one
+            f"signals/part-{spec.name}.parquet": (pa.concat_tables(sigs), SIGNALS_SCHEMA, "signals"),
         }
         cf_schema = counterfactuals_schema(cfg.synth.horizon_steps + 1)
         cf = pa.concat_tables(cfs) if cfs else cf_schema.empty_table()

@@ -7,6 +7,8 @@ A dataset folder, as ``impartial synth`` writes it::
     _shards/<shard>.json                                 one marker per shard (copied into the manifest)
     scenarios/part-<shard>.parquet                       canonical tracks (``SCENARIOS_SCHEMA``)
     map_features/part-<shard>.parquet                    canonical map features (``MAP_FEATURES_SCHEMA``)
+    signals/part-<shard>.parquet                         signal states per controlled lane and frame
+                                                         (``SIGNALS_SCHEMA``; zero rows without signals)
     counterfactuals/split=<split>/part-<shard>.parquet   one row per plan (``counterfactuals_schema``)
 
 Only the partitions that the manifest lists for a shard with status ``ok`` are read: a file on
@@ -31,10 +33,10 @@ from .scenario import Scenario
 
 MANIFEST = "_manifest.json"
 #: the tables of a dataset, each a folder of partitions
-KINDS = ("scenarios", "map_features", "counterfactuals")
+KINDS = ("scenarios", "map_features", "signals", "counterfactuals")
 #: the splits in their canonical order (``Dataset.splits`` lists the present ones in this order)
 SPLITS = ("train", "val", "test")
-_PART = re.compile(r"^(?P<kind>scenarios|map_features)/part-[^/]+\.parquet$"
+_PART = re.compile(r"^(?P<kind>scenarios|map_features|signals)/part-[^/]+\.parquet$"
                    r"|^counterfactuals/split=(?P<split>[A-Za-z0-9_-]+)/part-[^/]+\.parquet$")
 
 
@@ -45,7 +47,7 @@ class Partition:
     rel: str
     """Path relative to the dataset folder, ``/``-separated (``counterfactuals/split=val/part-00003.parquet``)."""
     kind: str
-    """``scenarios`` | ``map_features`` | ``counterfactuals``."""
+    """``scenarios`` | ``map_features`` | ``signals`` | ``counterfactuals``."""
     split: str | None
     """The split of a counterfactual partition; None for the other kinds."""
     shard: str
@@ -207,11 +209,15 @@ class Dataset:
         """The canonical ``map_features`` table (every listed partition, or the rows of ``ids`` only)."""
         return self._canonical("map_features", ids)
 
+    def signals(self, ids: Iterable[str] | None = None) -> pa.Table:
+        """The canonical ``signals`` table (every listed partition, or the rows of ``ids`` only)."""
+        return self._canonical("signals", ids)
+
     def read_scenarios(self, ids: Iterable[str] | None = None) -> dict[str, Scenario]:
-        """Canonical Scenarios ``{scenario_id: Scenario}`` (only ``ids`` when given)."""
+        """Canonical Scenarios ``{scenario_id: Scenario}`` with their signals (only ``ids`` when given)."""
         ids = None if ids is None else list(ids)
         return {s.scenario_id: s for s in tables_to_scenarios(self.scenarios(ids), self.map_features(ids),
-                                                              where=str(self.path))}
+                                                              self.signals(ids), where=str(self.path))}
 
     def _canonical(self, kind: str, ids: Iterable[str] | None) -> pa.Table:
         """One read of every listed partition of ``kind``, filtered by scenario id. A filtered read

@@ -56,10 +56,13 @@ class DrivableAreaSource(_NamedEnum):
     EXPLICIT: the source ships road edges / drivable-area polygons.
     DERIVED: built from lane polygons plus buffered centerlines
     (``synth.sources.common.derive_drivable_area``).
+    ROAD_EDGES: bounded by the source's road edges, reached from the centerlines, where it has
+    edges but no drivable or lane polygon (``synth.sources.common.drivable_from_road_edges``).
     """
 
     EXPLICIT = 0
     DERIVED = 1
+    ROAD_EDGES = 2
 
 
 class Outcome(_NamedEnum):
@@ -69,3 +72,18 @@ class Outcome(_NamedEnum):
     NEAR_MISS = 1
     COLLISION = 2
     OFFROAD = 3
+
+
+class SignalState(_NamedEnum):
+    """State of a traffic signal for one controlled lane at one frame (the ``signals`` table).
+
+    UNKNOWN: not observed (or a state the source does not name). GO: may cross the stop line.
+    CAUTION: amber / flashing amber, and a flashing red (an all-way stop: crossing after stopping
+    is legal). STOP: may not cross the stop line (red, red arrow); crossing it is a red-light event.
+    Source mappings: :mod:`schemas.signals` (``waymo_state``, ``nuplan_state``).
+    """
+
+    UNKNOWN = 0
+    GO = 1
+    CAUTION = 2
+    STOP = 3

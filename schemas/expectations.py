@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from .enums import DrivableAreaSource, LineType, MapFeatureType, ObjectType, Outcome
+from .enums import DrivableAreaSource, LineType, MapFeatureType, ObjectType, Outcome, SignalState
 
 Expectation = tuple[str, dict]
 
@@ -30,6 +30,9 @@ SCENARIOS_SUITE: tuple[Expectation, ...] = (
     ("ExpectColumnValuesToBeBetween", {"column": "width", "min_value": 0.05, "max_value": 10.0}),
     ("ExpectColumnValuesToBeBetween", {"column": "vx", "min_value": -90.0, "max_value": 90.0}),
     ("ExpectColumnValuesToBeBetween", {"column": "vy", "min_value": -90.0, "max_value": 90.0}),
+    # nullable (sources without heights): nulls are not tested by a between-expectation
+    ("ExpectColumnValuesToBeBetween", {"column": "height", "min_value": 0.1, "max_value": 10.0}),
+    ("ExpectColumnValuesToBeBetween", {"column": "z", "min_value": -500.0, "max_value": 9000.0}),
 )
 
 MAP_FEATURES_SUITE: tuple[Expectation, ...] = (
@@ -42,6 +45,17 @@ MAP_FEATURES_SUITE: tuple[Expectation, ...] = (
     ("ExpectColumnValuesToNotBeNull", {"column": "drivable_area_source",
                                        "row_condition": 'feature_type=="DRIVABLE_AREA"'}),
     ("ExpectCompoundColumnsToBeUnique", {"column_list": ["scenario_id", "feature_type", "feature_index"]}),
+)
+
+
+SIGNALS_SUITE: tuple[Expectation, ...] = (
+    *(("ExpectColumnValuesToNotBeNull", {"column": c}) for c in
+      ("scenario_id", "lane_index", "lane_id", "frame", "state", "stop_x", "stop_y")),
+    ("ExpectColumnValuesToBeInSet", {"column": "state", "value_set": _names(SignalState)}),
+    ("ExpectCompoundColumnsToBeUnique", {"column_list": ["scenario_id", "lane_index", "frame"]}),
+    ("ExpectCompoundColumnsToBeUnique", {"column_list": ["scenario_id", "lane_id", "frame"]}),
+    ("ExpectColumnValuesToBeBetween", {"column": "frame", "min_value": 0}),
+    ("ExpectColumnValuesToBeBetween", {"column": "lane_index", "min_value": 0}),
 )
 
 
@@ -70,10 +84,16 @@ COUNTERFACTUALS_SUITE: tuple[Expectation, ...] = (
     ("ExpectColumnValuesToNotBeNull", {"column": "collision_time_s", **_when("collision==True")}),
     ("ExpectColumnValuesToBeNull", {"column": "collision_time_s", **_when("collision==False")}),
     ("ExpectColumnValuesToNotBeNull", {"column": "offroad_time_s", **_when("offroad==True")}),
+    # red light: an event with its time; it does not enter the outcome
+    ("ExpectColumnValuesToNotBeNull", {"column": "red_light"}),
+    ("ExpectColumnValuesToBeBetween", {"column": "red_light_time_s", "min_value": 0.0}),
+    ("ExpectColumnValuesToNotBeNull", {"column": "red_light_time_s", **_when("red_light==True")}),
+    ("ExpectColumnValuesToBeNull", {"column": "red_light_time_s", **_when("red_light==False")}),
 )
 
 SUITES: dict[str, tuple[Expectation, ...]] = {
     "scenarios": SCENARIOS_SUITE,
     "map_features": MAP_FEATURES_SUITE,
+    "signals": SIGNALS_SUITE,
     "counterfactuals": COUNTERFACTUALS_SUITE,
 }

@@ -1,4 +1,4 @@
-"""Splits by source scenario: a stable hash of ``scenario_id``, so no log straddles two splits."""
+"""Splits by log: a stable hash of ``log_id`` (:attr:`schemas.Scenario.log_id`), so no log straddles two splits."""
 from __future__ import annotations
 
 import hashlib
@@ -21,12 +21,13 @@ def is_variant(scenario_id: str) -> bool:
     return VARIANT_MARK in scenario_id
 
 
-def split_of(scenario_id: str) -> str:
-    """``train`` | ``val`` | ``test`` for a scenario id (md5-based, identical on every machine).
+def split_of(log_id: str) -> str:
+    """``train`` | ``val`` | ``test`` for a log id (md5-based, identical on every machine).
 
-    Scene variants take their source scenario's split, so a log and its variants never straddle splits.
+    Every scene of a log, every ego in it and every scene variant derived from it (variants keep their
+    source's ``log_id``; a variant id given here maps to its source) share one split.
     """
-    u = int.from_bytes(hashlib.md5(source_scenario_id(scenario_id).encode()).digest()[:8], "big") / 2**64
+    u = int.from_bytes(hashlib.md5(source_scenario_id(log_id).encode()).digest()[:8], "big") / 2**64
     for name, upper in SPLIT_SHARES:
         if u < upper:
             return name

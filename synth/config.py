@@ -9,6 +9,8 @@ from schemas import CANONICAL_DT
 import numpy as np
 
 G = 9.81
+#: values of :attr:`SynthConfig.egos`
+EGO_MODES = ("auto", "sdc", "all")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -198,6 +200,12 @@ class SynthConfig:
     """0: ``anchors_per_scenario`` anchors spread evenly over the valid range. N > 0: anchors cover the
     whole log instead, the first passing anchor frame and then every passing frame at least N steps
     (N / 10 s) after the previous anchor, however many that gives."""
+    egos: str = "auto"
+    """Which vehicles play the ego, each in its own right with its own box. ``sdc``: the scene's own
+    ego (the recording vehicle, or the source's default choice). ``all``: every VEHICLE track that has
+    an anchor (``history_steps`` + ``horizon_steps`` of consecutive valid frames) whose logged plan
+    passes every physics rule and stays on the drivable area. ``auto``: ``all`` for real sources,
+    ``sdc`` for the procedural source (its other vehicles are IDM-driven, not recorded)."""
     limits: VehicleLimits = VehicleLimits()
     labels: LabelThresholds = LabelThresholds()
     curriculum: CurriculumConfig = CurriculumConfig()
@@ -207,6 +215,8 @@ class SynthConfig:
         for name in ("horizon_steps", "history_steps", "anchors_per_scenario"):
             if getattr(self, name) < 1:
                 raise ValueError(f"synth.{name}: need >= 1, got {getattr(self, name)}")
+        if self.egos not in EGO_MODES:
+            raise ValueError(f"synth.egos: {self.egos!r} is not one of {', '.join(EGO_MODES)}")
         if self.anchor_stride_steps < 0:
             raise ValueError(f"synth.anchor_stride_steps: need >= 0 (0 = spread anchors_per_scenario), "
                              f"got {self.anchor_stride_steps}")

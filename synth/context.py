@@ -14,6 +14,8 @@ from .labels import AgentFutures, inner_drivable
 from .physics import PhysicsReport, check_physics
 
 MAP_RADIUS_M = 250.0
+LEVEL_REACH_M = 50.0  # an agent is compared with the ego's level only within this of the ego's logged track
+LEVEL_GRADE = 0.12    # steepest road grade assumed between that logged point and the agent (12 %)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -23,7 +25,8 @@ class AnchorContext:
     ``logged``: the ego's logged plan ``[1, H + 1]`` (no controls: accel, steer zero) and
     ``ego_length`` x ``ego_width`` m its box at the anchor; ``path`` ``(M, 2)`` its future path
     resampled every 0.5 m and extended straight; ``agents``: every other track over the
-    horizon; ``drivable``: prepared drivable area clipped around the ego;
+    horizon, marked not valid at frames where it is on another road level (:func:`other_level`:
+    an overpass); ``drivable``: prepared drivable area clipped around the ego;
     ``solid_lines``: SOLID / DOUBLE_SOLID lines nearby (or None).
     """
 
@@ -111,6 +114,12 @@ def build_context(scn: Scenario, anchor: int, cfg: SynthConfig) -> AnchorContext
     # invalid entries become 0 (masks carry validity), so the labeller needs no NaN handling
     agents = AgentFutures(*(np.nan_to_num(getattr(agents, f.name)[:, keep]) for f in dataclasses.fields(AgentFutures)[:-1]),
                           object_type=agents.object_type[keep])
+    # boxes on another level (an overpass) cannot touch the ego: not valid for any pair label there
+    apart = other_level(scn, anchor, cfg, others[keep])
+    if apart.any():
+        on = ~apart[None]
+        agents = AgentFutures(*(np.where(on, getattr(agents, f.name), np.zeros((), getattr(agents, f.name).dtype))
+                                for f in dataclasses.fields(AgentFutures)[:-1]), object_type=agents.object_type)
     region = shapely.box(*(np.r_[np.minimum(path[:400].min(0), anchor_state[:2]) - MAP_RADIUS_M / 2,
                                  np.maximum(path[:400].max(0), anchor_state[:2]) + MAP_RADIUS_M / 2]))
     drivable = shapely.intersection(scn.map.drivable_area, region)
@@ -128,6 +137,40 @@ def build_context(scn: Scenario, anchor: int, cfg: SynthConfig) -> AnchorContext
         drivable_inner=inner_drivable(drivable, length, width, dt),
         solid_lines=solid_lines, lane_width=_lane_width(scn, anchor_state),
     )
+
+
+def other_level(scn: Scenario, anchor: int, cfg: SynthConfig, rows: np.ndarray) -> np.ndarray:
+    """``[len(rows), H + 1]`` bool: agent ``rows`` (scenario rows) at horizon frame ``anchor + k`` is on
+    another level than the ego, so their boxes cannot overlap vertically.
+
+    Two boxes overlap vertically when ``|z_ego - z_agent| < (h_ego + h_agent) / 2`` (box-centre heights
+    ``z`` and box heights ``h``, m). The ego's candidate plans have no ``z``; a plan stays on the roads
+    its log drove, so the ego's ``z`` is read where the agent is: at the ego's logged state (frames
+    ``anchor - history_steps`` to ``anchor + H``) nearest in the plane to the agent's centre, at
+    distance ``d`` m (at most :data:`LEVEL_REACH_M`), and the road may climb :data:`LEVEL_GRADE` per metre
+    between the two, so the agent is apart when ``|dz| >= (h_ego + h_agent) / 2 + LEVEL_GRADE * d``; the
+    ego's height is the logged one at the anchor. Holding the anchor ``z`` instead would hide a car 50 m
+    up a 4 % grade. An agent farther from every logged ego state, or whose ``z`` / height (or the ego's)
+    is unknown, is never marked: the planar rule alone decides, as without heights.
+    """
+    H = cfg.horizon_steps
+    out = np.zeros((len(rows), H + 1), dtype=bool)
+    e = scn.ego_index
+    if not scn.has_height or not len(rows) or not np.isfinite(scn.height[e, anchor]):
+        return out
+    w = slice(max(anchor - cfg.history_steps, 0), anchor + H + 1)
+    known = np.isfinite(scn.z[e, w])  # NaN where not valid
+    if not known.any():
+        return out
+    ex, ey, ez = scn.x[e, w][known], scn.y[e, w][known], scn.z[e, w][known]
+    sl = slice(anchor, anchor + H + 1)
+    ax, ay, az, ah = (getattr(scn, k)[rows, sl] for k in ("x", "y", "z", "height"))
+    d2 = np.nan_to_num((ax[..., None] - ex) ** 2 + (ay[..., None] - ey) ** 2, nan=np.inf)  # [K, H + 1, W]
+    near = np.argmin(d2, axis=-1)
+    d = np.sqrt(np.take_along_axis(d2, near[..., None], axis=-1)[..., 0])
+    with np.errstate(invalid="ignore"):  # NaN (unknown) compares False: not marked
+        out = (d < LEVEL_REACH_M) & (np.abs(az - ez[near]) >= 0.5 * (scn.height[e, anchor] + ah) + LEVEL_GRADE * d)
+    return out
 
 
 def _lane_width(scn: Scenario, anchor_state: np.ndarray) -> float:

@@ -19,6 +19,7 @@ from .families.base import roll_batch
 from .kinematics import Plans
 from .labels import Labels, label_plans
 from .physics import PhysicsReport
+from .signals import signal_window
 
 #: share of the candidate budget given to each family
 FAMILY_SHARES = {
@@ -71,6 +72,7 @@ def generate(ctx: AnchorContext, rng: np.random.Generator, budget: int,
     for c, plans in zip(pending, roll_batch(ctx, [c.targets for c in pending])):
         object.__setattr__(c, "plans", plans)
     groups = [[c for c in batches if c.agents is None]] + [[c] for c in batches if c.agents is not None]
+    signals = signal_window(ctx.scenario.signals, ctx.anchor, ctx.steps)
     out, rejected = [], {}
     for group in groups:
         if not group:
@@ -82,7 +84,7 @@ def generate(ctx: AnchorContext, rng: np.random.Generator, budget: int,
                 rejected[rule] = rejected.get(rule, 0) + int((~ok).sum())
         agents = group[0].agents if group[0].agents is not None else ctx.agents
         labels = label_plans(p, agents, ctx.drivable, ctx.solid_lines, ctx.dt, ctx.cfg.labels, ctx.drivable_inner,
-                             length=ctx.ego_length, width=ctx.ego_width)
+                             length=ctx.ego_length, width=ctx.ego_width, signals=signals)
         start = 0
         for c in group:
             sl = slice(start, start + len(c))

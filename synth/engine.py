@@ -15,12 +15,13 @@ from collections import Counter
 import numpy as np
 import pyarrow as pa
 
-from schemas import InputError, Scenario, counterfactuals_schema
+from schemas import InputError, ObjectType, Scenario, counterfactuals_schema
 from schemas.splits import VARIANT_MARK, is_variant, split_of
 
 from .config import SynthConfig
 from .context import build_context, candidate_anchors, logged_states
 from .curriculum import FAMILY_SHARES, VARIANT_FAMILY_SHARES, generate, select
+from .offroad import logged_offroad
 from .physics import check_physics
 from .variants import scene_variants
 
@@ -37,6 +38,10 @@ class SynthStats:
     outcomes: Counter = dataclasses.field(default_factory=Counter)
     families: Counter = dataclasses.field(default_factory=Counter)
     skipped: Counter = dataclasses.field(default_factory=Counter)
+    egos: int = 0
+    """(scenario, ego track) pairs that yielded anchors."""
+    egos_rejected: Counter = dataclasses.field(default_factory=Counter)
+    """Candidate egos without a usable anchor, by reason."""
     variants: Counter = dataclasses.field(default_factory=Counter)
 
     def __iadd__(self, other: "SynthStats") -> "SynthStats":
@@ -53,6 +58,12 @@ def scenario_seed(scenario_id: str, seed: int) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}:{scenario_id}".encode()).digest()[:8], "big") >> 1
 
 
+def ego_key(scn: Scenario, own_ego: str) -> str:
+    """``scenario_id`` when ``scn`` plays ``own_ego`` (the ego it is stored with), else
+    ``<scenario_id>/ego-<track>``: the prefix of its sample ids and the key of its seeds."""
+    return scn.scenario_id if scn.ego_track_id == own_ego else f"{scn.scenario_id}/ego-{scn.ego_track_id}"
+
+
 def strided_anchors(frames: list[int], stride: int) -> list[int]:
     """The first of the increasing ``frames``, then each frame at least ``stride`` after the last one kept."""
     out: list[int] = []
@@ -63,22 +74,33 @@ def strided_anchors(frames: list[int], stride: int) -> list[int]:
 
 
 def choose_anchors(scn: Scenario, cfg: SynthConfig, stats: SynthStats) -> list[int]:
-    """Anchors whose logged plan passes every physics rule: up to ``anchors_per_scenario`` evenly spread,
-    or with ``anchor_stride_steps`` set, :func:`strided_anchors` over the whole log."""
+    """Anchors of the scenario's ego whose logged plan passes every physics rule and keeps every box
+    corner on the drivable area: up to ``anchors_per_scenario`` evenly spread, or with
+    ``anchor_stride_steps`` set, :func:`strided_anchors` over the whole log. Refused candidate
+    anchors count in ``stats.skipped`` by reason (``anchor_logged_plan_offroad``, ``anchor_physics_<rule>``
+    for the first rule the logged plan breaks); an ego with none counts once under the reason."""
     cands = candidate_anchors(scn, cfg)
     if not cands:
         stats.skipped["too_short_or_ego_gaps"] += 1
         return []
-    passing = []
+    off = logged_offroad(scn, [scn.ego_index])[0]
+    passing, refused = [], Counter()
     for a in cands:
+        if off[a: a + cfg.horizon_steps + 1].any():
+            refused["anchor_logged_plan_offroad"] += 1
+            continue
         st = logged_states(scn, a, cfg.horizon_steps)
         anchor = np.array([st.x[0, 0], st.y[0, 0], st.heading[0, 0], st.speed[0, 0]])
-        if check_physics(st, cfg.dt, cfg.limits, anchor).passed[0]:
+        ok = check_physics(st, cfg.dt, cfg.limits, anchor).rule_ok
+        if all(v[0] for v in ok.values()):
             passing.append(a)
+        else:
+            refused["anchor_physics_" + next(k for k, v in ok.items() if not v[0])] += 1
+    stats.skipped.update(refused)
     if not passing:
-        stats.skipped["logged_plan_fails_physics"] += 1
+        stats.skipped["logged_plan_offroad" if set(refused) == {"anchor_logged_plan_offroad"}
+                      else "logged_plan_fails_physics"] += 1
         return []
-    stats.skipped["anchor_logged_plan_fails_physics"] += len(cands) - len(passing)
     if cfg.anchor_stride_steps > 0:
         return strided_anchors(passing, cfg.anchor_stride_steps)
     n = min(cfg.anchors_per_scenario, len(passing))
@@ -86,14 +108,27 @@ def choose_anchors(scn: Scenario, cfg: SynthConfig, stats: SynthStats) -> list[i
     return [passing[i] for i in pick[:n]]
 
 
-def synthesize_scenario(scn: Scenario, cfg: SynthConfig, seed: int = 0,
-                        anchors: list[int] | None = None) -> tuple[pa.Table, SynthStats]:
-    """Counterfactual rows of one scenario (schema ``counterfactuals_schema(H + 1)``) at ``anchors``
-    (default: :func:`choose_anchors`)."""
+def ego_tracks(scn: Scenario, cfg: SynthConfig) -> list[str]:
+    """Track ids that may play the ego under ``cfg.egos``: the scene's own ego first, then (``all``, or
+    ``auto`` on a real source) every other VEHICLE track with enough valid frames for one anchor."""
+    mode = cfg.egos if cfg.egos != "auto" else ("sdc" if scn.source == "procedural" else "all")
+    if mode == "sdc":
+        return [scn.ego_track_id]
+    need = cfg.history_steps + cfg.horizon_steps + 1
+    vehicles = (np.asarray(scn.object_type) == ObjectType.VEHICLE) & (scn.valid.sum(axis=1) >= need)
+    return [scn.ego_track_id] + [scn.track_id[a] for a in np.flatnonzero(vehicles) if a != scn.ego_index]
+
+
+def synthesize_scenario(scn: Scenario, cfg: SynthConfig, seed: int = 0, anchors: list[int] | None = None,
+                        key: str | None = None) -> tuple[pa.Table, SynthStats]:
+    """Counterfactual rows of one scenario (schema ``counterfactuals_schema(H + 1)``) for its ego at
+    ``anchors`` (default: :func:`choose_anchors`). ``key`` (default ``scenario_id``, see :func:`ego_key`)
+    prefixes the sample ids and seeds the draws."""
     stats = SynthStats(scenarios=1)
     rows: dict[str, list] = {c.name: [] for c in counterfactuals_schema(cfg.horizon_steps + 1)}
-    split = split_of(scn.scenario_id)
-    base_seed = scenario_seed(scn.scenario_id, seed)
+    split = split_of(scn.log_id)
+    key = scn.scenario_id if key is None else key
+    base_seed = scenario_seed(key, seed)
     cur = cfg.curriculum
     shares = VARIANT_FAMILY_SHARES if is_variant(scn.scenario_id) else FAMILY_SHARES
     for anchor in choose_anchors(scn, cfg, stats) if anchors is None else anchors:
@@ -106,7 +141,7 @@ def synthesize_scenario(scn: Scenario, cfg: SynthConfig, seed: int = 0,
         for lab in pool:
             stats.candidates[lab.cands.family] += len(lab.cands)
         for k, (b, i) in enumerate(select(pool, cur.targets(), cur.samples_per_anchor, rng)):
-            _append_row(rows, ctx, pool[b], i, k, anchor_seed, split)
+            _append_row(rows, ctx, pool[b], i, k, anchor_seed, split, key)
             stats.outcomes[pool[b].labels.outcome[i]] += 1
             stats.families[pool[b].cands.family] += 1
             stats.samples += 1
@@ -115,18 +150,41 @@ def synthesize_scenario(scn: Scenario, cfg: SynthConfig, seed: int = 0,
 
 def synthesize_with_variants(scn: Scenario, cfg: SynthConfig, seed: int = 0):
     """``[(scenario, rows)]`` for ``scn`` and each of its scene variants (:mod:`synth.variants`),
-    plus the merged statistics (variants count under ``variants`` by mode, not as scenarios)."""
+    plus the merged statistics (variants count under ``variants`` by mode, not as scenarios).
+
+    Every track of :func:`ego_tracks` plays the ego in turn; its rows carry it in ``ego_track_id``
+    (and in ``sample_id`` unless it is the scene's own ego) and ``rows`` holds them all, so the
+    scenario is stored once with its own ego. Egos without a usable anchor count in
+    ``egos_rejected`` by reason. Variants are made for the first ego with anchors (the scene's own
+    ego when it has any) and stored with that ego."""
     if is_variant(scn.scenario_id):
         raise InputError(f"{scn.scenario_id!r} contains {VARIANT_MARK!r}, which marks scene variants",
                          field="scenario_id")
-    stats = SynthStats()
-    anchors = choose_anchors(scn, cfg, stats)            # once, for the source and its variants
-    table, st = synthesize_scenario(scn, cfg, seed, anchors=anchors)
-    stats += st
-    out = [(scn, table)]
-    if cfg.variants.per_scenario:
+    stats = SynthStats(scenarios=1)
+    tables, first = [], None
+    for tid in ego_tracks(scn, cfg):
+        ego_scn = scn.with_ego(tid)
+        st = SynthStats()
+        anchors = choose_anchors(ego_scn, cfg, st)            # once, for this ego and its variants
+        if not anchors:
+            reason = "too_short_or_ego_gaps" if st.skipped["too_short_or_ego_gaps"] else (
+                "logged_plan_offroad" if st.skipped["logged_plan_offroad"] else "logged_plan_fails_physics")
+            st.egos_rejected[reason] += 1
+            stats += st
+            continue
+        st.egos += 1
+        first = first or (ego_scn, anchors)
+        table, syn = synthesize_scenario(ego_scn, cfg, seed, anchors=anchors, key=ego_key(ego_scn, scn.ego_track_id))
+        syn.scenarios = 0
+        stats += st
+        stats += syn
+        tables.append(table)
+    schema = counterfactuals_schema(cfg.horizon_steps + 1)
+    out = [(scn, pa.concat_tables(tables) if tables else schema.empty_table())]
+    if cfg.variants.per_scenario and first is not None:
+        ego_scn, anchors = first
         rng = np.random.default_rng([scenario_seed(scn.scenario_id, seed), 7])
-        for v in scene_variants(scn, anchors, cfg, rng):
+        for v in scene_variants(ego_scn, anchors, cfg, rng):
             vt, vs = synthesize_scenario(v.scenario, cfg, seed, anchors=[v.anchor])
             vs.scenarios = 0
             vs.variants[v.params["mode"]] += 1
@@ -140,13 +198,14 @@ def _f(v) -> float | None:
     return None if np.isnan(v) else v
 
 
-def _append_row(rows, ctx, lab, i, k, seed, split) -> None:
+def _append_row(rows, ctx, lab, i, k, seed, split, key) -> None:
     c, L, P = lab.cands, lab.labels, lab.physics.columns()
     p = c.plans
     pert = c.perturbed[i] if c.perturbed else []
     ag = c.agents
-    rows["sample_id"].append(f"{ctx.scenario.scenario_id}/a{ctx.anchor:04d}/{k:03d}")
+    rows["sample_id"].append(f"{key}/a{ctx.anchor:04d}/{k:03d}")
     rows["scenario_id"].append(ctx.scenario.scenario_id)
+    rows["log_id"].append(ctx.scenario.log_id)
     rows["anchor_frame"].append(ctx.anchor)
     rows["ego_track_id"].append(ctx.scenario.ego_track_id)
     rows["family"].append(c.family)
@@ -173,6 +232,8 @@ def _append_row(rows, ctx, lab, i, k, seed, split) -> None:
     rows["solid_line_crossings"].append(int(L.solid_line_crossings[i]))
     rows["min_ttc_s"].append(_f(L.min_ttc_s[i]))
     rows["min_distance_m"].append(_f(L.min_distance_m[i]))
+    rows["red_light"].append(bool(L.red_light[i]))
+    rows["red_light_time_s"].append(_f(L.red_light_time_s[i]))
     for col in ("max_abs_accel", "max_abs_jerk", "max_lat_accel", "max_yaw_rate", "max_curvature"):
         rows[col].append(float(P[col][i]))
     rows["physics_ok"].append(bool(P["physics_ok"][i]))

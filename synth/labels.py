@@ -12,6 +12,8 @@
   DOUBLE_SOLID lines.
 * Minimum distance: exact box-to-box distance when below 5 m; above, the centre distance
   minus both half-diagonals (a lower bound), which is all the near-miss rule needs.
+* Red light: the ego's front point crosses the stop line of its lane while that lane shows STOP
+  (:mod:`synth.signals`; only with ``signals``). It does not change the outcome.
 * TTC: both boxes covered by three discs along their length and projected at constant
   velocity from every second frame (5 Hz) before the first contact; the earliest contact within 5 s (discs already touching
   give 0). Pairs whose centres never come within 40 m are skipped entirely.
@@ -33,6 +35,7 @@ from schemas.tracks import Tracks
 from .config import LabelThresholds
 from .kernels import footprint_samples, pair_labels
 from .kinematics import Plans
+from .signals import SignalWindow, red_light_labels
 
 PAIR_RANGE_M = 40.0    # plan-agent pairs never closer than this (centres) are not examined further
 TTC_REACH_M = 25.0     # TTC is evaluated where the centre gap is below this
@@ -77,6 +80,10 @@ class Labels:
     min_distance_m: np.ndarray
     """float64 m: smallest box-to-box distance (exact below 5 m, a lower bound above); NaN when no
     agent centre comes within :data:`PAIR_RANGE_M`."""
+    red_light: np.ndarray
+    """bool: the ego front crosses the stop line of its lane while the lane shows STOP (:mod:`synth.signals`)."""
+    red_light_time_s: np.ndarray
+    """float64 s: the first red-light crossing (linear between frames); NaN without one."""
 
     def __len__(self) -> int:
         return len(self.outcome)
@@ -102,8 +109,11 @@ def inner_drivable(drivable: shapely.Geometry, length: float, width: float, dt: 
 
 def label_plans(ego: Plans, agents: AgentFutures, drivable: shapely.Geometry, solid_lines: shapely.Geometry | None,
                 dt: float, th: LabelThresholds, drivable_inner: shapely.Geometry | None = None, *,
-                length: float, width: float) -> Labels:
+                length: float, width: float, signals: SignalWindow | None = None) -> Labels:
     """Label N ego plans ``[N, T]`` whose box is ``length`` x ``width`` m.
+
+    ``signals`` (from :func:`synth.signals.signal_window` at the plans' anchor) gives the red-light label;
+    without it no plan runs a red.
 
     ``drivable_inner`` (from :func:`inner_drivable`) only speeds the off-road check up:
     intervals whose two end centres lie inside it are inside without corner tests.
@@ -136,6 +146,8 @@ def label_plans(ego: Plans, agents: AgentFutures, drivable: shapely.Geometry, so
         crossings -= shapely.intersects(solid_lines, shapely.points(ego.x[:, 0], ego.y[:, 0])).astype(np.int32)
         crossings = np.maximum(crossings, 0)
 
+    red, red_t = red_light_labels(ego, float(length), signals, dt)
+
     outcome = np.full(N, Outcome.SAFE.name, dtype=object)
     near_miss = (min_dist < th.near_miss_distance_m) | (min_ttc < th.near_miss_ttc_s)
     outcome[near_miss] = Outcome.NEAR_MISS.name
@@ -155,6 +167,8 @@ def label_plans(ego: Plans, agents: AgentFutures, drivable: shapely.Geometry, so
         solid_line_crossings=crossings,
         min_ttc_s=np.where(np.isfinite(min_ttc), min_ttc, np.nan),
         min_distance_m=np.where(np.isfinite(min_dist), min_dist, np.nan),
+        red_light=red,
+        red_light_time_s=red_t,
     )
 
 

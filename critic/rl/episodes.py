@@ -15,36 +15,39 @@ from synth.families.agent_perturbation import AgentPerturbation
 from synth.sim import Episode
 
 
-def dataset_anchors(data: Path | Dataset, split: str) -> list[tuple[str, int]]:
-    """Distinct ``(scenario_id, anchor_frame)`` of ``split`` in a dataset's counterfactuals (sorted).
+def dataset_anchors(data: Path | Dataset, split: str) -> list[tuple[str, str, int]]:
+    """Distinct ``(scenario_id, ego_track_id, anchor_frame)`` of ``split`` in a dataset's counterfactuals
+    (sorted): every ego of a log with every vehicle as ego is an episode of its own.
 
     Scene variants (:mod:`synth.variants`) are left out: episodes start from logged scenes, and
     their perturbed agents are drawn here.
     """
     ds = data if isinstance(data, Dataset) else Dataset(data)
-    t = ds.counterfactuals(split, columns=["scenario_id", "anchor_frame"])
-    pairs = sorted({(s, a) for s, a in zip(t["scenario_id"].to_pylist(), t["anchor_frame"].to_pylist())
-                    if not is_variant(s)})
-    if not pairs:
+    cols = ["scenario_id", "ego_track_id", "anchor_frame"]
+    t = ds.counterfactuals(split, columns=cols)
+    keys = sorted({k for k in zip(*(t[c].to_pylist() for c in cols)) if not is_variant(k[0])})
+    if not keys:
         raise InputError(f"no anchors in split {split!r}", path=str(ds.path / "counterfactuals" / f"split={split}"),
                          field="split")
-    return pairs
+    return keys
 
 
 def build_episodes(data: Path, split: str, n_anchors: int, perturbed: int, seed: int,
-                   horizon_steps: int = 80) -> list[Episode]:
+                   horizon_steps: int | None = None) -> list[Episode]:
     """Up to ``n_anchors`` anchors of ``split`` (evenly spread), each as a log-replay episode plus
-    ``perturbed`` perturbed-agent episodes (fewer when the anchor has no lead or neighbour)."""
+    ``perturbed`` perturbed-agent episodes (fewer when the anchor has no lead or neighbour).
+    ``horizon_steps``: episode length (default: the dataset's synthesis horizon)."""
     ds = Dataset(data)
-    pairs = dataset_anchors(ds, split)
-    pick = np.unique(np.linspace(0, len(pairs) - 1, min(n_anchors, len(pairs))).round().astype(int))
-    pairs = [pairs[i] for i in pick]
-    scns = ds.read_scenarios(sorted({s for s, _ in pairs}))
-    cfg = SynthConfig(horizon_steps=horizon_steps)
+    keys = dataset_anchors(ds, split)
+    pick = np.unique(np.linspace(0, len(keys) - 1, min(n_anchors, len(keys))).round().astype(int))
+    keys = [keys[i] for i in pick]
+    scns = ds.read_scenarios(sorted({s for s, _, _ in keys}))
+    cfg = SynthConfig(horizon_steps=ds.horizon_steps if horizon_steps is None else horizon_steps,
+                      history_steps=ds.history_steps)
     family = AgentPerturbation()
     out: list[Episode] = []
-    for i, (sid, anchor) in enumerate(pairs):
-        ctx = build_context(scns[sid], int(anchor), cfg)
+    for i, (sid, ego, anchor) in enumerate(keys):
+        ctx = build_context(scns[sid].with_ego(ego), int(anchor), cfg)
         out.append(Episode.build(ctx))
         if perturbed <= 0:
             continue

@@ -96,10 +96,11 @@ def continue_with_policy(ep: Episode, observer: Observer, history: Plans, first:
     return out, state, tgt
 
 
-def candidate_trajectories(ep: Episode, state: EgoState, k: int, rc: RefineConfig, steps: int = 80,
+def candidate_trajectories(ep: Episode, state: EgoState, k: int, rc: RefineConfig, steps: int | None = None,
                            continuation: tuple[Observer, Plans, Callable] | None = None) -> tuple[Plans, Plans]:
     """Every target speed from ``state`` at step ``k``: (the plan its geometric terms are computed on,
-    the plan its safety terms are computed on), each ``[A, steps + 1]`` (``rc.sim.decision_value``).
+    the plan its safety terms are computed on), each ``[A, steps + 1]`` (``rc.sim.decision_value``);
+    ``steps`` defaults to the episode's horizon, the dataset's, which is the critic's plan length.
 
     ``hold``: the speed held throughout (both). ``fallback``: held; and held for one replanning
     interval, then braking to a stop. ``policy``: held for one replanning interval, then the
@@ -107,6 +108,7 @@ def candidate_trajectories(ep: Episode, state: EgoState, k: int, rc: RefineConfi
     horizon, then its last target speed held (both).
     """
     sc = rc.sim
+    steps = ep.ctx.steps if steps is None else steps
     A = len(sc.target_speeds)
     speeds = np.asarray(sc.target_speeds)
     if sc.decision_value == "hold":
@@ -135,7 +137,7 @@ def _geometric(ep: Episode, geo_plan: Plans, k: int, rc: RefineConfig) -> np.nda
 def evaluate_speeds(ep: Episode, state: EgoState, k: int, rc: RefineConfig, pose: np.ndarray,
                     continuation: tuple[Observer, Plans, Callable] | None = None):
     """Every target speed from ``state`` at step ``k``: (true reward ``[A]``, geometric reward ``[A]``,
-    plan features ``[A, 80, 5]`` of the safety plans, the safety trajectories ``[A, 81]``).
+    plan features ``[A, H, 5]`` of the safety plans, the safety trajectories ``[A, H + 1]``; H the episode's horizon).
 
     Geometric terms (progress, distance to the log, lane lines) over ``reward_steps``, collision and
     off-road terms over ``safety_horizon``, on the plans of :func:`candidate_trajectories`.
@@ -150,7 +152,7 @@ def evaluate_speeds(ep: Episode, state: EgoState, k: int, rc: RefineConfig, pose
 def predicted_inputs(ep: Episode, state: EgoState, k: int, rc: RefineConfig, pose: np.ndarray,
                      continuation: tuple[Observer, Plans, Callable]) -> tuple[np.ndarray, np.ndarray, Plans]:
     """What a critic scores for every target speed at step ``k``: geometric reward ``[A]``, plan
-    features ``[A, 80, 5]`` and the safety trajectories ``[A, 81]`` of the decision plans in the
+    features ``[A, H, 5]`` and the safety trajectories ``[A, H + 1]`` of the decision plans in the
     world as known at ``k`` (:meth:`Episode.predicted_at`: other agents at constant velocity from ``k``).
 
     Under ``decision_value='policy'`` the plans continue under the policy, which reacts to the

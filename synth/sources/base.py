@@ -97,7 +97,8 @@ def discover(path: str | Path) -> list[tuple[type[Source], Path]]:
                 found.append((a, p))
     if not found:
         raise InputError(
-            "no supported input found (ScenarioNet .pkl, nuPlan .db, Argoverse 2 scenario folder, CommonRoad .xml)",
+            "no supported input found (ScenarioNet .pkl, nuPlan .db, Argoverse 2 scenario folder, Argoverse 2 sensor "
+            "log folder with annotations.feather and city_SE3_egovehicle.feather, CommonRoad .xml)",
             path=str(path),
         )
     return found

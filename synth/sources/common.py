@@ -41,6 +41,65 @@ def derive_drivable_area(
     return as_multipolygon(shapely.union_all(polys + buffered))
 
 
+#: sample spacing (m) along centerlines and the farthest reach (m) of a road cross-section
+EDGE_SAMPLE_M, EDGE_REACH_M = 1.0, 12.0
+
+
+def drivable_from_road_edges(centerlines: list[np.ndarray], road_edges: list[np.ndarray], half_width: float,
+                             reach_m: float = EDGE_REACH_M) -> shapely.MultiPolygon:
+    """Drivable area bounded by road edges, for sources that have edges but no drivable polygon
+    (Waymo through ScenarioNet; its ``drivable_area_source`` is ``ROAD_EDGES``).
+
+    Every centerline (``(N, 2)`` m) is sampled every :data:`EDGE_SAMPLE_M` m; at each sample a
+    cross-section reaches out along the normal on both sides to the first road edge it meets
+    (``(K, 2)`` polylines), at most ``reach_m`` m, or ``half_width`` m where it meets none; the
+    quads between consecutive cross-sections, united with every centerline buffered by
+    ``half_width``, make the area. A cross-section stops at a median edge, so the opposite
+    carriageway comes from its own centerlines. The edges' direction is not used (sources differ
+    in how they orient them).
+    """
+    lanes = [c for c in centerlines if len(c) >= 2 and shapely.length(shapely.linestrings(c)) > 0]
+    base = derive_drivable_area([], lanes, half_width)
+    segs = [np.stack([e[:-1], e[1:]], axis=1) for e in road_edges if len(e) >= 2]
+    if not lanes or not segs:
+        return base
+    seg = np.concatenate(segs)
+    seg = seg[np.hypot(*(seg[:, 1] - seg[:, 0]).T) > 1e-9]
+    tree = shapely.STRtree(shapely.linestrings(seg))
+    quads = []
+    for c in lanes:
+        line = shapely.linestrings(c)
+        n = max(2, int(np.ceil(shapely.length(line) / EDGE_SAMPLE_M)) + 1)
+        d = np.linspace(0.0, shapely.length(line), n)
+        p = shapely.get_coordinates(shapely.line_interpolate_point(line, d))
+        tangent = np.gradient(p, axis=0)
+        tangent /= np.maximum(np.linalg.norm(tangent, axis=1, keepdims=True), 1e-9)
+        normal = np.stack([-tangent[:, 1], tangent[:, 0]], axis=1)
+        reach = [_reach(tree, seg, p, side * normal, reach_m, half_width) for side in (1.0, -1.0)]
+        left, right = p + reach[0][:, None] * normal, p - reach[1][:, None] * normal
+        ring = np.stack([left[:-1], left[1:], right[1:], right[:-1]], axis=1)
+        quads.extend(shapely.make_valid(shapely.polygons(ring)))
+    return as_multipolygon(shapely.union_all([base, *quads]))
+
+
+def _reach(tree: shapely.STRtree, seg: np.ndarray, p: np.ndarray, u: np.ndarray, reach_m: float,
+           default: float) -> np.ndarray:
+    """``(M,)`` m from points ``p`` ``(M, 2)`` along unit directions ``u`` to the first of the segments
+    ``seg`` ``(S, 2, 2)`` they cross within ``reach_m`` (``default`` where none)."""
+    rays = shapely.linestrings(np.stack([p, p + reach_m * u], axis=1))
+    ri, si = tree.query(rays, predicate="intersects")
+    out = np.full(len(p), np.inf)
+    if len(ri):
+        a, b = seg[si, 0], seg[si, 1]
+        e = b - a
+        w = a - p[ri]
+        den = u[ri, 0] * e[:, 1] - u[ri, 1] * e[:, 0]        # ray-segment intersection, ray parameter t
+        t = np.where(np.abs(den) > 1e-12, (w[:, 0] * e[:, 1] - w[:, 1] * e[:, 0]) / np.where(den == 0, 1, den),
+                     np.hypot(*w.T))                           # parallel and overlapping: the segment start
+        np.minimum.at(out, ri, np.clip(t, 0.0, reach_m))
+    return np.where(np.isfinite(out), out, default)
+
+
 def resample_linear(t_src: np.ndarray, values: np.ndarray, valid: np.ndarray, t_dst: np.ndarray,
                     max_gap: float, angle: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Resample one track to new times by linear interpolation between valid samples.
@@ -124,3 +183,14 @@ def resample_polyline(pts: np.ndarray, n: int) -> np.ndarray:
     seg = np.r_[0.0, np.cumsum(np.hypot(*np.diff(pts, axis=0).T))]
     s = np.linspace(0.0, seg[-1], n)
     return np.column_stack([np.interp(s, seg, pts[:, 0]), np.interp(s, seg, pts[:, 1])])
+
+
+def placeholder_z_unknown(z: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """``z`` ``[A, T]`` (m) with the tracks whose z is exactly 0 at every valid frame set to NaN (unknown).
+
+    A measured height is never exactly 0 throughout; converters write 0 where the source has no z
+    (nuScenes ego poses are planar), and comparing that 0 with measured box-centre heights would put
+    the ego on another level than everything around it."""
+    z = np.array(z, dtype=float)
+    z[((z == 0) | ~valid).all(axis=1)] = np.nan
+    return z

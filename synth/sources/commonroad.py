@@ -9,6 +9,7 @@ longest valid track plays it unless ``ego_id`` names another.
 """
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Iterator
@@ -29,6 +30,16 @@ _TYPES = {
 #: paved shoulder beyond the outer lane markings (lanelet bounds are markings; NGSIM vehicle
 #: corners reach up to 0.39 m past them in USA_US101-4_1_T-1)
 SHOULDER_M = 0.5
+_VARIANT = re.compile(r"^(?P<log>.+)_\d+_T-\d+$")
+
+
+def commonroad_log_id(benchmark_id: str) -> str:
+    """The log of a CommonRoad benchmark id: the prefix before its last ``_<n>_T-<k>``
+    (``USA_US101-9_3_T-1`` -> ``USA_US101-9``). Scenarios of one map configuration can share
+    recorded traffic (the NGSIM sets), so they must share a split; an id without that suffix is
+    its own log."""
+    m = _VARIANT.match(benchmark_id)
+    return m.group("log") if m else benchmark_id
 _MARKS = {"dashed": LineType.BROKEN, "broad_dashed": LineType.BROKEN, "solid": LineType.SOLID,
           "broad_solid": LineType.SOLID}
 
@@ -130,7 +141,8 @@ class CommonRoadSource(Source):
             if self.ego_id not in ids:
                 raise InputError(f"no obstacle {self.ego_id!r} to use as ego", field="ego_id")
             ego = ids.index(self.ego_id)
-        return Scenario(scenario_id=root.get("benchmarkID") or path.stem, source="commonroad",
+        sid = root.get("benchmarkID") or path.stem
+        return Scenario(scenario_id=sid, log_id=commonroad_log_id(sid), source="commonroad",
                         map_name=root.get("benchmarkID", path.stem).split("_")[1] if "_" in root.get("benchmarkID", "") else "",
                         dt=dt, track_id=ids, object_type=otype, size_imputed=np.zeros(A, dtype=bool),
                         valid=valid, ego_index=ego, map=self._map(root), **grid)

@@ -6,8 +6,12 @@
 * Ego from ``ego_pose`` via ``lidar_pc.ego_pose_token``: the rear-axle pose is moved to
   the box centre (1.461 m forward) and its ego-frame velocity rotated to the map frame
   (plus the yaw-rate term for the offset). Ego box 5.176 x 2.297 m.
+* Heights: agents keep ``lidar_box`` z (box centre) and height; the ego's z is the ``ego_pose`` z
+  (rear axle) raised by :data:`REAR_AXLE_TO_CENTER_Z` to its box centre, height :data:`EGO_HEIGHT`.
 * Agents from ``lidar_box`` + ``track`` + ``category`` (vehicle, bicycle, pedestrian;
   traffic_cone, barrier, czone_sign, generic_object as STATIC).
+* Signals from ``traffic_light_status`` with stop points from the map's lane-connector baseline paths
+  (:func:`synth.sources.signal_readers.nuplan_signals`; none without a map).
 * Map from ``{map_root}/{log.map_version}/*/map.gpkg`` when ``map_root`` is given,
   cropped to 150 m around the scene: ``baseline_paths`` centerlines, ``boundaries``
   lane lines (UNKNOWN type), ``crosswalks``, and the drivable area (EXPLICIT) = union of
@@ -27,11 +31,18 @@ from schemas import CANONICAL_DT, InputError, LineType, MapLayer, ObjectType, Sc
 
 from ..geometry import box_polygons
 from .base import Source
-from .common import as_multipolygon
+from .common import as_multipolygon, placeholder_z_unknown
 from .gpkg import GeoPackage
+from .signal_readers import fid_text as _fid
+from .signal_readers import nuplan_signals
 
 EGO_LENGTH, EGO_WIDTH = 4.049 + 1.127, 2.297
 REAR_AXLE_TO_CENTER = (4.049 - 1.127) / 2.0
+#: m, the nuPlan ego (Chrysler Pacifica) height: nuplan-devkit ``get_pacifica_parameters`` (1.777 m)
+EGO_HEIGHT = 1.777
+#: m, rear axle (the ego_pose) below the box centre; nuPlan gives none: 0.45 m is py123d's estimate for
+#: the Pacifica (``rear_axle_to_center_vertical``), about half the height minus the wheel radius
+REAR_AXLE_TO_CENTER_Z = 0.45
 _CATEGORIES = {
     "vehicle": ObjectType.VEHICLE, "bicycle": ObjectType.CYCLIST, "pedestrian": ObjectType.PEDESTRIAN,
     "traffic_cone": ObjectType.STATIC, "barrier": ObjectType.STATIC, "czone_sign": ObjectType.STATIC,
@@ -39,10 +50,10 @@ _CATEGORIES = {
 }
 _TABLES = {
     "log": ("token", "map_version", "logfile"),
-    "ego_pose": ("token", "timestamp", "x", "y", "qw", "qx", "qy", "qz", "vx", "vy", "angular_rate_z"),
+    "ego_pose": ("token", "timestamp", "x", "y", "z", "qw", "qx", "qy", "qz", "vx", "vy", "angular_rate_z"),
     "lidar_pc": ("token", "ego_pose_token", "lidar_token", "scene_token", "timestamp"),
     "lidar": ("token", "log_token"),
-    "lidar_box": ("lidar_pc_token", "track_token", "x", "y", "yaw", "vx", "vy", "length", "width"),
+    "lidar_box": ("lidar_pc_token", "track_token", "x", "y", "z", "yaw", "vx", "vy", "length", "width", "height"),
     "track": ("token", "category_token"),
     "category": ("token", "name"),
     "scene": ("token", "name"),
@@ -101,14 +112,15 @@ class NuPlanSource(Source):
         logfile, map_version = log
         pcs = con.execute(
             "SELECT lp.token, lp.timestamp, lp.scene_token, ep.x, ep.y, ep.qw, ep.qx, ep.qy, ep.qz, ep.vx, ep.vy,"
-            " ep.angular_rate_z FROM lidar_pc lp JOIN ego_pose ep ON lp.ego_pose_token = ep.token"
+            " ep.angular_rate_z, ep.z FROM lidar_pc lp JOIN ego_pose ep ON lp.ego_pose_token = ep.token"
             " ORDER BY lp.timestamp"
         ).fetchall()
         if not pcs:
             raise InputError("no lidar_pc rows joined to an ego_pose", path=str(path), field="lidar_pc")
         scene_names = dict(con.execute("SELECT token, name FROM scene").fetchall())
         boxes = con.execute(
-            "SELECT lb.lidar_pc_token, lb.track_token, lb.x, lb.y, lb.yaw, lb.vx, lb.vy, lb.length, lb.width, c.name"
+            "SELECT lb.lidar_pc_token, lb.track_token, lb.x, lb.y, lb.yaw, lb.vx, lb.vy, lb.length, lb.width, c.name,"
+            " lb.z, lb.height"
             " FROM lidar_box lb JOIN track t ON lb.track_token = t.token JOIN category c ON t.category_token = c.token"
         ).fetchall()
         by_pc: dict[bytes, list] = {}
@@ -123,7 +135,7 @@ class NuPlanSource(Source):
                 name = scene_names.get(scene_token) or (scene_token.hex() if isinstance(scene_token, bytes) else "log")
                 sid = f"{logfile or path.stem}/{name}"
                 try:
-                    yield self._scenario(sid, map_version, rows, by_pc, gpkg)
+                    yield self._scenario(sid, map_version, rows, by_pc, gpkg, con)
                 except InputError as err:
                     raise err.with_path(str(path)) from None
         finally:
@@ -139,7 +151,7 @@ class NuPlanSource(Source):
                              field="log.map_version")
         return GeoPackage(found[-1])
 
-    def _scenario(self, sid, map_version, rows, by_pc, gpkg) -> Scenario:
+    def _scenario(self, sid, map_version, rows, by_pc, gpkg, con=None) -> Scenario:
         ts = np.array([r[1] for r in rows], dtype=np.int64)
         grid = np.arange(ts[0], ts[-1] + 1, int(CANONICAL_DT * 1e6), dtype=np.int64)
         nearest = np.clip(np.searchsorted(ts, grid), 1, len(ts) - 1) if len(ts) > 1 else np.zeros(len(grid), int)
@@ -156,18 +168,21 @@ class NuPlanSource(Source):
         vyl = vyl + wz * REAR_AXLE_TO_CENTER  # velocity of the box centre, ego frame
         e = {"x": x + REAR_AXLE_TO_CENTER * c, "y": y + REAR_AXLE_TO_CENTER * s, "heading": yaw,
              "vx": vxl * c - vyl * s, "vy": vxl * s + vyl * c,
-             "length": np.full(T, EGO_LENGTH), "width": np.full(T, EGO_WIDTH)}
+             "length": np.full(T, EGO_LENGTH), "width": np.full(T, EGO_WIDTH),
+             "z": placeholder_z_unknown(np.array([[rows[i][12] for i in nearest]], dtype=float), ok[None])[0]
+             + REAR_AXLE_TO_CENTER_Z,
+             "height": np.full(T, EGO_HEIGHT)}
         tracks: dict[bytes, dict] = {}
         for k, i in enumerate(nearest):
             if not ok[k]:
                 continue
-            for tok, bx, by, byaw, bvx, bvy, bl, bw, cat in by_pc.get(rows[i][0], ()):
+            for tok, bx, by, byaw, bvx, bvy, bl, bw, cat, bz, bh in by_pc.get(rows[i][0], ()):
                 if cat not in _CATEGORIES:
                     continue
                 tr = tracks.setdefault(tok, {"cat": cat, "rows": []})
-                tr["rows"].append((k, bx, by, byaw, bvx, bvy, bl, bw))
+                tr["rows"].append((k, bx, by, byaw, bvx, bvy, bl, bw, bz, bh))
         A = 1 + len(tracks)
-        fields = ("x", "y", "heading", "vx", "vy", "length", "width")
+        fields = ("x", "y", "heading", "vx", "vy", "length", "width", "z", "height")
         arr = {f: np.full((A, T), np.nan) for f in fields}
         valid = np.zeros((A, T), dtype=bool)
         for f in fields:
@@ -185,12 +200,32 @@ class NuPlanSource(Source):
         for f in ("x", "y"):
             if (valid & ~np.isfinite(arr[f])).any():
                 raise InputError(f"NaN position in scene {sid!r}", field=f"lidar_box.{f}")
+        arr["z"][1:] = placeholder_z_unknown(arr["z"][1:], valid[1:])
+        arr["height"] = np.where(arr["height"] > 0, arr["height"], np.nan)  # NULL or 0: unknown
         arr["heading"] = wrap_angle(arr["heading"])
         otype = np.array(otype, dtype=np.int8)
         m = self._map(gpkg, arr, valid, otype)
-        return Scenario(scenario_id=sid, source="nuplan", map_name=str(map_version), dt=CANONICAL_DT,
+        return Scenario(scenario_id=sid, log_id=sid.rsplit("/", 1)[0], source="nuplan", map_name=str(map_version),
+                        dt=CANONICAL_DT,
                         track_id=ids, object_type=otype, size_imputed=np.zeros(A, dtype=bool), valid=valid,
-                        ego_index=0, map=m, **arr)
+                        ego_index=0, map=m, **arr,
+                        signals=self._signals(con, gpkg, [rows[i][0] for i in nearest], ok, arr, valid))
+
+    @staticmethod
+    def _signals(con, gpkg: GeoPackage | None, pc_tokens: list, ok: np.ndarray, arr: dict, valid: np.ndarray):
+        """The scene's SignalLayer: ``traffic_light_status`` per lidar_pc the frames took, stop points from the
+        map's connector baseline paths (none without a map or a ``lane_connector_fid`` column)."""
+        if con is None or gpkg is None:
+            return None
+        cols = {r[1] for r in gpkg.con.execute('PRAGMA table_info("baseline_paths")')}
+        if "lane_connector_fid" not in cols:
+            return None
+        ex, ey = arr["x"][0][valid[0]], arr["y"][0][valid[0]]
+        crop = shapely.box(ex.min() - MAP_CROP_M, ey.min() - MAP_CROP_M, ex.max() + MAP_CROP_M, ey.max() + MAP_CROP_M)
+        props, geoms = gpkg.read_layer("baseline_paths", ("lane_connector_fid",))
+        paths = {_fid(p["lane_connector_fid"]): shapely.get_coordinates(g) for p, g in zip(props, geoms)
+                 if p["lane_connector_fid"] is not None and g.geom_type == "LineString" and shapely.intersects(g, crop)}
+        return nuplan_signals(con, pc_tokens, ok, paths)
 
     @staticmethod
     def _map(gpkg: GeoPackage | None, arr: dict, valid: np.ndarray, otype: np.ndarray) -> MapLayer:

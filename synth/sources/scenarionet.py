@@ -9,6 +9,10 @@ have polygons. Vehicles whose width exceeds their length (nuScenes' ego) are swa
 The ego's positions carry timing jitter (nuScenes: up to ~0.2 m along track between
 10 Hz frames), so by default (``smooth_ego``) they are Savitzky-Golay filtered (2.1 s
 window, cubic) and the ego velocity is the derivative of that fit.
+Signals: ``dynamic_map_states`` (Waymo's lane states and stop points) become the SignalLayer
+(:func:`synth.sources.signal_readers.scenarionet_signals`).
+Heights: ``z`` is ``position[:, 2]`` (box centre, m) and ``height`` the state's ``(T, 1)`` box
+height; a track whose z is 0 at every valid frame (the nuScenes ego) has z unknown.
 """
 from __future__ import annotations
 
@@ -21,8 +25,10 @@ import shapely
 from schemas import CANONICAL_DT, InputError, LineType, MapLayer, ObjectType, Scenario
 
 from .base import Source
-from .common import derive_drivable_area, fix_swapped_sizes, resample_linear, smooth_track
+from .common import (derive_drivable_area, drivable_from_road_edges, fix_swapped_sizes, placeholder_z_unknown,
+                     resample_linear, smooth_track)
 from .safe_pickle import load_restricted
+from .signal_readers import scenarionet_signals
 
 _TYPES = {
     "VEHICLE": ObjectType.VEHICLE,
@@ -34,6 +40,20 @@ _TYPES = {
 }
 #: half lane width (m) used when a scene has no lane polygon to measure
 DEFAULT_HALF_WIDTH = 1.9
+#: metadata keys that name the recording a ScenarioNet scenario was cut from, in order of preference
+LOG_KEYS = ("log_id", "log_name", "segment_id", "segment_name")
+
+
+def scenarionet_log_id(meta: dict) -> str:
+    """The log a ScenarioNet scenario belongs to: the first of :data:`LOG_KEYS` its metadata holds,
+    else empty (the scenario is its own log). nuScenes conversions name no log, and the nuScenes
+    scene (the scenario) is the unit; Waymo Open Motion scenarios name no segment in their
+    metadata, so each is its own log unless the converter added one."""
+    for key in LOG_KEYS:
+        v = meta.get(key)
+        if isinstance(v, (str, int)) and str(v):
+            return str(v)
+    return ""
 
 
 def _line_type(name: str) -> LineType:
@@ -81,7 +101,8 @@ class ScenarioNetSource(Source):
         tracks = d["tracks"]
         if sdc not in tracks:
             raise InputError(f"sdc_id {sdc!r} is not a track", field="metadata.sdc_id")
-        ids, types, cols = [], [], {k: [] for k in ("x", "y", "heading", "vx", "vy", "length", "width", "valid")}
+        ids, types, cols = [], [], {k: [] for k in ("x", "y", "heading", "vx", "vy", "length", "width", "z", "height",
+                                                     "valid")}
         T = None
         for tid, tr in tracks.items():
             ttype = str(tr.get("type", ""))
@@ -101,8 +122,13 @@ class ScenarioNetSource(Source):
             cols["vx"].append(vel[:, 0]); cols["vy"].append(vel[:, 1])
             cols["length"].append(np.asarray(st["length"], dtype=float).reshape(T))
             cols["width"].append(np.asarray(st["width"], dtype=float).reshape(T))
+            # box-centre height and box height (m); NaN where absent (2-D positions, no height key, height 0)
+            cols["z"].append(pos[:, 2] if pos.shape[1] >= 3 else np.full(T, np.nan))
+            h = np.asarray(st["height"], dtype=float).reshape(T) if "height" in st else np.full(T, np.nan)
+            cols["height"].append(np.where(h > 0, h, np.nan))
             cols["valid"].append(valid)
         arr = {k: np.stack(v) for k, v in cols.items()}
+        arr["z"] = placeholder_z_unknown(arr["z"], arr["valid"])  # the nuScenes ego's z is 0 throughout
         for k in ("x", "y"):
             bad = arr["valid"] & ~np.isfinite(arr[k])
             if bad.any():
@@ -118,6 +144,7 @@ class ScenarioNetSource(Source):
             arr = self._resample(arr, dt_src)
         return Scenario(
             scenario_id=str(d["id"]),
+            log_id=scenarionet_log_id(meta),
             source=str(meta.get("dataset", "scenarionet")),
             map_name=str(meta.get("map", "")),
             dt=CANONICAL_DT,
@@ -126,6 +153,9 @@ class ScenarioNetSource(Source):
             size_imputed=np.zeros(len(ids), dtype=bool),
             ego_index=ids.index(str(sdc)),
             map=self._map(d["map_features"]),
+            # per controlled lane, at 10 Hz (the state at or before each frame): synth.sources.signal_readers
+            signals=scenarionet_signals(d.get("dynamic_map_states"), d["map_features"], T, dt_src,
+                                        arr["x"].shape[1], CANONICAL_DT),
             **arr,
         )
 
@@ -138,7 +168,7 @@ class ScenarioNetSource(Source):
         for a in range(arr["x"].shape[0]):
             v = arr["valid"][a]
             ok = None
-            for k in ("x", "y", "heading", "vx", "vy", "length", "width"):
+            for k in ("x", "y", "heading", "vx", "vy", "length", "width", "z", "height"):
                 r, ok = resample_linear(t_src, arr[k][a], v, t_dst, max_gap=2.5 * dt_src, angle=k == "heading")
                 out[k].append(r)
             out["valid"].append(ok)
@@ -177,6 +207,9 @@ class ScenarioNetSource(Source):
         if not centerlines:
             raise InputError("no lane centerlines to derive a drivable area from", field="map_features")
         half = float(np.clip(np.median(widths) / 2, 1.5, 2.5)) if widths else DEFAULT_HALF_WIDTH
-        da = derive_drivable_area(lane_polys, centerlines, half)
+        if edges and not lane_polys:   # Waymo: road edges, no lane polygons: the road reaches to its edges
+            da, how = drivable_from_road_edges(centerlines, edges, half), "ROAD_EDGES"
+        else:
+            da, how = derive_drivable_area(lane_polys, centerlines, half), "DERIVED"
         return MapLayer(centerlines=centerlines, lane_lines=lines, lane_line_types=line_types, road_edges=edges,
-                        crosswalks=crosswalks, drivable_area=da, drivable_area_source="DERIVED")
+                        crosswalks=crosswalks, drivable_area=da, drivable_area_source=how)

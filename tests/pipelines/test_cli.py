@@ -77,7 +77,8 @@ def test_ingest_writes_validated_canonical_tables_that_round_trip(tmp_path):
     assert res.returncode == 0, res.stderr
     a = pq.read_table(tmp_path / "ds" / "scenarios" / "part-00000.parquet")
     b = pq.read_table(tmp_path / "ds" / "map_features" / "part-00000.parquet")
-    back = tables_to_scenarios(a, b)
+    c = pq.read_table(tmp_path / "ds" / "signals" / "part-00000.parquet")
+    back = tables_to_scenarios(a, b, c)
     expected = list(ProceduralSource(count=2).read())
     assert len(back) == 2 and all(x.equals(y) for x, y in zip(back, expected))
     assert not list((tmp_path / "ds").rglob("*.tmp"))

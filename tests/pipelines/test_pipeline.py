@@ -34,9 +34,16 @@ def test_debug_run_publishes_every_table_and_a_manifest(tmp_path):
     assert set(m["counts"]["by_outcome"]) <= {"SAFE", "NEAR_MISS", "COLLISION", "OFFROAD"}
     assert m["git_commit"] is None or len(m["git_commit"]) == 40
     assert m["config"]["synth"]["horizon_steps"] == 80 and not m["failed_shards"]
-    for kind in ("scenarios", "map_features"):
+    for kind in ("scenarios", "map_features", "signals"):
         assert len(list((tmp_path / kind).glob("part-*.parquet"))) == 3
     assert validate_dataset(tmp_path)["ok"]
+    # the signal layers come back with the scenarios (zero signal rows for scenes without signals)
+    from schemas import Dataset
+    from synth.sources import ProceduralSource
+
+    back = Dataset(tmp_path).read_scenarios()
+    source = ProceduralSource(dataclasses.replace(DEBUG.procedural, seed=DEBUG.seed), count=6).read()
+    assert all(back[s.scenario_id].signals.equals(s.signals) for s in source)
 
 
 def test_rerun_skips_finished_shards_and_redoes_half_written_ones(tmp_path):

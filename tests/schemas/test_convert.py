@@ -9,9 +9,10 @@ from tests.fixtures.builders import tiny_scenario
 
 
 def _round_trip(scn):
-    a, b = scenario_to_tables(scn)
+    a, b, c = scenario_to_tables(scn)
     # through Arrow IPC bytes, as Parquet would store them
-    back = tables_to_scenarios(pa.Table.from_batches(a.to_batches(), a.schema), b)
+    back = tables_to_scenarios(pa.Table.from_batches(a.to_batches(), a.schema), b,
+                               pa.Table.from_batches(c.to_batches(), c.schema))
     assert len(back) == 1
     return back[0]
 
@@ -23,11 +24,11 @@ def test_tiny_scenario_round_trips_exactly():
 
 def test_round_trip_detects_a_changed_value():
     scn = tiny_scenario()
-    a, b = scenario_to_tables(scn)
+    a, b, c = scenario_to_tables(scn)
     x = a.column("x").to_numpy(zero_copy_only=False).copy()
     x[0] += 1e-9
     a = a.set_column(a.schema.get_field_index("x"), a.schema.field("x"), pa.array(x, mask=np.isnan(x)))
-    assert not tables_to_scenarios(a, b)[0].equals(scn)
+    assert not tables_to_scenarios(a, b, c)[0].equals(scn)
 
 
 def test_procedural_scenarios_round_trip_exactly():
@@ -44,12 +45,12 @@ def test_every_real_sample_round_trips_exactly(folder):
 
 
 def test_table_without_schema_version_is_refused():
-    a, b = scenario_to_tables(tiny_scenario())
+    a, b, c = scenario_to_tables(tiny_scenario())
     with pytest.raises(InputError, match="schema_version"):
-        tables_to_scenarios(a.replace_schema_metadata({}), b)
+        tables_to_scenarios(a.replace_schema_metadata({}), b, c)
 
 
 def test_missing_column_is_named():
-    a, b = scenario_to_tables(tiny_scenario())
+    a, b, c = scenario_to_tables(tiny_scenario())
     with pytest.raises(InputError, match="heading: column is missing"):
-        tables_to_scenarios(a.drop_columns(["heading"]), b)
+        tables_to_scenarios(a.drop_columns(["heading"]), b, c)

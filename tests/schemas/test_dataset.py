@@ -30,9 +30,11 @@ def _rows(split: str, *ids: str) -> pa.Table:
 def _canonical(root: Path, shard: str, *scenario_ids: str) -> dict:
     tables = [scenario_to_tables(tiny_scenario(scenario_id=s)) for s in scenario_ids]
     return {f"scenarios/part-{shard}.parquet": _put(root, f"scenarios/part-{shard}.parquet",
-                                                    pa.concat_tables([a for a, _ in tables])),
+                                                    pa.concat_tables([a for a, _, _ in tables])),
             f"map_features/part-{shard}.parquet": _put(root, f"map_features/part-{shard}.parquet",
-                                                       pa.concat_tables([b for _, b in tables]))}
+                                                       pa.concat_tables([b for _, b, _ in tables])),
+            f"signals/part-{shard}.parquet": _put(root, f"signals/part-{shard}.parquet",
+                                                  pa.concat_tables([c for _, _, c in tables]))}
 
 
 def _manifest(shards: list[dict], **synth) -> dict:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from schemas import DrivableAreaSource, InputError, ObjectType
+from schemas import DrivableAreaSource, InputError, ObjectType, SignalState
 from synth.sources import NuPlanSource
 from synth.sources.nuplan import EGO_LENGTH, REAR_AXLE_TO_CENTER
 from tests.fixtures.builders import nuplan_db, nuplan_gpkg
@@ -40,7 +40,7 @@ def test_map_geopackage_gives_explicit_drivable_area_centerlines_and_crosswalks(
     (scn,) = NuPlanSource(map_root=tmp_path / "maps").read(nuplan_db(tmp_path / "log.db"))
     m = scn.map
     assert m.drivable_area_source == DrivableAreaSource.EXPLICIT
-    assert len(m.centerlines) == 1 and len(m.crosswalks) == 1 and len(m.lane_lines) == 1
+    assert len(m.centerlines) == 2 and len(m.crosswalks) == 1 and len(m.lane_lines) == 1   # a lane and a connector
     assert m.drivable_area.area == pytest.approx(200 * 80)
 
 
@@ -62,3 +62,21 @@ def test_a_file_that_is_not_sqlite_is_refused(tmp_path):
     p.write_bytes(b"definitely not sqlite" * 50)
     with pytest.raises(InputError, match="not a SQLite database"):
         list(NuPlanSource().read(p))
+
+
+
+def test_traffic_light_status_gives_the_connector_states_at_10_hz_with_its_stop_point(tmp_path):
+    nuplan_gpkg(tmp_path / "maps" / "us-unit-town" / "9.12.1817" / "map.gpkg")
+    (scn,) = NuPlanSource(map_root=tmp_path / "maps").read(nuplan_db(tmp_path / "log.db"))
+    sig = scn.signals
+    assert sig.lane_ids == ("7",)               # connector 99 is not on the map: no stop point, no lane
+    assert sig.num_frames == scn.num_frames == 21
+    assert np.array_equal(sig.stop_point[0], [140.0, 212.0])
+    assert np.allclose(sig.direction[0], np.array([10.0, 3.0]) / np.hypot(10.0, 3.0))
+    # red for the first 20 lidar_pc (1 s at 20 Hz) = frames 0..9 at 10 Hz, then green
+    assert (sig.state[0, :10] == SignalState.STOP).all() and (sig.state[0, 10:] == SignalState.GO).all()
+
+
+def test_without_a_map_a_nuplan_log_has_no_signals(tmp_path):
+    (scn,) = NuPlanSource().read(nuplan_db(tmp_path / "log.db"))
+    assert scn.signals.num_lanes == 0 and scn.signals.num_frames == scn.num_frames

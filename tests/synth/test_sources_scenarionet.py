@@ -3,7 +3,7 @@ import pytest
 import shapely
 
 from pipelines.inspect_scenes import ego_inside_fraction
-from schemas import DrivableAreaSource, InputError, LineType, ObjectType
+from schemas import DrivableAreaSource, InputError, LineType, ObjectType, SignalState
 from synth.sources import ScenarioNetSource, read_any
 from tests.conftest import real_path
 from tests.fixtures.builders import scenarionet_dict, write_pickle
@@ -113,3 +113,47 @@ def test_scenario_written_by_the_current_converter_loads_through_the_command_lin
     (scn,) = list(ScenarioNetSource().read(path))
     assert scn.num_agents == 3
     assert main(["inspect", str(path)]) == 0
+
+
+def _with_lights(T: int, states: list, dt: float = 0.1) -> dict:
+    """The fixture with a junction lane ``jl`` (from x = 50 along +x) controlled by one Waymo light."""
+    d = scenarionet_dict(T=T)
+    d["metadata"]["sample_rate"] = dt
+    d["map_features"]["jl"] = {"type": "LANE_SURFACE_STREET", "polyline": [[50.0, -1.75, 0.0], [80.0, -1.75, 0.0]]}
+    d["dynamic_map_states"] = {
+        "jl": {"type": "TRAFFIC_LIGHT", "lane": "jl", "stop_point": np.array([50.0, -1.6, 1.5]),
+               "state": {"object_state": states}, "metadata": {}},
+        "gone": {"type": "TRAFFIC_LIGHT", "lane": "no_such_lane", "stop_point": np.zeros(3),
+                 "state": {"object_state": ["LANE_STATE_GO"] * T}, "metadata": {}},
+    }
+    return d
+
+
+def test_dynamic_map_states_become_the_signal_layer_with_every_waymo_state_mapped(tmp_path):
+    names = ["LANE_STATE_UNKNOWN", "LANE_STATE_ARROW_STOP", "LANE_STATE_ARROW_CAUTION", "LANE_STATE_ARROW_GO",
+             "LANE_STATE_STOP", "LANE_STATE_CAUTION", "LANE_STATE_GO", "LANE_STATE_FLASHING_STOP",
+             "LANE_STATE_FLASHING_CAUTION", None]
+    states = (names * 2)[:20]
+    (scn,) = _read(write_pickle(tmp_path / "s.pkl", _with_lights(20, states)))
+    sig = scn.signals
+    assert sig.lane_ids == ("jl",)                  # the light of a lane missing from the map is dropped
+    assert np.array_equal(sig.stop_point, [[50.0, -1.6]]) and sig.stop_z[0] == 1.5
+    assert np.allclose(sig.direction, [[1.0, 0.0]])
+    U, S, C, G = SignalState.UNKNOWN, SignalState.STOP, SignalState.CAUTION, SignalState.GO
+    assert sig.state[0, :10].tolist() == [U, S, C, G, S, C, G, C, C, U]
+
+
+def test_signal_states_resampled_from_20_hz_take_the_state_at_or_before_each_frame(tmp_path):
+    states = ["LANE_STATE_GO"] * 13 + ["LANE_STATE_CAUTION"] * 6 + ["LANE_STATE_STOP"] * 21   # 40 at 20 Hz
+    (scn,) = _read(write_pickle(tmp_path / "s.pkl", _with_lights(40, states, dt=0.05)))
+    assert scn.num_frames == scn.signals.num_frames == 20
+    # 10 Hz frame k is source sample 2k: GO up to sample 12, CAUTION 13..18, STOP from 19
+    expect = [SignalState.GO] * 7 + [SignalState.CAUTION] * 3 + [SignalState.STOP] * 10
+    assert scn.signals.state[0].tolist() == expect
+
+
+def test_an_unknown_signal_state_or_a_short_state_list_is_refused_naming_the_field(tmp_path):
+    with pytest.raises(InputError, match=r"dynamic_map_states\['jl'\].state.object_state.*not a Waymo lane state"):
+        _read(write_pickle(tmp_path / "a.pkl", _with_lights(20, ["LANE_STATE_PURPLE"] * 20)))
+    with pytest.raises(InputError, match="object_state has 5 entries, the tracks 20"):
+        _read(write_pickle(tmp_path / "b.pkl", _with_lights(20, ["LANE_STATE_GO"] * 5)))

@@ -7,12 +7,13 @@ import dataclasses
 import numpy as np
 import shapely
 
-from schemas import CANONICAL_DT, MapLayer, ObjectType, Scenario, wrap_angle
+from schemas import CANONICAL_DT, MapLayer, ObjectType, Scenario, SignalState, wrap_angle
 
 from ...geometry import box_corners, boxes_overlap
 from ..common import as_multipolygon
 from .config import ProceduralConfig
 from .road import Crosswalk, StopLine, integrate_path, random_curvature, random_road
+from .signals import junction_signals
 from .traffic import Fork, simulate_carriageway
 
 AMBER_S, ALL_RED_S = 3.0, 2.0
@@ -42,6 +43,14 @@ class _Signal:
         if road == self.green:
             return t < self.t_switch
         return t >= self.t_switch + AMBER_S + ALL_RED_S
+
+    def states(self, road: int, t: np.ndarray) -> np.ndarray:
+        """``(len(t),)`` int8 :class:`SignalState` of ``road`` at times ``t`` (s): GO exactly when
+        :meth:`is_green` (vehicles may pass), CAUTION in the green road's amber, else STOP (red, all-red)."""
+        t = np.asarray(t, dtype=float)
+        go = t < self.t_switch if road == self.green else t >= self.t_switch + AMBER_S + ALL_RED_S
+        amber = (road == self.green) & (t >= self.t_switch) & (t < self.t_switch + AMBER_S)
+        return np.where(go, SignalState.GO, np.where(amber, SignalState.CAUTION, SignalState.STOP)).astype(np.int8)
 
     def red_window(self, road: int, horizon: float) -> tuple[float, float]:
         if road == self.green:
@@ -382,4 +391,6 @@ def generate_scene(cfg: ProceduralConfig, index: int, fork: tuple[int, int] | No
         object_type=np.array([a["type"] for a in agents], dtype=np.int8), size_imputed=np.zeros(A, bool),
         x=xy[..., 0], y=xy[..., 1], heading=wrap_angle(arr["heading"] + rot), vx=vxy[..., 0], vy=vxy[..., 1],
         length=arr["length"], width=arr["width"], valid=arr["valid"], ego_index=ego_idx, map=m,
+        # the schedule the returned traffic obeyed (the fork's when forked)
+        signals=junction_signals(cws, signal_f, n_frames, dt, tf) if junction else None,
     )
