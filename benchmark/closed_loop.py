@@ -97,7 +97,8 @@ def episode_metrics(ep, traj, dt: float) -> dict[str, float]:
             "logged_distance_m": float(ev.logged_progress_m[0]), "collision": float(ev.at_fault[0]),
             "contact": float(ev.collision_step[0] >= 0),
             "offroad": float(ev.offroad_step[0] >= 0),
-            "solid_crossings": float(ev.solid[0].sum() + ev.double_solid[0].sum()), **pd}
+            "solid_crossings": float(ev.solid[0].sum() + ev.double_solid[0].sum()),
+            "red_light": float(ev.red_light_step[0] >= 0), **pd}
 
 
 def summarise(rows: list[dict]) -> dict[str, float]:
@@ -107,7 +108,7 @@ def summarise(rows: list[dict]) -> dict[str, float]:
     per100 = lambda k: 100.0 * sum(r[k] for r in rows) / max(d.sum(), 1e-9)  # noqa: E731
     out = {"episodes": len(rows), "collisions_per_100m": per100("collision"), "contacts_per_100m": per100("contact"),
            "offroad_per_100m": per100("offroad"),
-           "solid_crossings_per_100m": per100("solid_crossings")}
+           "solid_crossings_per_100m": per100("solid_crossings"), "red_lights_per_100m": per100("red_light")}
     out["violations_per_100m"] = out["collisions_per_100m"] + out["offroad_per_100m"]
     out["collision_rate"] = float(np.mean([r["collision"] for r in rows]))
     out["progress_m"] = float(d.mean())

@@ -8,7 +8,8 @@ from schemas.atomic import atomic_write, atomic_write_text
 
 COLUMNS = (("collisions_per_100m", "at-fault coll/100m", 3), ("contacts_per_100m", "all contacts/100m", 3),
            ("offroad_per_100m", "offroad/100m", 3),
-           ("solid_crossings_per_100m", "solid/100m", 3), ("violations_per_100m", "viol/100m", 3),
+           ("solid_crossings_per_100m", "solid/100m", 3),
+           ("red_lights_per_100m", "red/100m", 3), ("violations_per_100m", "viol/100m", 3),
            ("violations_sd_seeds", "viol sd (seeds)", 3),
            ("collision_rate", "at-fault coll rate", 3), ("progress_m", "progress m", 1), ("progress_vs_log", "prog/log", 3),
            ("PDMS", "PDMS", 3), ("NC", "NC", 3), ("DAC", "DAC", 3), ("TTC", "TTC", 3), ("EP", "EP", 3), ("C", "C", 3))

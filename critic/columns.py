@@ -59,7 +59,7 @@ class MapKind:
     """Polyline kinds: index ``k`` of the one-hot block :data:`MapCol.KIND` (column ``MapCol.KIND_START + k``)."""
 
     NAMES: Final = ("centerline", "solid", "double_solid", "broken", "unknown", "road_edge", "crosswalk",
-                    "drivable_boundary")
+                    "drivable_boundary", "signal_unknown", "signal_go", "signal_caution", "signal_stop")
     CENTERLINE: Final = 0
     SOLID: Final = 1
     DOUBLE_SOLID: Final = 2
@@ -71,7 +71,12 @@ class MapKind:
     """A crosswalk polygon's outline (closed)."""
     DRIVABLE_BOUNDARY: Final = 7
     """A ring (exterior or hole) of the drivable area."""
-    COUNT: Final = 8
+    SIGNAL_START: Final = 8
+    """A signal-controlled lane from its stop point onward (``lane_path``, :mod:`schemas.signals`), kind
+    ``SIGNAL_START + state`` for its :class:`~schemas.enums.SignalState` at the observed frame (UNKNOWN,
+    GO, CAUTION, STOP in that order)."""
+    SIGNAL_STOP: Final = 11
+    COUNT: Final = 12
 
 
 class MapCol:

@@ -55,6 +55,9 @@ class FeatureConfig:
     """Ego-frame y range (m) of the drivable-area raster."""
     raster_cell_m: float = 0.5
     """Drivable-area raster cell (m)."""
+    signals: bool = True
+    """Signal-controlled lanes near the ego enter the map tokens with their state at the observed frame
+    (:class:`critic.columns.MapKind` ``signal_*``); False leaves them out (the ablation without signals)."""
 
     def __post_init__(self) -> None:
         unit = self.dyn_stride * self.occ_every

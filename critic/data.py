@@ -24,12 +24,13 @@ from schemas.atomic import atomic_write_handle, atomic_write_text
 from schemas.dataset import Dataset
 from schemas.splits import is_variant
 
+from .columns import MapCol
 from .config import FeatureConfig
 from .features import agent_features_and_futures, anchor_pose, drivable_raster, map_features, plan_features
 from .occupancy import DrivableRaster, agent_occupancy, non_drivable
 from .scene import SceneBatch
 
-CACHE_VERSION = "6"
+CACHE_VERSION = "7"
 _ROW_COLUMNS = ("sample_id", "scenario_id", "ego_track_id", "anchor_frame", "family", "outcome", "collision_time_s", "offroad_time_s",
                 "plan_x", "plan_y", "plan_heading", "plan_speed", "perturbed_track_ids", "perturbed_x", "perturbed_y",
                 "perturbed_heading", "collision_at_fault")
@@ -119,7 +120,7 @@ def build_split(ds: Dataset, split: str, cfg: FeatureConfig, log=print) -> Split
     steps = cfg.plan_steps // cfg.dyn_stride
     future = np.zeros((S, 1 + cfg.max_agents, steps, 2), np.float32)
     future_mask = np.zeros((S, 1 + cfg.max_agents, steps), bool)
-    maps = np.zeros((S, cfg.max_polylines, cfg.polyline_points, 10), np.float32)
+    maps = np.zeros((S, cfg.max_polylines, cfg.polyline_points, MapCol.COUNT), np.float32)
     map_mask = np.zeros((S, cfg.max_polylines, cfg.polyline_points), bool)
     drivable = None
     plan = np.zeros((R, cfg.plan_steps, 5), np.float32)

@@ -7,9 +7,10 @@ columns of each table are named in :mod:`critic.columns`.
 * Agents ``[1 + max_agents, history_steps, AGENT_FEATURES]`` (token 0 = ego): x, y,
   cos, sin of heading, vx, vy, length, width, one-hot type (4), is-ego (:class:`AgentCol`);
   mask ``[1 + max_agents, history_steps]``.
-* Map ``[max_polylines, polyline_points, MAP_FEATURES]``: x, y, one-hot kind (8:
+* Map ``[max_polylines, polyline_points, MAP_FEATURES]``: x, y, one-hot kind (12:
   centerline, solid, double solid, broken, unknown line, road edge, crosswalk,
-  drivable-area boundary; :class:`MapCol`, :class:`MapKind`); mask.
+  drivable-area boundary, and a signal-controlled lane from its stop point showing
+  UNKNOWN / GO / CAUTION / STOP at the anchor; :class:`MapCol`, :class:`MapKind`); mask.
 * Plan ``[plan_steps, PLAN_FEATURES]``: x, y, cos, sin of heading, speed of every
   state after the anchor (:class:`PlanCol`).
 """
@@ -137,22 +138,41 @@ def _pieces(coords: np.ndarray) -> list[np.ndarray]:
     return [np.asarray(shapely.get_coordinates(shapely.ops.substring(line, a, b))) for a, b in zip(cuts[:-1], cuts[1:])]
 
 
-def map_features(scn: Scenario, anchor: int, cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+def signal_kinds(scn: Scenario, frame: int, lanes: np.ndarray) -> np.ndarray:
+    """``[len(lanes)]`` :class:`MapKind` index of signal lanes ``lanes`` (rows of ``scn.signals``; -1 = not a
+    signal polyline, returned as -1) at scenario frame ``frame`` (clipped to the scenario's frames)."""
+    lanes = np.asarray(lanes, dtype=np.int64)
+    out = np.full(lanes.shape, -1, np.int64)
+    st = scn.signals.state
+    if st.shape[0] and (lanes >= 0).any():
+        f = int(np.clip(frame, 0, st.shape[1] - 1))
+        out[lanes >= 0] = MapKind.SIGNAL_START + st[lanes[lanes >= 0], f].astype(np.int64)
+    return out
+
+
+def map_features(scn: Scenario, anchor: int, cfg: FeatureConfig, return_signal_lanes: bool = False):
+    """``(feats [max_polylines, polyline_points, MAP_FEATURES] float32, mask [max_polylines, polyline_points])``
+    in the ego frame at ``anchor``: the nearest polylines (module docstring). ``return_signal_lanes`` adds
+    ``[max_polylines]`` int, the ``scn.signals`` row of each signal polyline (-1 otherwise), so a closed-loop
+    observer can re-read their state at later frames (:func:`signal_kinds`)."""
     import shapely.ops  # noqa: F401 (substring)
 
     pose = anchor_pose(scn, anchor)
     m = scn.map
-    items = [(c, "centerline") for c in m.centerlines]
-    items += [(p, _LINE_KIND[t]) for p, t in zip(m.lane_lines, m.lane_line_types)]
-    items += [(p, "road_edge") for p in m.road_edges]
-    items += [(np.vstack([c, c[:1]]), "crosswalk") for c in m.crosswalks]
+    items = [(c, "centerline", -1) for c in m.centerlines]
+    items += [(p, _LINE_KIND[t], -1) for p, t in zip(m.lane_lines, m.lane_line_types)]
+    items += [(p, "road_edge", -1) for p in m.road_edges]
+    items += [(np.vstack([c, c[:1]]), "crosswalk", -1) for c in m.crosswalks]
     for poly in m.drivable_area.geoms:
-        items += [(np.asarray(r.coords), "drivable_boundary") for r in (poly.exterior, *poly.interiors)]
+        items += [(np.asarray(r.coords), "drivable_boundary", -1) for r in (poly.exterior, *poly.interiors)]
+    if cfg.signals and scn.signals.num_lanes:
+        kinds = signal_kinds(scn, anchor, np.arange(scn.signals.num_lanes))
+        items += [(p, MapKind.NAMES[k], lane) for lane, (p, k) in enumerate(zip(scn.signals.lane_path, kinds))]
     box = shapely.box(pose[0] - cfg.map_radius_m, pose[1] - cfg.map_radius_m, pose[0] + cfg.map_radius_m,
                       pose[1] + cfg.map_radius_m)
     L = cfg.polyline_points
     cand = []
-    for coords, kind in items:
+    for coords, kind, lane in items:
         clipped = shapely.intersection(shapely.linestrings(coords), box)
         for part in shapely.get_parts(clipped):
             if part.geom_type != "LineString" or part.length < 0.5:
@@ -164,14 +184,15 @@ def map_features(scn: Scenario, anchor: int, cfg: FeatureConfig) -> tuple[np.nda
                 u = np.linspace(0.0, seg[-1], L)
                 px, py = np.interp(u, seg, piece[:, 0]), np.interp(u, seg, piece[:, 1])
                 ex, ey = to_ego(px, py, pose)
-                cand.append((float(np.hypot(ex, ey).min()), ex, ey, MapKind.NAMES.index(kind)))
+                cand.append((float(np.hypot(ex, ey).min()), ex, ey, MapKind.NAMES.index(kind), lane))
     cand.sort(key=lambda c: c[0])
     feats = np.zeros((cfg.max_polylines, L, MAP_FEATURES), np.float32)
     mask = np.zeros((cfg.max_polylines, L), bool)
-    for i, (_, ex, ey, kind) in enumerate(cand[: cfg.max_polylines]):
+    lanes = np.full(cfg.max_polylines, -1, np.int64)
+    for i, (_, ex, ey, kind, lane) in enumerate(cand[: cfg.max_polylines]):
         feats[i, :, MapCol.X], feats[i, :, MapCol.Y], feats[i, :, MapCol.KIND_START + kind] = ex, ey, 1.0
-        mask[i] = True
-    return feats, mask
+        mask[i], lanes[i] = True, lane
+    return (feats, mask, lanes) if return_signal_lanes else (feats, mask)
 
 
 def plan_features(px, py, ph, ps, pose) -> np.ndarray:

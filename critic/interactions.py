@@ -183,11 +183,11 @@ class Interactions(nn.Module):
         d2 = torch.baddbmm((far_pts**2).sum(-1)[:, None], q, far_pts.transpose(1, 2), alpha=-2.0)
         d2, jpoly = d2.view(B, -1, M, L).min(-1)                   # [B, Q, M] nearest point per polyline
         dpoly = torch.sqrt((d2 + (q**2).sum(-1, keepdim=True)).clamp_min(0.0))
-        kinds = map_[:, :, 0, MapCol.KIND].bool()                  # [B, M, 8]
+        kinds = map_[:, :, 0, MapCol.KIND].bool()                  # [B, M, MapKind.COUNT]
         far = torch.full_like(dpoly, 1e3)
         per_kind = torch.stack([torch.where(kinds[:, None, :, k], dpoly, far).amin(-1)
                                 for k in range(MapKind.COUNT)], -1)
-        per_kind = torch.exp(-per_kind / 3.0)                      # [B, Q, 8], 0 when absent / far
+        per_kind = torch.exp(-per_kind / 3.0)                      # [B, Q, MapKind.COUNT], 0 when absent / far
         cc, ss = ego_cs.flatten(1, 2)[..., 0], ego_cs.flatten(1, 2)[..., 1]
         near = []
         for k in (MapKind.DRIVABLE_BOUNDARY, MapKind.ROAD_EDGE):

@@ -15,7 +15,7 @@ from torch import nn
 
 from schemas import CANONICAL_DT
 
-from .columns import AgentCol, PlanCol, keep
+from .columns import AgentCol, MapCol, MapKind, PlanCol, keep
 from .config import FeatureConfig, ModelConfig, TrainConfig
 from .diffusion import DreamDecoder
 from .features import AGENT_FEATURES, MAP_FEATURES, PLAN_FEATURES
@@ -26,7 +26,7 @@ from .scene import SceneBatch
 
 # fixed input scales: positions / 20 m, speeds / 10 m/s, box sizes / 5 m (unit-free features kept)
 AGENT_SCALE = (20.0, 20.0, 1.0, 1.0, 10.0, 10.0, 5.0, 5.0, 1.0, 1.0, 1.0, 1.0, 1.0)
-MAP_SCALE = (20.0, 20.0) + (1.0,) * 8
+MAP_SCALE = (20.0, 20.0) + (1.0,) * MapKind.COUNT
 PLAN_SCALE = (20.0, 20.0, 1.0, 1.0, 10.0)
 
 
@@ -312,10 +312,22 @@ class WorldModel(nn.Module):
         self.future = FutureEncoder(fc, mc, self.steps)
         self.project = mlp(2 * d, d, d)   # predicted future latent for InfoNCE
 
+    def map_input(self, scenes: SceneBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """``scenes.map`` and ``scenes.map_mask`` as this model reads them: a model configured without
+        signals (``FeatureConfig.signals`` False) drops any signal polyline it is given (zeroed, masked),
+        so the ablation sees no signal state whoever built its input."""
+        map_, map_mask = scenes.map, scenes.map_mask
+        if self.fc.signals:
+            return map_, map_mask
+        sig = map_[:, :, 0, MapCol.KIND_START + MapKind.SIGNAL_START: MapCol.COUNT].sum(-1) > 0   # [B, M]
+        keep = ~sig[..., None]
+        return map_ * keep[..., None].to(map_.dtype), map_mask & keep
+
     def forecast(self, scenes: SceneBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """The agents' forecast alone (no plan): positions ``[B, A, K, S, 2]`` (ego frame at the anchor,
         m) and mode logits ``[B, A, K]``, as :meth:`forward` computes them (``scenes``: torch)."""
-        agents, map_, map_mask = scenes.agents, scenes.map, scenes.map_mask
+        agents = scenes.agents
+        map_, map_mask = self.map_input(scenes)
         tokens, valid, _ = self.scene(agents, scenes.agents_mask, map_, map_mask)
         return self.dynamics.forecast(tokens, key_bias(valid, tokens.dtype), agents, map_, map_mask)
 
@@ -324,7 +336,8 @@ class WorldModel(nn.Module):
         """Outputs for ``plan`` ``[B, P, T, 5]`` in ``scenes`` (a torch :class:`~critic.scene.SceneBatch`);
         ``scenes.drivable`` is needed only when ``occupancy`` is True; ``occ_plans`` limits the occupancy
         forecast to the first plans of each scene (training speed)."""
-        agents, agents_mask, map_, map_mask = scenes.agents, scenes.agents_mask, scenes.map, scenes.map_mask
+        agents, agents_mask = scenes.agents, scenes.agents_mask
+        map_, map_mask = self.map_input(scenes)
         tokens, valid, ego = self.scene(agents, agents_mask, map_, map_mask)
         mem = self.dynamics.memory(tokens, valid, agents, agents_mask, map_, map_mask)
         lat = self.dynamics(ego, mem, plan, agents, map_, map_mask)  # [B, P, S, D]

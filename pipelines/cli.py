@@ -156,6 +156,10 @@ def cmd_train_critic(args) -> int:
     cfg = preset(args.preset).training(args.variant)
     if args.max_minutes is not None:
         cfg = dataclasses.replace(cfg, max_minutes=args.max_minutes)
+    if args.seed is not None:
+        cfg = dataclasses.replace(cfg, seed=args.seed)
+    if args.no_signals:
+        cfg = dataclasses.replace(cfg, features=dataclasses.replace(cfg.features, signals=False))
     summary = train(args.data, args.out, cfg, quiet=args.quiet)
     last = summary["history"][-1] if summary["history"] else {}
     print(f"{args.variant}: {summary['steps']} steps in {summary['train_minutes']} min; "
@@ -276,6 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--variant", default="impartial", choices=[v.value for v in Variant])
     sp.add_argument("--preset", **PRESET_ARG)
     sp.add_argument("--max-minutes", type=float, help="override the preset's wall-time budget")
+    sp.add_argument("--seed", type=int, help="override the preset's seed (initialisation, batch order)")
+    sp.add_argument("--no-signals", action="store_true",
+                    help="leave the signal-controlled lanes out of the critic's map input (the ablation)")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     sp.set_defaults(func=cmd_train_critic)
 
@@ -322,6 +329,17 @@ def _tool_parsers(sub) -> None:
     sp.add_argument("--without", action="append", default=None, metavar="FAMILY",
                     help="the families left out of the 'all but' group (repeatable; default: the hidden-cause ones)")
     sp.set_defaults(func=tools.cmd_by_family)
+
+    sp = sub.add_parser("by-scene-kind", help="event AUROC by scene kind (map name), 95 %% bootstrap intervals over logs, "
+                                              "paired differences from a reference model")
+    sp.add_argument("bench_out", type=Path, help="benchmark output folder (predictions.parquet)")
+    sp.add_argument("data", help="the dataset folder it scored")
+    sp.add_argument("--event", default="collision", choices=("collision", "offroad"))
+    sp.add_argument("--reference", help="model the others are compared with (default the first scored)")
+    sp.add_argument("--splits", default="test", help="the splits it scored (default test)")
+    sp.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples of the logs (default 1000)")
+    sp.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    sp.set_defaults(func=tools.cmd_by_scene_kind)
 
     sp = sub.add_parser("ceiling", help="Monte Carlo upper bound on the collision AUROC of any history-only critic "
                                         "(procedural data)")

@@ -36,6 +36,16 @@ def cmd_by_family(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_by_scene_kind(args: argparse.Namespace) -> int:
+    """Print event AUROC by scene kind with bootstrap intervals over logs (:mod:`benchmark.by_scene_kind`)."""
+    from benchmark.by_scene_kind import by_scene_kind, markdown
+
+    rows = by_scene_kind(args.bench_out, args.data, args.event, args.reference, tuple(args.splits.split(",")),
+                         args.resamples, args.seed)
+    print(markdown(rows, args.event, args.reference or rows[0]["model"]))
+    return 0
+
+
 def cmd_ceiling(args: argparse.Namespace) -> int:
     """Print the Monte Carlo ceiling of the collision AUROC on ``args.data`` (:mod:`benchmark.ceiling`)."""
     from benchmark.ceiling import report

@@ -22,6 +22,7 @@ from .config import LabelThresholds, SimConfig
 from .context import AnchorContext
 from .kinematics import PATH_DS, Plans, path_normals
 from .labels import AgentFutures, label_plans
+from .signals import red_light_labels, signal_window
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -180,6 +181,14 @@ class Events:
     """``[N]`` distance (m) the log advanced over the same frames."""
     log_distance: np.ndarray
     """``[N, T]`` L2 distance (m) to the logged position at the same time."""
+    red_light_step: np.ndarray | None = None
+    """``[N]`` step (1..T-1) whose interval holds the first crossing of a stop line showing STOP
+    (:func:`synth.signals.red_light_labels` against the scenario's logged signal states), -1 without;
+    None (built by hand without signals) means -1 for every candidate."""
+
+    def __post_init__(self) -> None:
+        if self.red_light_step is None:
+            object.__setattr__(self, "red_light_step", np.full(np.shape(self.collision_step), -1, np.int64))
 
 
     def without_safety(self) -> "Events":
@@ -224,9 +233,10 @@ def events(ep: Episode, traj: Plans, t0: int, th: LabelThresholds = LabelThresho
     s = s.reshape(N, T)
     lx, ly = ctx.logged.x[0, sl], ctx.logged.y[0, sl]
     s_log, _ = ctx.project(lx, ly)
+    _, red_t = red_light_labels(traj, ctx.ego_length, signal_window(ctx.scenario.signals, ctx.anchor + t0, T - 1), ctx.dt)
     return Events(cstep, ctype.astype(np.int64), np.where(lab.collision, lab.collision_agent, -1), cspeed, at_fault, _step_of(lab.offroad_time_s, ctx.dt),
                   _crossings(traj, ep.solid), _crossings(traj, ep.double_solid), s - s[:, :1],
-                  np.full(N, s_log[-1] - s_log[0]), np.hypot(traj.x - lx, traj.y - ly))
+                  np.full(N, s_log[-1] - s_log[0]), np.hypot(traj.x - lx, traj.y - ly), _step_of(red_t, ctx.dt))
 
 
 def collision_penalty(types: np.ndarray, rc) -> np.ndarray:

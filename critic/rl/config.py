@@ -27,6 +27,11 @@ class RewardConfig:
     """Per crossing of a SOLID line."""
     offroad: float = -30.0
     """Ours (PerlAD has no drivable-area term): first footprint corner outside the drivable area."""
+    red_light: float = -30.0
+    """Once per episode, at the step the ego's front crosses the stop line of its lane while that lane shows
+    STOP in the log (PerlAD's pseudo-simulation scores against logged signal states; the value is ours, set
+    equal to a vehicle collision). Kept in the critic reward's deterministic terms: the critic does not
+    predict it, the log's signal states decide it, as the log's lane lines decide the lane term."""
     progress: float = 1.0
     """Weight of progress in [0, 1] (distance along the path / logged distance) at the last step."""
     distance: float = 0.05

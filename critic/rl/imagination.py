@@ -87,8 +87,9 @@ def imagine(critic: ImpartialCritic, scenes: SceneBatch, actor: nn.Module, horiz
         raise ValueError(f"horizon: at most {dyn.total_steps} latent steps (the critic's plan length)")
     scenes = scenes.to_torch(critic.device)   # tensors already on the device pass unchanged
     with torch.no_grad():
-        tokens, valid, ego = model.scene(scenes.agents, scenes.agents_mask, scenes.map, scenes.map_mask)
-        mem = dyn.memory(tokens, valid, scenes.agents, scenes.agents_mask, scenes.map, scenes.map_mask)
+        map_, map_mask = model.map_input(scenes)
+        tokens, valid, ego = model.scene(scenes.agents, scenes.agents_mask, map_, map_mask)
+        mem = dyn.memory(tokens, valid, scenes.agents, scenes.agents_mask, map_, map_mask)
     B = ego.shape[0]
     path = straight_path(B, device=ego.device) if path is None else path
     v = scenes.agents[:, 0, -1, AgentCol.VEL].norm(dim=-1)
@@ -111,7 +112,7 @@ def imagine(critic: ImpartialCritic, scenes: SceneBatch, actor: nn.Module, horiz
                 p, c, sn = _along(path, s)
                 states.append(torch.stack([p[:, 0], p[:, 1], c, sn, v], -1))   # critic.columns.PlanCol order
             chunk = torch.stack(states, 1)[:, None]                          # [B, 1, stride, 5]
-            h = dyn.step(h, chunk, j, mem, scenes.agents, scenes.map, scenes.map_mask)
+            h = dyn.step(h, chunk, j, mem, scenes.agents, map_, map_mask)
             lat.append(h[:, 0])
             rew.append(model.reward(h)[:, 0, 0])
             cont.append(torch.sigmoid(model.cont(h))[:, 0, 0])

@@ -16,7 +16,7 @@ import numpy as np
 
 from critic.columns import AgentCol, MapCol
 from critic.config import FeatureConfig
-from critic.features import agent_features, agent_features_for_egos, map_features, plan_features
+from critic.features import agent_features, agent_features_for_egos, map_features, plan_features, signal_kinds
 from critic.scene import SceneBatch
 from schemas import CANONICAL_DT
 from schemas.tracks import KINEMATIC_FIELDS, TRACK_FIELDS, Tracks
@@ -62,7 +62,8 @@ class Observer:
     def __init__(self, ep: Episode, fc: FeatureConfig):
         self.ep, self.fc = ep, fc
         self.view = track_view(ep)
-        self.map0, self.map_mask = map_features(ep.ctx.scenario, ep.ctx.anchor, fc)
+        self.map0, self.map_mask, self.signal_lanes = map_features(ep.ctx.scenario, ep.ctx.anchor, fc,
+                                                                   return_signal_lanes=True)
         x0, y0, h0 = ep.ctx.anchor_state[:3]
         c0, s0 = np.cos(h0), np.sin(h0)   # map points in the scenario frame, for re-expression
         mx, my = self.map0[..., MapCol.X], self.map0[..., MapCol.Y]
@@ -86,7 +87,8 @@ class Observer:
     def _scene(self, ego: Plans) -> tuple[SceneBatch, np.ndarray]:
         """:meth:`critic_scene` and the ego pose it is expressed at."""
         agents, mask, pose = self._agents(ego)
-        return SceneBatch(agents[None], mask[None], self._moved_map(pose)[None], self.map_mask[None]), pose
+        frame = self.ep.ctx.anchor + ego.x.shape[1] - 1
+        return SceneBatch(agents[None], mask[None], self._moved_map(pose, frame)[None], self.map_mask[None]), pose
 
     def _agents(self, ego: Plans) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Agent features, mask and ego pose ``(x, y, heading)`` with ``ego`` written into the timeline."""
@@ -134,13 +136,19 @@ class Observer:
         pose = np.stack([cands.x[:, -1], cands.y[:, -1], cands.heading[:, -1]], -1)
         return np.stack([policy_obs(agents[i], mask[i], self.path_preview(pose[i], int(path_idx[i]))) for i in range(A)])
 
-    def _moved_map(self, pose: np.ndarray) -> np.ndarray:
-        """Anchor-frame map features re-expressed in the ego frame of ``pose``."""
+    def _moved_map(self, pose: np.ndarray, frame: int) -> np.ndarray:
+        """Anchor-frame map features re-expressed in the ego frame of ``pose``, with the signal polylines'
+        states read at scenario frame ``frame`` (the observed step: signals change, the map does not)."""
         c, s = np.cos(pose[2]), np.sin(pose[2])
         dx, dy = self.map_x - pose[0], self.map_y - pose[1]
         out = self.map0.copy()
         out[..., MapCol.X] = np.where(self.map_mask, c * dx + s * dy, 0.0)
         out[..., MapCol.Y] = np.where(self.map_mask, -s * dx + c * dy, 0.0)
+        rows = np.flatnonzero(self.signal_lanes >= 0)
+        if len(rows):
+            kinds = signal_kinds(self.ep.ctx.scenario, frame, self.signal_lanes[rows])
+            out[rows, :, MapCol.KIND] = 0.0
+            out[rows, :, MapCol.KIND_START + kinds] = 1.0
         return out
 
     def path_preview(self, pose: np.ndarray, idx: int) -> np.ndarray:

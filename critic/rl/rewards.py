@@ -2,7 +2,9 @@
 
 Per recorded step k = 1 .. T-1 (discount ``gamma ** (k - 1)``): collision (-30 vehicle,
 -50 pedestrian or cyclist, -10 static), lane keeping (-30 per DOUBLE_SOLID and -10 per
-SOLID crossing), ours: off-road -30, and ``-distance * L2`` to the logged position; at the
+SOLID crossing), ours: a red light -30 (at the step the ego's front crosses its lane's stop line
+while the log shows STOP there, :func:`synth.signals.red_light_labels`; it does not end the
+episode), off-road -30, and ``-distance * L2`` to the logged position; at the
 last step, ``progress`` times the distance advanced along the logged path over the logged
 distance, clipped to [0, 1]. A collision or off-road event ends the episode: later terms
 are dropped and progress is taken at that step.
@@ -35,9 +37,11 @@ def perlad_reward(ev: Events, rc: RewardConfig) -> dict[str, np.ndarray]:
     along = ev.along[np.arange(N), end]
     prog = np.where(ev.logged_progress_m > 1.0, along / np.maximum(ev.logged_progress_m, 1.0), (along >= -0.5) * 1.0)
     progress = rc.progress * np.clip(prog, 0.0, 1.0) * g(end)
-    total = collision + offroad + lane + distance + progress
+    rs = ev.red_light_step
+    red_light = np.where((rs >= 1) & (rs <= end), rc.red_light * g(rs), 0.0)
+    total = collision + offroad + lane + distance + progress + red_light
     return {"collision": collision, "offroad": offroad, "lane": lane, "distance": distance, "progress": progress,
-            "total": total}
+            "red_light": red_light, "total": total}
 
 
 def expected_event_penalty(hazard: torch.Tensor, penalty: float, stride: int, steps: int, gamma: float) -> torch.Tensor:
@@ -56,8 +60,8 @@ def expected_event_penalty(hazard: torch.Tensor, penalty: float, stride: int, st
 
 def critic_reward(hazards: torch.Tensor, deterministic: torch.Tensor, rc: RewardConfig, stride: int,
                   steps: int) -> torch.Tensor:
-    """Critic reward ``[...]``: the plan's deterministic terms (lane, distance, progress, computed
-    from its geometry) plus the expected collision and off-road penalties from the critic's
+    """Critic reward ``[...]``: the plan's deterministic terms (lane, distance, progress and red light, computed
+    from its geometry and the logged signals) plus the expected collision and off-road penalties from the critic's
     per-step hazards ``[..., S, 2]`` (collision charged at the vehicle value: the critic does
     not predict the agent type)."""
     return (deterministic + expected_event_penalty(hazards[..., 0], rc.collision_vehicle, stride, steps, rc.gamma)

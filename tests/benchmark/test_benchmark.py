@@ -1,3 +1,4 @@
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -80,3 +81,24 @@ def test_html_table_turns_titles_notes_and_pipe_tables_into_html_and_escapes_cel
     got = html_table("### Title\n\n`all but x`: a <note>.\n\n| model | a&b |\n|---|---|\n| m | 0.5 |\n")
     assert got == ("<h2>Title</h2><p>all but x: a &lt;note&gt;.</p><table><tr><th>model</th><th>a&amp;b</th></tr>"
                    "<tr><td>m</td><td>0.5</td></tr></table>")
+
+
+def test_by_scene_kind_gives_the_oracle_auroc_1_per_kind_with_intervals_over_logs(synth_dataset, tmp_path, capsys):
+    """The oracle ranks perfectly on every scene kind (interval [1, 1]); the constant-velocity rule's paired
+    difference from it is at most 0; the kinds are the dataset's map names."""
+    from benchmark.by_scene_kind import ALL, by_scene_kind
+    from pipelines.cli import main
+
+    run_benchmark(synth_dataset, [OracleModel(), ConstantVelocityModel()], tmp_path, log=lambda *a: None)
+    rows = by_scene_kind(tmp_path, synth_dataset, resamples=50)
+    kinds = {r["kind"] for r in rows}
+    assert ALL in kinds and kinds - {ALL} <= {"procedural-road", "procedural-junction"}
+    for r in rows:
+        if r["model"] == "oracle" and r["positives"] and r["positives"] < r["rows"]:
+            assert (r["auroc"].value, r["auroc"].lo, r["auroc"].hi) == (1.0, 1.0, 1.0)
+        if r["minus_reference"] is not None and np.isfinite(r["minus_reference"].value):
+            assert r["minus_reference"].hi <= 1e-12
+    assert sum(r["rows"] for r in rows if r["kind"] != ALL and r["model"] == "oracle") == \
+        next(r["rows"] for r in rows if r["kind"] == ALL and r["model"] == "oracle")
+    assert main(["by-scene-kind", str(tmp_path), str(synth_dataset), "--resamples", "20"]) == 0
+    assert "minus oracle" in capsys.readouterr().out

@@ -2,6 +2,7 @@ import math
 
 import torch
 
+from critic.columns import MapCol
 from critic.forecast import Forecaster, agent_centric_edges
 from critic.interactions import constant_velocity_ends
 from critic.model import key_bias
@@ -42,7 +43,7 @@ def test_edges_do_not_change_when_the_whole_scene_is_moved_and_turned():
     agents = torch.randn(B, 1 + A, H, 13) * 10
     h = torch.rand(B, 1 + A, H) * 2 * math.pi
     agents[..., 2], agents[..., 3] = h.cos(), h.sin()
-    map_ = torch.randn(B, M, L, 10) * 15
+    map_ = torch.randn(B, M, L, MapCol.COUNT) * 15
     mask = torch.rand(B, M, L) > 0.2
     mask[..., 0] = True
 
@@ -67,7 +68,7 @@ def _forecaster_inputs(B=2, A=4, H=3, M=3, L=5, D=16):
     agents[..., 2], agents[..., 3] = h.cos(), h.sin()
     tokens = torch.randn(B, 1 + A + M, D)
     bias = key_bias(torch.ones(B, 1 + A + M, dtype=torch.bool), tokens.dtype)
-    return tokens, bias, agents, torch.randn(B, M, L, 10) * 10, torch.ones(B, M, L, dtype=torch.bool)
+    return tokens, bias, agents, torch.randn(B, M, L, MapCol.COUNT) * 10, torch.ones(B, M, L, dtype=torch.bool)
 
 
 def test_an_untrained_single_mode_forecaster_is_constant_velocity_and_a_trained_one_moves_off_it():
@@ -119,7 +120,7 @@ def test_motion_loss_trains_only_each_agents_best_mode_and_the_mode_logits_towar
            "agent_forecast": forecast, "agent_mode_logits": logits}
     tg = {k: torch.zeros(1, 1, 4) for k in ("coll_events", "off_events", "reward", "continue")}
     tg.update({k: torch.ones(1, 1, 4) for k in ("coll_at_risk", "off_at_risk")})
-    scene = SceneBatch(torch.zeros(1, 3, 1, 13), torch.zeros(1, 3, 1, dtype=torch.bool), torch.zeros(1, 1, 1, 10),
+    scene = SceneBatch(torch.zeros(1, 3, 1, 13), torch.zeros(1, 3, 1, dtype=torch.bool), torch.zeros(1, 1, 1, MapCol.COUNT),
                        torch.zeros(1, 1, 1, dtype=torch.bool))
     targets = Targets(coll_t=torch.full((1, 1), torch.inf), off_t=torch.full((1, 1), torch.inf),
                       occ=torch.zeros(1, 1, 1, 2, 2, 2), agent_future=truth, agent_future_mask=mask)

@@ -2,6 +2,7 @@ import numpy as np
 import shapely
 import torch
 
+from critic.columns import MapCol, MapKind
 from critic.interactions import Interactions, agent_paths, box_gap, constant_velocity_ends
 
 
@@ -136,8 +137,8 @@ def test_imagination_steps_reproduce_the_whole_plan_rollout():
     agents[..., 6:8] = agents[..., 6:8].abs() + 1
     mask = torch.rand(B, 1 + fc.max_agents, fc.history_steps) > 0.2
     mask[:, 0] = True
-    map_ = torch.randn(B, fc.max_polylines, fc.polyline_points, 10) * 20
-    map_[..., 2:] = torch.nn.functional.one_hot(torch.randint(0, 8, map_.shape[:3]), 8).float()
+    map_ = torch.randn(B, fc.max_polylines, fc.polyline_points, MapCol.COUNT) * 20
+    map_[..., 2:] = torch.nn.functional.one_hot(torch.randint(0, MapKind.COUNT, map_.shape[:3]), MapKind.COUNT).float()
     map_mask = torch.ones(B, fc.max_polylines, fc.polyline_points, dtype=torch.bool)
     t = torch.arange(1, fc.plan_steps + 1) * 0.1
     plan = torch.stack([8 * t, 0.3 * t**2, torch.cos(0.05 * t), torch.sin(0.05 * t), 8 + 0 * t], -1).repeat(B, P, 1, 1)
@@ -156,3 +157,41 @@ def test_imagination_steps_reproduce_the_whole_plan_rollout():
                      mask[:, 1:, -1], fc.dyn_stride)
     assert (mem.likely.pos - cv.pos).abs().max() > 0.5
     torch.testing.assert_close(torch.stack(steps, 2), whole, atol=1e-5, rtol=1e-4)
+
+
+def test_a_critic_trained_without_signals_ignores_signal_polylines_it_is_given():
+    """The ablation (``FeatureConfig.signals`` False) scores a scene holding signal polylines exactly as the
+    same scene with them removed; the critic with signals reads them (its scores change)."""
+    import dataclasses
+
+    from critic.model import build_model
+    from critic.scene import SceneBatch
+    from pipelines.presets import preset
+
+    base = preset("debug").train
+    base = dataclasses.replace(base, model=dataclasses.replace(base.model, diffusion=False))
+    fc = base.features
+    g = torch.Generator().manual_seed(1)
+    B, P = 2, 3
+    agents = torch.randn(B, 1 + fc.max_agents, fc.history_steps, 13, generator=g) * 5
+    agents[..., 6:8] = agents[..., 6:8].abs() + 1
+    amask = torch.ones(B, 1 + fc.max_agents, fc.history_steps, dtype=torch.bool)
+    map_ = torch.zeros(B, fc.max_polylines, fc.polyline_points, MapCol.COUNT)
+    map_[..., :2] = torch.randn(B, fc.max_polylines, fc.polyline_points, 2, generator=g) * 20
+    kinds = torch.randint(0, MapKind.COUNT, (B, fc.max_polylines), generator=g)
+    kinds[:, :3] = MapKind.SIGNAL_STOP                                  # at least three signal polylines
+    map_[..., 2:] = torch.nn.functional.one_hot(kinds, MapKind.COUNT).float()[:, :, None]
+    mmask = torch.ones(B, fc.max_polylines, fc.polyline_points, dtype=torch.bool)
+    t = torch.arange(1, fc.plan_steps + 1) * 0.1
+    plan = torch.stack([8 * t, 0.3 * t**2, torch.cos(0.05 * t), torch.sin(0.05 * t), 8 + 0 * t], -1).repeat(B, P, 1, 1)
+    sig = (kinds >= MapKind.SIGNAL_START)[..., None]
+    with_sig = SceneBatch(agents, amask, map_, mmask)
+    removed = SceneBatch(agents, amask, map_ * ~sig[..., None], mmask & ~sig)
+    out = {}
+    for signals in (True, False):
+        torch.manual_seed(0)
+        model = build_model(dataclasses.replace(base, features=dataclasses.replace(fc, signals=signals))).eval()
+        with torch.no_grad():
+            out[signals] = [model(s, plan, occupancy=False)["hazard_logits"] for s in (with_sig, removed)]
+    assert torch.allclose(out[False][0], out[False][1])
+    assert not torch.allclose(out[True][0], out[True][1])

@@ -3,13 +3,14 @@ import numpy as np
 import pytest
 import torch
 
+from critic.columns import MapCol
 from critic.scene import SceneBatch
 
 
 def _scene(B=2, A=3, H=4, M=5, L=6, drivable=True) -> SceneBatch:
     g = np.random.default_rng(0)
     return SceneBatch(g.normal(size=(B, A, H, 13)).astype(np.float32), g.random((B, A, H)) > 0.3,
-                      g.normal(size=(B, M, L, 10)).astype(np.float32), g.random((B, M, L)) > 0.3,
+                      g.normal(size=(B, M, L, MapCol.COUNT)).astype(np.float32), g.random((B, M, L)) > 0.3,
                       g.random((B, 7, 8)) > 0.5 if drivable else None)
 
 

@@ -67,7 +67,7 @@ def test_adaptation_learns_the_labelled_outcomes_of_its_states_keeps_the_forecas
                         plans=g.normal(0, 1, (S, A, fc.plan_steps, PLAN_FEATURES)).astype(np.float32),
                         episode=np.arange(S), step=np.zeros(S, int),
                         critic_plan_outcomes=np.stack([np.repeat(near[:, None], A, 1), np.zeros((S, A), bool)], -1))
-    cfg = dataclasses.replace(preset("debug").refine, adapt_steps=40, adapt_batch=8, adapt_lr=3e-3)
+    cfg = dataclasses.replace(preset("debug").refine, adapt_steps=80, adapt_batch=8, adapt_lr=3e-3)
     y = torch.as_tensor(ds.critic_plan_outcomes, dtype=torch.float32)
     bce = lambda c: float(torch.nn.functional.binary_cross_entropy(  # noqa: E731
         horizon_risk(critic, c.model, ds, np.arange(S), cfg.sim.safety_horizon).detach().clamp(1e-6, 1 - 1e-6), y))
