@@ -8,7 +8,7 @@ TORCH   := torch==2.13.0
 
 REAL    ?= ../shared/data/real
 
-.PHONY: setup demo test synth synth-real validate train-critic benchmark refine inspect bench clean
+.PHONY: setup demo test synth synth-real cv-real validate train-critic benchmark refine inspect bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -42,6 +42,13 @@ synth: $(STAMP)
 ## anchors every 2 s, every vehicle as ego) into outputs/synth-real
 synth-real: $(STAMP)
 	$(BIN)/impartial synth --preset real --source $(REAL) --out $(OUT)/synth-real $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+
+## make cv-real: five-fold cross-validation by log of the impartial critic on the real samples under REAL
+## (builds outputs/synth-real first when it is missing); out-of-fold tables with intervals in outputs/cv-real
+cv-real: $(STAMP)
+	@test -d $(REAL) || { echo "no real data under $(REAL) (set REAL=DIR): nothing to cross-validate"; exit 2; }
+	test -f $(OUT)/synth-real/_manifest.json || $(MAKE) synth-real
+	$(BIN)/impartial cv --data $(OUT)/synth-real --folds 5 --out $(OUT)/cv-real
 
 ## make train-critic: the impartial, optimistic and no-contrastive critics on outputs/synth (make synth first)
 train-critic: $(STAMP)

@@ -7,7 +7,11 @@ and off-road exits, and how a driving policy refined under each reward source dr
   :mod:`benchmark.constant_velocity`: the rule-based constant-velocity row.
 * :mod:`benchmark.metrics`: the risk metrics (AUROC, AUPRC, recall at 5 % FPR, ECE, Brier, DAF, ...)
   in a registry.
-* :mod:`benchmark.by_family`: AUROC per perturbation family (``impartial by-family``).
+* :mod:`benchmark.intervals`: bootstrap intervals that resample whole logs; :mod:`benchmark.leaderboard_ci`:
+  an interval for every leaderboard metric and each model's paired difference from constant velocity.
+* :mod:`benchmark.cv`: K-fold cross-validation of the critic by log (``impartial cv``).
+* :mod:`benchmark.by_family`: AUROC per perturbation family (``impartial by-family``);
+  :mod:`benchmark.by_scene_kind`: AUROC per scene kind with intervals (``impartial by-scene-kind``).
 * :mod:`benchmark.ceiling`: a Monte Carlo upper bound on the collision AUROC of any critic that
   sees only the history (``impartial ceiling``).
 * :mod:`benchmark.recompute`: an independent re-derivation of every leaderboard number from

@@ -39,17 +39,22 @@ def hidden_cause_families() -> tuple[str, ...]:
     return tuple(sorted(name for name, fam in families().items() if fam.hidden_cause))
 
 
-def read_families(data: str | Path, splits: tuple[str, ...] | None = None) -> dict[str, str]:
-    """``{sample_id: family}`` of the counterfactuals of ``data`` (a folder, or several separated by
+def read_row_column(data: str | Path, column: str, splits: tuple[str, ...] | None = None) -> dict[str, str]:
+    """``{sample_id: value of column}`` of the counterfactuals of ``data`` (a folder, or several separated by
     commas), restricted to ``splits`` when given."""
     out: dict[str, str] = {}
     for d in [d for d in str(data).split(",") if d]:
         ds = Dataset(d)
         present = sorted(sp for sp in ds.splits if splits is None or sp in splits)   # the folders' name order
         if present:
-            rows = ds.counterfactuals(present, columns=["sample_id", "family"])
-            out.update(zip(rows.column("sample_id").to_pylist(), rows.column("family").to_pylist()))
+            rows = ds.counterfactuals(present, columns=["sample_id", column])
+            out.update(zip(rows.column("sample_id").to_pylist(), rows.column(column).to_pylist()))
     return out
+
+
+def read_families(data: str | Path, splits: tuple[str, ...] | None = None) -> dict[str, str]:
+    """``{sample_id: family}`` (:func:`read_row_column`)."""
+    return read_row_column(data, "family", splits)
 
 
 def _auroc(p: np.ndarray, y: np.ndarray, keep: np.ndarray) -> float:

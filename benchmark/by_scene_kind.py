@@ -16,12 +16,14 @@ from .intervals import Interval, auroc_interval, paired_auroc_difference
 ALL = "all"
 
 
-def row_kinds(data_dir: str | Path, sample_ids: list[str], splits: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """``(log_id [R], map_name [R])`` of the counterfactual rows ``sample_ids`` of dataset ``data_dir``."""
+def row_kinds(data_dir: str | Path, sample_ids: list[str], splits: tuple[str, ...],
+              column: str = "map_name") -> tuple[np.ndarray, np.ndarray]:
+    """``(log_id [R], kind [R])`` of the counterfactual rows ``sample_ids`` of dataset ``data_dir``: the kind is
+    their scenario's ``column`` of the scenarios table (``map_name``, or ``source``)."""
     ds = Dataset(data_dir)
     cf = ds.counterfactuals(splits, columns=["sample_id", "scenario_id", "log_id"]).to_pydict()
     scn = ds.scenarios(set(cf["scenario_id"])).to_pydict()
-    kind = dict(zip(scn["scenario_id"], scn["map_name"]))
+    kind = dict(zip(scn["scenario_id"], scn[column]))
     where = {s: (lg, kind[sc]) for s, sc, lg in zip(cf["sample_id"], cf["scenario_id"], cf["log_id"])}
     missing = [s for s in sample_ids if s not in where]
     if missing:

@@ -10,6 +10,7 @@ non-drivable cells.
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 
 from critic.occupancy import DrivableRaster, agent_occupancy, non_drivable
 from schemas import CANONICAL_DT
@@ -30,6 +31,7 @@ class ConstantVelocityModel:
         # the splits the dataset has, as load_splits reads them
         t = ds.counterfactuals([sp for sp in bench.splits if sp in ds.splits], columns=cols)
         pos = {s: i for i, s in enumerate(bench.arrays.sample_id)}
+        t = t.filter(pa.array([s in pos for s in t.column("sample_id").to_pylist()], type=pa.bool_()))   # a subset of rows (a fold)
         R = bench.arrays.num_rows
         cr, orr = np.zeros(R), np.zeros(R)
         ct, ot = np.full(R, bench.horizon_s), np.full(R, bench.horizon_s)

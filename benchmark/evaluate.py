@@ -18,13 +18,13 @@ from critic.config import FeatureConfig
 from schemas.atomic import atomic_write
 from schemas.splits import is_variant
 
-from .by_family import read_families
+from .by_family import read_families, read_row_column
 from .metrics import METRICS
 from .models import BenchData, Predictions
 
 EVENTS = ("collision", "offroad")
 #: the predictions' columns that hold labels, not scores
-TEXT_COLUMNS = ("model", "sample_id", "outcome", "family")
+TEXT_COLUMNS = ("model", "sample_id", "outcome", "family", "log_id")
 #: corridor of the f-IoU: cells within 2 m of the ego's planned centreline, from 4 m behind to 16 m ahead
 CORRIDOR = (-4.0, 16.0, 2.0)
 
@@ -36,7 +36,7 @@ def corridor_mask(size: int, cell: float) -> np.ndarray:
 
 
 def bench_data(data_dir: str | Path, cfg: FeatureConfig | None = None, splits: tuple[str, ...] = ("test",)) -> BenchData:
-    from critic.data import load_splits
+    from critic.data import load_splits, row_sources
 
     from schemas.dataset import Dataset
 
@@ -47,8 +47,11 @@ def bench_data(data_dir: str | Path, cfg: FeatureConfig | None = None, splits: t
     size = arr.agents[arr.row_scene, 0, -1, AgentCol.SIZE]
     families = read_families(data_dir, splits)
     family = np.array([families[s] for s in arr.sample_id])
+    logs = read_row_column(data_dir, "log_id", splits)
+    log_id = np.array([logs[s] for s in arr.sample_id], dtype=object)
+    source = row_sources(str(data_dir), splits, arr.sample_id)
     return BenchData(arr, str(data_dir), cfg.occ_size, cfg.occ_cell_m, size[:, 0].astype(float), size[:, 1].astype(float),
-                     family, splits, horizon_s=ds.horizon_steps * ds.dt)
+                     family, log_id, source, splits, horizon_s=ds.horizon_steps * ds.dt)
 
 
 def predictions_table(name: str, pred: Predictions, bench: BenchData) -> pa.Table:
@@ -57,7 +60,7 @@ def predictions_table(name: str, pred: Predictions, bench: BenchData) -> pa.Tabl
     R = arr.num_rows
     cols = {
         "model": [name] * R, "sample_id": arr.sample_id, "scene": arr.row_scene.astype(np.int64),
-        "outcome": arr.outcome, "family": bench.family,
+        "outcome": arr.outcome, "family": bench.family, "log_id": bench.log_id.astype(str),
         "true_collision": np.isfinite(arr.coll_t), "true_offroad": np.isfinite(arr.off_t),
         "true_collision_time_s": np.where(np.isfinite(arr.coll_t), arr.coll_t, np.nan).astype(float),
         "true_offroad_time_s": np.where(np.isfinite(arr.off_t), arr.off_t, np.nan).astype(float),
@@ -83,41 +86,55 @@ def _v(res) -> float:
     return value if valid else float("nan")
 
 
-def leaderboard_from_predictions(table: pa.Table) -> list[dict]:
-    """One leaderboard row per model, computed only from the predictions table."""
-    rows = []
+def model_columns(table: pa.Table) -> dict[str, dict[str, np.ndarray]]:
+    """``{model: {column: [R] array}}`` of the predictions table (models in their order, the numeric columns
+    and ``log_id``; null occupancy counts become NaN)."""
+    out = {}
     for model in dict.fromkeys(table.column("model").to_pylist()):
         t = table.filter(pa.compute.equal(table.column("model"), model))
         g = {c: t.column(c).to_numpy(zero_copy_only=False) for c in t.column_names if c not in TEXT_COLUMNS}
-        row = {"model": model, "plans": t.num_rows}
-        for ev in EVENTS:
-            y, p = g[f"true_{ev}"].astype(bool), g[f"{ev}_risk"]
-            row[f"{ev}_auroc"] = _v(METRICS["auroc"](p, y))
-            row[f"{ev}_auprc"] = _v(METRICS["auprc"](p, y))
-            row[f"{ev}_recall@5%fpr"] = _v(METRICS["recall_at_5pct_fpr"](p, y))
-            row[f"{ev}_ece"] = _v(METRICS["ece"](p, y))
-            row[f"{ev}_brier"] = _v(METRICS["brier"](p, y))
-            row[f"{ev}_daf"] = _v(METRICS["daf"](p, g[f"{ev}_time_s"], y, g[f"true_{ev}_time_s"]))
-            row[f"{ev}_time_mae_s"] = _v(METRICS["time_to_event_mae"](g[f"{ev}_time_s"], g[f"true_{ev}_time_s"], y))
-        failed = g["true_collision"].astype(bool) | g["true_offroad"].astype(bool)
-        true_t = np.fmin(g["true_collision_time_s"], g["true_offroad_time_s"])
-        # predicted failure time: the earliest predicted event among those that raise an alarm
-        alarm_c, alarm_o = g["collision_risk"] >= 0.5, g["offroad_risk"] >= 0.5
-        pred_t = np.fmin(np.where(alarm_c, g["collision_time_s"], np.nan), np.where(alarm_o, g["offroad_time_s"], np.nan))
-        pred_t = np.where(np.isnan(pred_t), np.where(g["collision_risk"] >= g["offroad_risk"], g["collision_time_s"],
-                                                     g["offroad_time_s"]), pred_t)
-        row["mean_risk_on_failures"] = _v(METRICS["mean_risk_on_failures"](g["risk"], failed))
-        row["failures_called_safe"] = _v(METRICS["failures_called_safe"](g["risk"], failed))
-        row["causal_pairwise_acc"] = _v(METRICS["causal_pairwise_accuracy"](g["risk"], failed, g["scene"]))
-        row["daf"] = _v(METRICS["daf"](g["risk"], pred_t, failed, true_t))
-        if t.column("g_union").null_count == 0:
-            gu, fu = g["g_union"].sum(), g["f_union"].sum()
-            row["g_iou"] = float(g["g_inter"].sum() / gu) if gu else float("nan")
-            row["f_iou"] = float(g["f_inter"].sum() / fu) if fu else float("nan")
-        else:
-            row["g_iou"] = row["f_iou"] = float("nan")
-        rows.append(row)
-    return rows
+        if "log_id" in t.column_names:
+            g["log_id"] = t.column("log_id").to_numpy(zero_copy_only=False)
+        out[model] = g
+    return out
+
+
+def model_metrics(g: dict[str, np.ndarray]) -> dict[str, float]:
+    """Every leaderboard metric (NaN where undefined) of one model's prediction columns ``g``
+    (:func:`model_columns`); the rows may repeat (a bootstrap resample), ``scene`` then names each copy apart."""
+    row = {}
+    for ev in EVENTS:
+        y, p = g[f"true_{ev}"].astype(bool), g[f"{ev}_risk"]
+        row[f"{ev}_auroc"] = _v(METRICS["auroc"](p, y))
+        row[f"{ev}_auprc"] = _v(METRICS["auprc"](p, y))
+        row[f"{ev}_recall@5%fpr"] = _v(METRICS["recall_at_5pct_fpr"](p, y))
+        row[f"{ev}_ece"] = _v(METRICS["ece"](p, y))
+        row[f"{ev}_brier"] = _v(METRICS["brier"](p, y))
+        row[f"{ev}_daf"] = _v(METRICS["daf"](p, g[f"{ev}_time_s"], y, g[f"true_{ev}_time_s"]))
+        row[f"{ev}_time_mae_s"] = _v(METRICS["time_to_event_mae"](g[f"{ev}_time_s"], g[f"true_{ev}_time_s"], y))
+    failed = g["true_collision"].astype(bool) | g["true_offroad"].astype(bool)
+    true_t = np.fmin(g["true_collision_time_s"], g["true_offroad_time_s"])
+    # predicted failure time: the earliest predicted event among those that raise an alarm
+    alarm_c, alarm_o = g["collision_risk"] >= 0.5, g["offroad_risk"] >= 0.5
+    pred_t = np.fmin(np.where(alarm_c, g["collision_time_s"], np.nan), np.where(alarm_o, g["offroad_time_s"], np.nan))
+    pred_t = np.where(np.isnan(pred_t), np.where(g["collision_risk"] >= g["offroad_risk"], g["collision_time_s"],
+                                                 g["offroad_time_s"]), pred_t)
+    row["mean_risk_on_failures"] = _v(METRICS["mean_risk_on_failures"](g["risk"], failed))
+    row["failures_called_safe"] = _v(METRICS["failures_called_safe"](g["risk"], failed))
+    row["causal_pairwise_acc"] = _v(METRICS["causal_pairwise_accuracy"](g["risk"], failed, g["scene"]))
+    row["daf"] = _v(METRICS["daf"](g["risk"], pred_t, failed, true_t))
+    gu, fu = np.asarray(g["g_union"], float), np.asarray(g["f_union"], float)
+    if len(gu) and not np.isnan(gu).any():
+        row["g_iou"] = float(np.sum(g["g_inter"]) / gu.sum()) if gu.sum() else float("nan")
+        row["f_iou"] = float(np.sum(g["f_inter"]) / fu.sum()) if fu.sum() else float("nan")
+    else:
+        row["g_iou"] = row["f_iou"] = float("nan")
+    return row
+
+
+def leaderboard_from_predictions(table: pa.Table) -> list[dict]:
+    """One leaderboard row per model, computed only from the predictions table."""
+    return [{"model": model, "plans": len(g["scene"]), **model_metrics(g)} for model, g in model_columns(table).items()]
 
 
 #: row slices reported beside the leaderboard: name -> predicate on the sample id

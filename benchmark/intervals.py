@@ -19,7 +19,8 @@ LEVEL = 0.95
 @dataclasses.dataclass(frozen=True)
 class Interval:
     """A metric on all rows (``value``) and its bootstrap percentile interval ``[lo, hi]``; ``logs`` logs,
-    ``positives`` positive rows. NaN where the metric is undefined (one class only)."""
+    ``positives`` positive rows (-1 where the metric has no single positive class). NaN where the metric is
+    undefined (one class only)."""
 
     value: float
     lo: float
@@ -31,12 +32,32 @@ class Interval:
         return f"{self.value:.3f} [{self.lo:.3f}, {self.hi:.3f}]"
 
 
-def log_weights(logs: np.ndarray, resamples: int = RESAMPLES, seed: int = 0) -> np.ndarray:
-    """``[resamples, R]`` float64: how often each row's log is drawn in each resample of the logs ``logs`` ``[R]``."""
+def log_draws(logs: np.ndarray, resamples: int = RESAMPLES, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``(inv [R], counts [resamples, G])``: each row's log index among the ``G`` distinct ``logs`` ``[R]``, and
+    how often each log is drawn in each resample (``G`` draws with replacement)."""
     _, inv = np.unique(np.asarray(logs), return_inverse=True)
     G = int(inv.max()) + 1 if len(inv) else 0
     counts = np.random.default_rng(seed).multinomial(G, np.full(G, 1.0 / max(G, 1)), size=resamples)
+    return inv, counts
+
+
+def log_weights(logs: np.ndarray, resamples: int = RESAMPLES, seed: int = 0) -> np.ndarray:
+    """``[resamples, R]`` float64: how often each row's log is drawn in each resample of the logs ``logs`` ``[R]``."""
+    inv, counts = log_draws(logs, resamples, seed)
     return counts[:, inv].astype(np.float64)
+
+
+def resampled_rows(logs: np.ndarray, resamples: int = RESAMPLES, seed: int = 0):
+    """Per resample of ``logs`` (the same draws as :func:`log_weights`), ``(idx [R'], copy [R'])``: the rows of every
+    drawn log, a log drawn ``c`` times contributing its rows ``c`` times, and which copy (0 .. c-1) each row is, so
+    that metrics over groups (pairs of plans of one scene) can keep the copies of a scene apart."""
+    inv, counts = log_draws(logs, resamples, seed)
+    rows = np.arange(len(inv))
+    for drawn in counts:
+        c = drawn[inv]
+        idx = np.repeat(rows, c)
+        first = np.cumsum(c) - c
+        yield idx, np.arange(len(idx)) - np.repeat(first, c)
 
 
 def weighted_auroc(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> np.ndarray:

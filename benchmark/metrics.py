@@ -56,15 +56,12 @@ def recall_at_fpr(scores: np.ndarray, labels: np.ndarray, fpr: float = 0.05) -> 
 def ece(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> MetricResult:
     """Expected calibration error over ``bins`` equal-width probability bins."""
     probs, labels = np.asarray(probs, float), np.asarray(labels, float)
-    if len(probs) == 0:
+    if len(probs) == 0 or not np.isfinite(probs).all():
         return undefined()
     idx = np.minimum((probs * bins).astype(int), bins - 1)
-    total = 0.0
-    for b in range(bins):
-        m = idx == b
-        if m.any():
-            total += m.sum() * abs(probs[m].mean() - labels[m].mean())
-    return float(total / len(probs)), True
+    # a bin's count x |mean prob - mean label| is |sum of probs - sum of labels| over the bin
+    gap = np.bincount(idx, weights=probs, minlength=bins) - np.bincount(idx, weights=labels, minlength=bins)
+    return float(np.abs(gap).sum() / len(probs)), True
 
 
 @metric("brier")
@@ -98,17 +95,24 @@ def causal_pairwise_accuracy(risk: np.ndarray, failed: np.ndarray, group: np.nda
     """Over pairs of plans of the same scene with different outcomes, how often the failing one
     scores higher (ties count half; 0.5 for a model that ignores the action)."""
     risk, failed, group = np.asarray(risk, float), np.asarray(failed, bool), np.asarray(group)
-    wins = pairs = 0.0
-    for g in np.unique(group):
-        m = group == g
-        f, s = risk[m & failed], risk[m & ~failed]
-        if len(f) and len(s):
-            diff = f[:, None] - s[None, :]
-            wins += (diff > 0).sum() + 0.5 * (diff == 0).sum()
-            pairs += diff.size
+    if not len(risk) or not np.isfinite(risk).all():
+        return undefined()
+    _, g = np.unique(group, return_inverse=True)
+    order = np.lexsort((risk, g))                      # by scene, then risk
+    g, r, f = g[order], risk[order], failed[order]
+    new = np.r_[True, (g[1:] != g[:-1]) | (r[1:] != r[:-1])]
+    block = np.cumsum(new) - 1                         # one block per (scene, risk value)
+    safe = np.bincount(block, weights=~f)
+    fail = np.bincount(block, weights=f)
+    below = np.cumsum(safe) - safe                     # safe plans in earlier blocks, all scenes
+    scene = g[new]
+    scene_first = np.flatnonzero(np.r_[True, scene[1:] != scene[:-1]])
+    below -= below[scene_first][np.cumsum(np.r_[True, scene[1:] != scene[:-1]]) - 1]   # ... of this scene only
+    wins = float((fail * (below + 0.5 * safe)).sum())
+    pairs = float((np.bincount(g, weights=f) * np.bincount(g, weights=~f)).sum())
     if pairs == 0:
         return undefined()
-    return float(wins / pairs), True
+    return wins / pairs, True
 
 
 @metric("daf")

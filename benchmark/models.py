@@ -47,9 +47,20 @@ class BenchData:
     ego_width: np.ndarray   # [R] m
     family: np.ndarray
     """``[R]`` str: each row's perturbation family."""
+    log_id: np.ndarray
+    """``[R]`` str: each row's log (``schemas.Scenario.log_id``), the unit bootstrap intervals resample."""
+    source: np.ndarray
+    """``[R]`` str: each row's source (``procedural``, ``nuscenes``, ...): the domain a critic calibrates by."""
     splits: tuple[str, ...] = ("test",)
     horizon_s: float = HORIZON_S
     """The dataset's plan horizon (s): event times of plans without the event."""
+
+    def select_rows(self, keep: np.ndarray) -> "BenchData":
+        """The rows ``keep`` (``[R]`` bool) only (a fold of a cross-validation); scene indices stay as they are."""
+        idx = np.flatnonzero(keep)
+        return dataclasses.replace(self, arrays=self.arrays.select_rows(keep), ego_length=self.ego_length[idx],
+                                   ego_width=self.ego_width[idx], family=self.family[idx], log_id=self.log_id[idx],
+                                   source=self.source[idx])
 
 
 class RiskModel(Protocol):
@@ -109,7 +120,8 @@ class CriticModel:
         torch.set_num_threads(2)
         for idx in eval_groups(arr, 16):
             b = make_batch(arr, idx, self.critic.cfg.features.occ_size)
-            s, o = self.critic.score_with_occupancy(b.scene, b.plans)
+            domains = [bench.source[i] for i in idx[:, 0]]          # one source per scene of the batch
+            s, o = self.critic.score_with_occupancy(b.scene, b.plans, domains)
             o = o.numpy()
             if occ is None:
                 occ = np.zeros((R,) + o.shape[2:], np.float16)

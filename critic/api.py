@@ -54,7 +54,7 @@ class ImpartialCritic:
         return self.cfg.features.dyn_stride * CANONICAL_DT
 
     @torch.inference_mode()
-    def score(self, scenes: SceneBatch, plans: torch.Tensor) -> dict[str, torch.Tensor]:
+    def score(self, scenes: SceneBatch, plans: torch.Tensor, domain=None) -> dict[str, torch.Tensor]:
         """Score ``plans`` ``[B, G, plan_steps, 5]`` in their scenes (``scenes`` and ``plans`` numpy or torch).
 
         Returns ``collision_risk``, ``offroad_risk`` ``[B, G]`` (probability of the event
@@ -62,10 +62,11 @@ class ImpartialCritic:
         ``offroad_time_s`` ``[B, G]`` (median first-event time given one occurs),
         ``hazards`` ``[B, G, S, 2]`` (per-step collision and off-road hazards),
         ``reward`` ``[B, G, S]`` and ``continue_prob`` ``[B, G, S]``. Hazards include the
-        validation-fitted calibration of :mod:`critic.calibration`.
+        validation-fitted calibration of :mod:`critic.calibration`: ``domain`` (the scenes' source, one name or
+        one per scene) picks a domain's own calibration where the checkpoint has one (the pooled one otherwise).
         """
         out = self._forward(scenes, plans, occupancy=False)
-        return self._scores(out, plans)
+        return self._scores(out, plans, domain)
 
     def _forward(self, scenes: SceneBatch, plans, occupancy: bool = True) -> dict:
         """The model's outputs for numpy or torch ``scenes`` and ``plans``, given to it as float32 / bool
@@ -73,19 +74,33 @@ class ImpartialCritic:
         plans = torch.as_tensor(plans, dtype=torch.float32, device=self.device)
         return self.model(scenes.to_torch(self.device), plans, occupancy=occupancy)
 
-    def calibrated_hazards(self, hazard_logits: torch.Tensor) -> torch.Tensor:
+    def calibration_for(self, domain: str | None = None) -> Calibration:
+        """The calibration scoring uses for ``domain`` (a scene's source): the domain's own where the checkpoint
+        has one, else the pooled ``model.calibration`` (the identity for a model without one)."""
+        pooled: Calibration = getattr(self.model, "calibration", Calibration.identity())
+        return getattr(self.model, "calibration_by_domain", {}).get(domain, pooled) if domain is not None else pooled
+
+    def calibrated_hazards(self, hazard_logits: torch.Tensor, domain=None) -> torch.Tensor:
         """Per-step hazards ``[..., 2]`` (collision, off-road) from the model's logits ``[..., 2]`` under the
-        validation-fitted :class:`~critic.calibration.Calibration` the checkpoint loaded onto the model
-        (``model.calibration``; the identity for a model without one), differentiable; any model of this
-        critic's shape."""
-        cal: Calibration = getattr(self.model, "calibration", Calibration.identity())
+        validation-fitted :class:`~critic.calibration.Calibration` (:meth:`calibration_for` ``domain``; ``domain``
+        may also be one name per entry of the logits' first axis, the scenes of a batch), differentiable; any
+        model of this critic's shape."""
         kw = {"dtype": hazard_logits.dtype, "device": hazard_logits.device}
-        scale = torch.tensor([cal.collision_scale, cal.offroad_scale], **kw)
-        offset = torch.tensor([cal.collision, cal.offroad], **kw)
+        names = [domain] if domain is None or isinstance(domain, str) else list(domain)
+        if len(names) != 1 and len(names) != hazard_logits.shape[0]:
+            raise ValueError(f"domain: {len(names)} names for {hazard_logits.shape[0]} scenes")
+        cals = [self.calibration_for(d) for d in names]
+        scale = torch.tensor([[c.collision_scale, c.offroad_scale] for c in cals], **kw)
+        offset = torch.tensor([[c.collision, c.offroad] for c in cals], **kw)
+        shape = (len(cals),) + (1,) * (hazard_logits.dim() - 2) + (2,)
+        if len(cals) == 1:
+            scale, offset = scale[0], offset[0]
+        else:
+            scale, offset = scale.reshape(shape), offset.reshape(shape)
         return torch.sigmoid(hazard_logits * scale + offset)
 
-    def _scores(self, out: dict, plans: torch.Tensor) -> dict[str, torch.Tensor]:
-        hz = self.calibrated_hazards(out["hazard_logits"])
+    def _scores(self, out: dict, plans: torch.Tensor, domain=None) -> dict[str, torch.Tensor]:
+        hz = self.calibrated_hazards(out["hazard_logits"], domain)
         risk = cumulative_risk(hz.transpose(-1, -2))[..., -1]    # [B, G, 2]
         either = 1.0 - torch.prod(1.0 - hz.sum(-1).clamp(max=1.0), dim=-1)
         return {
@@ -101,10 +116,10 @@ class ImpartialCritic:
         return self.score_with_occupancy(scenes, plans)[1]
 
     @torch.inference_mode()
-    def score_with_occupancy(self, scenes: SceneBatch, plans: torch.Tensor) -> tuple[dict, torch.Tensor]:
+    def score_with_occupancy(self, scenes: SceneBatch, plans: torch.Tensor, domain=None) -> tuple[dict, torch.Tensor]:
         """``score`` and ``occupancy`` from one forward pass."""
         out = self._forward(scenes, plans)
-        return self._scores(out, plans), torch.sigmoid(out["occ_logits"])
+        return self._scores(out, plans, domain), torch.sigmoid(out["occ_logits"])
 
     @torch.inference_mode()
     def dream(self, scenes: SceneBatch, plans: torch.Tensor, n: int = 4, steps: int = 10,

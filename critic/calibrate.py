@@ -2,7 +2,8 @@
 
 Loads the checkpoint, fits a :class:`~critic.calibration.Calibration` on the dataset's
 validation split (:func:`critic.calibration.fit_on_split`; the ``optimistic`` variant on its
-expert-logged rows, as it was trained) and stores it in the checkpoint's ``config.json``.
+expert-logged rows, as it was trained), and one per source domain on that domain's rows, and stores them in
+the checkpoint's ``config.json``.
 ``impartial calibrate CHECKPOINT DATA`` does it from the command line (for a checkpoint
 trained before the scales existed) and prints the fitted numbers as JSON.
 """
@@ -10,10 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .calibration import Calibration, fit_on_split
+from .calibration import Calibration, fit_by_domain, fit_on_split
 from .checkpoint import load_checkpoint, save_calibration
 from .config import Variant
-from .data import load_splits
+from .data import load_splits, row_sources
 from .model import build_model
 
 
@@ -25,5 +26,6 @@ def recalibrate(folder: str | Path, data: str, max_groups: int = 255) -> Calibra
     if cfg.variant is Variant.OPTIMISTIC:
         arr = arr.select_rows(arr.expert_logged)
     calibration = fit_on_split(model.eval(), arr, cfg.features.occ_size, max_groups)
-    save_calibration(folder, calibration)
+    by_domain = fit_by_domain(model, arr, row_sources(data, ("val",), arr.sample_id), cfg.features.occ_size, max_groups)
+    save_calibration(folder, calibration, by_domain)
     return calibration

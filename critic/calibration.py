@@ -9,7 +9,9 @@ logits are spread too little); an offset alone can move the risks but not sharpe
 
 The fit returns a :class:`Calibration`; :mod:`critic.checkpoint` stores it in ``config.json``
 (``_extra.calibration``) and loads it onto the model, and ``ImpartialCritic.calibrated_hazards``
-applies it. A variant whose validation data has no events (``optimistic``) keeps scale 1 and
+applies it. :func:`fit_by_domain` also fits one per source domain on that domain's own validation rows
+(``_extra.calibration_by_domain``); scoring with a ``domain`` uses its own, and the pooled one for a domain
+the checkpoint has none for. A variant whose validation data has no events (``optimistic``) keeps scale 1 and
 offset 0: it has nothing to calibrate on. The scale is kept within :data:`SCALE_BOUNDS`.
 :func:`critic.calibrate.recalibrate` re-fits an existing checkpoint.
 """
@@ -129,3 +131,15 @@ def fit_on_split(model: torch.nn.Module, arr: SplitArrays, occ_size: int, max_gr
     """:func:`fit_calibration` of ``model`` (eval mode) on the validation arrays ``arr``
     (:func:`split_hazard_logits`)."""
     return fit_calibration(*split_hazard_logits(model, arr, occ_size, max_groups))
+
+
+def fit_by_domain(model: torch.nn.Module, arr: SplitArrays, domains, occ_size: int,
+                  max_groups: int = 255) -> dict[str, Calibration]:
+    """``{domain: Calibration}``: :func:`fit_on_split` on the validation rows of each domain alone (``domains``
+    ``[R]`` str, one per row of ``arr``: the scenario's source, ``procedural``, ``nuscenes``, ...), so that a
+    domain is calibrated on its own logs; an event a domain's rows do not hold keeps scale 1 and offset 0."""
+    domains = np.asarray(domains, dtype=object)
+    if len(domains) != arr.num_rows:
+        raise ValueError(f"domains: {len(domains)} given for {arr.num_rows} rows")
+    return {str(d): fit_on_split(model, arr.select_rows(domains == d), occ_size, max_groups)
+            for d in sorted(set(domains.tolist()))}

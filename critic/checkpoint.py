@@ -42,12 +42,18 @@ def save_checkpoint(folder: str | Path, model, cfg: TrainConfig, extra: dict | N
     return folder
 
 
-def save_calibration(folder: str | Path, calibration: Calibration) -> Path:
-    """Store ``calibration`` in the checkpoint ``folder``'s ``config.json`` (``_extra.calibration``),
+def save_calibration(folder: str | Path, calibration: Calibration,
+                     by_domain: dict[str, Calibration] | None = None) -> Path:
+    """Store ``calibration`` in the checkpoint ``folder``'s ``config.json`` (``_extra.calibration``) and, when
+    given, one per source domain (``_extra.calibration_by_domain``; replaced, or removed when not given),
     atomically; the weights and everything else stay as they are."""
     path = Path(folder) / CONFIG
     payload = json.loads(path.read_text())
-    payload.setdefault("_extra", {})["calibration"] = calibration.to_dict()
+    extra = payload.setdefault("_extra", {})
+    extra["calibration"] = calibration.to_dict()
+    extra.pop("calibration_by_domain", None)
+    if by_domain:
+        extra["calibration_by_domain"] = {d: c.to_dict() for d, c in by_domain.items()}
     return atomic_write_text(path, _config_text(payload))
 
 
@@ -72,4 +78,6 @@ def load_checkpoint(folder: str | Path, build):
         raise InputError(f"weights do not match the configuration (missing {missing[:3]}, unexpected {unexpected[:3]})",
                          path=str(folder / WEIGHTS))
     model.calibration = Calibration.from_dict(extra.get("calibration"))
+    model.calibration_by_domain = {str(d): Calibration.from_dict(c)
+                                   for d, c in (extra.get("calibration_by_domain") or {}).items()}
     return model, cfg

@@ -58,6 +58,10 @@ class FeatureConfig:
     signals: bool = True
     """Signal-controlled lanes near the ego enter the map tokens with their state at the observed frame
     (:class:`critic.columns.MapKind` ``signal_*``); False leaves them out (the ablation without signals)."""
+    signal_radius_m: float = 120.0
+    """Signal-controlled lanes are taken within this distance of the ego (box half-width, m), farther than other
+    map features: a stop line 100 m ahead decides an 8 s plan at urban speeds. They take the first map slots,
+    at most ``max_polylines // 4`` of them (nearest first)."""
 
     def __post_init__(self) -> None:
         unit = self.dyn_stride * self.occ_every

@@ -30,7 +30,7 @@ from .features import agent_features_and_futures, anchor_pose, drivable_raster, 
 from .occupancy import DrivableRaster, agent_occupancy, non_drivable
 from .scene import SceneBatch
 
-CACHE_VERSION = "7"
+CACHE_VERSION = "8"
 _ROW_COLUMNS = ("sample_id", "scenario_id", "ego_track_id", "anchor_frame", "family", "outcome", "collision_time_s", "offroad_time_s",
                 "plan_x", "plan_y", "plan_heading", "plan_speed", "perturbed_track_ids", "perturbed_x", "perturbed_y",
                 "perturbed_heading", "collision_at_fault")
@@ -208,22 +208,32 @@ class GroupSampler:
     """Batches of ``scenes_per_batch`` scenes with ``plans_per_scene`` plans each.
 
     Plans of a scene are drawn without replacement (with replacement only when the scene
-    has fewer); an epoch visits every scene once, in a seeded random order.
+    has fewer); an epoch visits every scene once, in a seeded random order. With ``scene_weights``
+    (``[S]`` over the scene arrays, non-negative) an epoch instead draws as many scenes, with
+    replacement, each with probability proportional to its weight (mixing datasets by share).
     """
 
-    def __init__(self, arrays: SplitArrays, scenes_per_batch: int, plans_per_scene: int, seed: int):
+    def __init__(self, arrays: SplitArrays, scenes_per_batch: int, plans_per_scene: int, seed: int,
+                 scene_weights: np.ndarray | None = None):
         self.rows_of = {}
         for r, s in enumerate(arrays.row_scene):
             self.rows_of.setdefault(int(s), []).append(r)
         self.scenes = np.array(sorted(self.rows_of))
         self.spb, self.pps = scenes_per_batch, plans_per_scene
         self.rng = np.random.default_rng(seed)
+        self.p = None
+        if scene_weights is not None:
+            w = np.asarray(scene_weights, float)[self.scenes]
+            if not (np.all(np.isfinite(w)) and np.all(w >= 0) and w.sum() > 0):
+                raise ValueError("scene_weights: need finite non-negative weights, not all zero, on the scenes with rows")
+            self.p = w / w.sum()
 
     def __len__(self) -> int:
         return int(np.ceil(len(self.scenes) / self.spb))
 
     def __iter__(self):
-        order = self.rng.permutation(self.scenes)
+        order = (self.rng.permutation(self.scenes) if self.p is None
+                 else self.rng.choice(self.scenes, size=len(self.scenes), replace=True, p=self.p))
         for i in range(0, len(order), self.spb):
             yield np.stack([self.rng.choice(self.rows_of[int(s)], size=self.pps,
                                             replace=len(self.rows_of[int(s)]) < self.pps)
@@ -242,6 +252,43 @@ def concat_arrays(parts: list[SplitArrays]) -> SplitArrays:
         drivable=cat("drivable"), row_scene=np.concatenate([p.row_scene + o for p, o in zip(parts, offs)]),
         plan=cat("plan"), coll_t=cat("coll_t"), off_t=cat("off_t"), occ=cat("occ"), logged=cat("logged"),
         sample_id=[s for p in parts for s in p.sample_id], outcome=[o for p in parts for o in p.outcome])
+
+
+def row_sources(data: str | Path | list, splits: tuple[str, ...], sample_ids: list[str]) -> np.ndarray:
+    """``[R]`` str: the source (``schemas`` scenarios column ``source``: ``procedural``, ``nuscenes``, ...) of the
+    scenario of each counterfactual row ``sample_ids`` of the datasets ``data`` (comma-separated or a list)."""
+    dirs = data if isinstance(data, (list, tuple)) else [d for d in str(data).split(",") if d]
+    source_of: dict[str, str] = {}
+    for d in dirs:
+        ds = Dataset(d)
+        present = [sp for sp in splits if sp in ds.splits]
+        if not present:
+            continue
+        cf = ds.counterfactuals(present, columns=["sample_id", "scenario_id"]).to_pydict()
+        scn = ds.scenarios(set(cf["scenario_id"])).to_pydict()
+        src = dict(zip(scn["scenario_id"], scn["source"]))
+        source_of.update((s, src[c]) for s, c in zip(cf["sample_id"], cf["scenario_id"]))
+    missing = [s for s in sample_ids if s not in source_of]
+    if missing:
+        raise InputError(f"{len(missing)} rows have no scenario (first {missing[0]!r})", path=",".join(map(str, dirs)),
+                         field="sample_id")
+    return np.array([source_of[s] for s in sample_ids], dtype=object)
+
+
+def mixing_weights(parts: list[SplitArrays], weights: list[float]) -> np.ndarray:
+    """``[S]`` scene weights of :func:`concat_arrays` ``(parts)`` that give dataset ``i`` the share
+    ``weights[i] / sum(weights)`` of the scenes drawn, whatever its size (each of its scenes with rows gets
+    ``weights[i] / their count``, scenes without rows 0)."""
+    if len(weights) != len(parts):
+        raise ValueError(f"weights: {len(weights)} given for {len(parts)} datasets")
+    if any(not np.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
+        raise ValueError(f"weights: need finite non-negative numbers, not all zero, got {weights}")
+    out = []
+    for p, w in zip(parts, weights):
+        has_rows = np.zeros(len(p.agents), bool)
+        has_rows[p.row_scene] = True
+        out.append(np.where(has_rows, w / max(int(has_rows.sum()), 1), 0.0))
+    return np.concatenate(out)
 
 
 def load_splits(data: str | Path | list, splits: tuple[str, ...], cfg: FeatureConfig, log=print) -> SplitArrays:

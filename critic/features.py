@@ -168,12 +168,12 @@ def map_features(scn: Scenario, anchor: int, cfg: FeatureConfig, return_signal_l
     if cfg.signals and scn.signals.num_lanes:
         kinds = signal_kinds(scn, anchor, np.arange(scn.signals.num_lanes))
         items += [(p, MapKind.NAMES[k], lane) for lane, (p, k) in enumerate(zip(scn.signals.lane_path, kinds))]
-    box = shapely.box(pose[0] - cfg.map_radius_m, pose[1] - cfg.map_radius_m, pose[0] + cfg.map_radius_m,
-                      pose[1] + cfg.map_radius_m)
+    box, signal_box = (shapely.box(pose[0] - r, pose[1] - r, pose[0] + r, pose[1] + r)
+                       for r in (cfg.map_radius_m, cfg.signal_radius_m))
     L = cfg.polyline_points
     cand = []
     for coords, kind, lane in items:
-        clipped = shapely.intersection(shapely.linestrings(coords), box)
+        clipped = shapely.intersection(shapely.linestrings(coords), signal_box if lane >= 0 else box)
         for part in shapely.get_parts(clipped):
             if part.geom_type != "LineString" or part.length < 0.5:
                 continue
@@ -185,7 +185,9 @@ def map_features(scn: Scenario, anchor: int, cfg: FeatureConfig, return_signal_l
                 px, py = np.interp(u, seg, piece[:, 0]), np.interp(u, seg, piece[:, 1])
                 ex, ey = to_ego(px, py, pose)
                 cand.append((float(np.hypot(ex, ey).min()), ex, ey, MapKind.NAMES.index(kind), lane))
-    cand.sort(key=lambda c: c[0])
+    # signal lanes first (at most a quarter of the slots, nearest first), then every other polyline by distance
+    signal = sorted((c for c in cand if c[4] >= 0), key=lambda c: c[0])[: cfg.max_polylines // 4]
+    cand = signal + sorted((c for c in cand if c[4] < 0), key=lambda c: c[0])
     feats = np.zeros((cfg.max_polylines, L, MAP_FEATURES), np.float32)
     mask = np.zeros((cfg.max_polylines, L), bool)
     lanes = np.full(cfg.max_polylines, -1, np.int64)

@@ -23,15 +23,11 @@ def auroc(scores: np.ndarray, labels: np.ndarray) -> MetricResult:
     if pos == 0 or neg == 0:
         return undefined()
     order = np.argsort(scores, kind="mergesort")
-    ranks = np.empty(len(scores))
     s = scores[order]
-    i = 0
-    while i < len(s):  # average ranks over ties
-        j = i
-        while j + 1 < len(s) and s[j + 1] == s[i]:
-            j += 1
-        ranks[order[i:j + 1]] = 0.5 * (i + j) + 1.0
-        i = j + 1
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])     # first position of each run of tied scores
+    ends = np.r_[starts[1:], len(s)]
+    ranks = np.empty(len(scores))
+    ranks[order] = np.repeat(0.5 * (starts + ends - 1) + 1.0, ends - starts)   # 1-based ranks, ties averaged
     return float((ranks[labels].sum() - pos * (pos + 1) / 2) / (pos * neg)), True
 
 

@@ -18,15 +18,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from schemas import CANONICAL_DT
+from schemas import CANONICAL_DT, InputError
 from schemas.dataset import Dataset
 from schemas.atomic import atomic_write_text
 
 from .batching import Targets, TrainBatch, eval_groups, make_batch
-from .calibration import fit_on_split
+from .calibration import fit_by_domain, fit_on_split
 from .checkpoint import load_checkpoint, save_calibration, save_checkpoint
 from .config import TrainConfig, Variant
-from .data import GroupSampler, SplitArrays, load_splits
+from .data import GroupSampler, SplitArrays, concat_arrays, load_splits, mixing_weights, row_sources
 from .forecast import most_likely
 from .losses import compute_losses, forecast_losses, step_targets
 from .metrics import auroc, iou
@@ -117,7 +117,7 @@ def forecast_fde(model, arr: SplitArrays, cfg: TrainConfig, max_groups: int = 16
 
 
 def pretrain_forecaster(model, tr: SplitArrays, va: SplitArrays, cfg: TrainConfig, out: Path, deadline: float,
-                        log=print) -> list[dict]:
+                        log=print, scene_weights=None) -> list[dict]:
     """Phase 1: ``cfg.forecast_pretrain_epochs`` epochs of the scene encoder and the forecaster alone on
     ``loss/motion`` + ``loss/mode`` (their ``cfg.loss`` weights), one row per scene and no plan rollout,
     with its own AdamW and cosine schedule. Steps go to ``pretrain_log.csv``; after each epoch the
@@ -127,7 +127,7 @@ def pretrain_forecaster(model, tr: SplitArrays, va: SplitArrays, cfg: TrainConfi
         return []
     params = [*model.scene.parameters(), *model.dynamics.forecaster.parameters()]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sampler = GroupSampler(tr, cfg.scenes_per_batch, 1, cfg.seed + 1)
+    sampler = GroupSampler(tr, cfg.scenes_per_batch, 1, cfg.seed + 1, scene_weights)
     n_batches = _batches_per_epoch(sampler, cfg)
     sched = _cosine(opt, n_batches * cfg.forecast_pretrain_epochs)
     weights = {"motion": cfg.loss.motion, "mode": cfg.loss.mode}
@@ -158,9 +158,62 @@ def pretrain_forecaster(model, tr: SplitArrays, va: SplitArrays, cfg: TrainConfi
     return history
 
 
-def train(data: str | Path, out: str | Path, cfg: TrainConfig, quiet: bool = False) -> dict:
-    """Train one critic on dataset ``data`` into ``out``; its plan length is the dataset's horizon
-    (``cfg.features.plan_steps`` is replaced by it when they differ, and the checkpoint records it)."""
+def train(data: str | Path, out: str | Path, cfg: TrainConfig, quiet: bool = False,
+          init: str | Path | None = None, weights: list[float] | None = None) -> dict:
+    """Train one critic on dataset ``data`` (its train split; its val split for early stopping and calibration)
+    into ``out``; its plan length is the dataset's horizon (``cfg.features.plan_steps`` is replaced by it when they
+    differ, and the checkpoint records it). ``data`` may list several datasets (comma-separated, one horizon);
+    ``weights`` (one per dataset) then sets each one's share of the training scenes drawn
+    (:func:`critic.data.mixing_weights`; default: every scene alike). ``init``: a checkpoint folder whose weights
+    start the training (fine-tuning)."""
+    log = (lambda *a: None) if quiet else print
+    dirs = [d for d in str(data).split(",") if d]
+    horizons = {d: Dataset(d).horizon_steps for d in dirs}
+    if len(set(horizons.values())) > 1:
+        raise InputError(f"datasets of different horizons cannot be mixed: {horizons}", path=str(data),
+                         field="horizon_steps")
+    horizon = horizons[dirs[0]]
+    if horizon != cfg.features.plan_steps:
+        log(f"plans of {horizon} steps in {data}: the critic forecasts {horizon} (configured {cfg.features.plan_steps})")
+        cfg = cfg.for_horizon(horizon)
+    start = time.time()  # the time budget covers feature building too
+    scene_weights = None
+    if weights is not None:
+        if len(dirs) < 2:
+            raise InputError("weights mix several datasets: give --data A,B", path=str(data), field="weights")
+        if len(weights) != len(dirs):
+            raise InputError(f"{len(weights)} weights for {len(dirs)} datasets", path=str(data), field="weights")
+        parts = [load_splits(d, ("train",), cfg.features, log) for d in dirs]
+        tr, scene_weights = concat_arrays(parts), mixing_weights(parts, weights)
+    else:
+        tr = load_splits(dirs, ("train",), cfg.features, log)
+    va = load_splits(dirs, ("val",), cfg.features, log)
+    return fit(tr, va, out, cfg, quiet=quiet, init=init, start=start, feature_build_s=time.time() - start,
+               scene_weights=scene_weights, va_domains=row_sources(dirs, ("val",), va.sample_id))
+
+
+def initial_weights(model, init: str | Path) -> None:
+    """Load the weights of checkpoint folder ``init`` into ``model``; an :class:`~schemas.InputError` names the
+    checkpoint when its architecture (horizon, widths) differs."""
+    src, src_cfg = load_checkpoint(init, build_model)
+    if src_cfg.features.plan_steps != model.fc.plan_steps:
+        raise InputError(f"checkpoint forecasts {src_cfg.features.plan_steps} plan steps, this training "
+                         f"{model.fc.plan_steps}: pretrain at the dataset's horizon", path=str(init), field="plan_steps")
+    try:
+        model.load_state_dict(src.state_dict())
+    except RuntimeError as err:
+        raise InputError(f"its weights do not fit this model's configuration ({str(err).splitlines()[0]})",
+                         path=str(init), field="model") from None
+
+
+def fit(tr: SplitArrays, va: SplitArrays, out: str | Path, cfg: TrainConfig, quiet: bool = False,
+        init: str | Path | None = None, start: float | None = None, feature_build_s: float = 0.0,
+        scene_weights=None, va_domains=None) -> dict:
+    """Train one critic on the rows ``tr`` (``va``: early stopping and calibration) into ``out``; ``init`` as in
+    :func:`train`; ``start`` (``time.time()``) is when the time budget began (now when not given);
+    ``scene_weights`` (``[S]`` over ``tr``'s scenes): how often each scene is drawn (:class:`GroupSampler`);
+    ``va_domains`` (``[R]`` str over ``va``'s rows, their source): besides the pooled calibration, one per domain
+    fitted on that domain's validation rows (:func:`critic.calibration.fit_by_domain`)."""
     from tqdm import tqdm
 
     torch.manual_seed(cfg.seed)
@@ -168,20 +221,20 @@ def train(data: str | Path, out: str | Path, cfg: TrainConfig, quiet: bool = Fal
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     log = (lambda *a: None) if quiet else print
-    horizon = Dataset(data).horizon_steps
-    if horizon != cfg.features.plan_steps:
-        log(f"plans of {horizon} steps in {data}: the critic forecasts {horizon} (configured {cfg.features.plan_steps})")
-        cfg = cfg.for_horizon(horizon)
-    start = time.time()  # the time budget covers feature building too
-    t_feat = time.time()
-    tr, va = load_splits(data, ("train",), cfg.features, log), load_splits(data, ("val",), cfg.features, log)
-    feature_build_s = time.time() - t_feat
+    start = time.time() if start is None else start
     if cfg.variant is Variant.OPTIMISTIC:
+        if va_domains is not None:
+            va_domains = np.asarray(va_domains, dtype=object)[va.expert_logged]
         tr, va = tr.select_rows(tr.expert_logged), va.select_rows(va.expert_logged)
     pps = 1 if cfg.variant is Variant.OPTIMISTIC else cfg.plans_per_scene
-    sampler = GroupSampler(tr, cfg.scenes_per_batch, pps, cfg.seed)
+    sampler = GroupSampler(tr, cfg.scenes_per_batch, pps, cfg.seed, scene_weights)
     model = build_model(cfg)
-    pretrain = pretrain_forecaster(model, tr, va, cfg, out, start + cfg.max_minutes * 60, log)
+    if init is not None:   # fine-tuning: the forecaster comes trained, so its pretraining phase is skipped
+        initial_weights(model, init)
+        cfg_pre = dataclasses.replace(cfg, forecast_pretrain_epochs=0)
+    else:
+        cfg_pre = cfg
+    pretrain = pretrain_forecaster(model, tr, va, cfg_pre, out, start + cfg.max_minutes * 60, log, scene_weights)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     n_batches = _batches_per_epoch(sampler, cfg)
     sched = _cosine(opt, n_batches * cfg.epochs)
@@ -222,8 +275,8 @@ def train(data: str | Path, out: str | Path, cfg: TrainConfig, quiet: bool = Fal
             bar.close()
             metrics = evaluate(model, va, cfg)
             # the same AUROCs on training scenes: a fit close to val means underfitting, far above it overfitting
-            fit = evaluate(model, tr, cfg, max_groups=cfg.fit_probe_scenes, occ_plans=1, prefix="fit")
-            metrics.update({k: v for k, v in fit.items() if k.endswith("_auroc")})
+            probe = evaluate(model, tr, cfg, max_groups=cfg.fit_probe_scenes, occ_plans=1, prefix="fit")
+            metrics.update({k: v for k, v in probe.items() if k.endswith("_auroc")})
             metrics.update(epoch=epoch + 1, step=step, minutes=round((time.time() - start) / 60, 2))
             history.append(metrics)
             log(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()))
@@ -246,6 +299,7 @@ def train(data: str | Path, out: str | Path, cfg: TrainConfig, quiet: bool = Fal
             f"pretraining and {len(history)} of {cfg.epochs} joint epochs: a faster machine trains further, so this "
             "checkpoint depends on the machine (--max-minutes raises the budget)")
     summary = {"variant": cfg.variant, "train_rows": tr.num_rows, "val_rows": va.num_rows, "steps": step,
+               "initialised_from": str(init) if init is not None else None, "weighted_scenes": scene_weights is not None,
                "stopped_by_time_budget": out_of_time,
                "train_minutes": round((time.time() - start) / 60, 2), "feature_build_s": round(feature_build_s, 1),
                "feature_fraction_of_step": round(feat_s / max(batch_s, 1e-9), 4), "best_val_loss": best,
@@ -253,7 +307,10 @@ def train(data: str | Path, out: str | Path, cfg: TrainConfig, quiet: bool = Fal
     if (out / "model.safetensors").exists():   # the best checkpoint, calibrated on the validation rows trained against
         best, _ = load_checkpoint(out, build_model)
         calibration = fit_on_split(best.eval(), va, cfg.features.occ_size)
-        save_calibration(out, calibration)
+        by_domain = None if va_domains is None else fit_by_domain(best, va, va_domains, cfg.features.occ_size)
+        save_calibration(out, calibration, by_domain)
         summary["calibration"] = calibration.to_dict()
+        if by_domain:
+            summary["calibration_by_domain"] = {d: c.to_dict() for d, c in by_domain.items()}
     atomic_write_text(out / "metrics.json", json.dumps(summary, indent=1))
     return summary

@@ -158,9 +158,22 @@ def cmd_train_critic(args) -> int:
         cfg = dataclasses.replace(cfg, max_minutes=args.max_minutes)
     if args.seed is not None:
         cfg = dataclasses.replace(cfg, seed=args.seed)
+    if args.epochs is not None:
+        if args.epochs < 1:
+            raise InputError(f"--epochs must be at least 1, got {args.epochs}", field="epochs")
+        cfg = dataclasses.replace(cfg, epochs=args.epochs)
     if args.no_signals:
         cfg = dataclasses.replace(cfg, features=dataclasses.replace(cfg.features, signals=False))
-    summary = train(args.data, args.out, cfg, quiet=args.quiet)
+    weights = None
+    if args.weights:
+        try:
+            weights = [float(w) for w in args.weights.split(",")]
+        except ValueError:
+            raise InputError(f"--weights {args.weights!r}: not comma-separated numbers", field="weights") from None
+        if any(not (w >= 0) or w == float("inf") for w in weights) or sum(weights) <= 0:
+            raise InputError(f"--weights {args.weights!r}: need finite non-negative numbers, not all zero",
+                             field="weights")
+    summary = train(args.data, args.out, cfg, quiet=args.quiet, init=args.init, weights=weights)
     last = summary["history"][-1] if summary["history"] else {}
     print(f"{args.variant}: {summary['steps']} steps in {summary['train_minutes']} min; "
           + ", ".join(f"{k}={v:.3f}" for k, v in last.items() if k.startswith("val/")) + f" -> {args.out}")
@@ -172,10 +185,13 @@ def cmd_benchmark(args) -> int:
 
     out = Path(args.out)
     splits = ("train", "val", "test") if args.splits == "all" else tuple(args.splits.split(","))
+    if args.resamples < 1:
+        raise InputError(f"--resamples must be at least 1, got {args.resamples}", field="resamples")
     md = write_benchmark(args.data, _named_checkpoints(args.critic), out, splits,
-                         log=(lambda *a: None) if args.quiet else print)
+                         log=(lambda *a: None) if args.quiet else print, resamples=args.resamples)
     print(md)
-    print(f"wrote {out}/leaderboard.md, leaderboard.csv, leaderboard_families.csv, report.html, predictions.parquet")
+    print(f"wrote {out}/leaderboard.md, leaderboard.csv, leaderboard_differences.csv, leaderboard_families.csv, "
+          "report.html, predictions.parquet")
     return 0
 
 
@@ -216,7 +232,8 @@ def _preset_name(name: str) -> str:
 
 #: the --preset option of every command that runs a stage (see pipelines.presets)
 PRESET_ARG = {"default": "default", "type": _preset_name, "metavar": "NAME",
-              "help": "named configuration from pipelines.presets: default, demo or debug (default: default)"}
+              "help": "named configuration from pipelines.presets: default, demo, debug, real or real-cv "
+                      "(default: default)"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -281,8 +298,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--preset", **PRESET_ARG)
     sp.add_argument("--max-minutes", type=float, help="override the preset's wall-time budget")
     sp.add_argument("--seed", type=int, help="override the preset's seed (initialisation, batch order)")
+    sp.add_argument("--epochs", type=int, help="override the preset's joint epochs (with a --max-minutes that does "
+                                               "not cut them, a run that does not depend on the machine's speed)")
     sp.add_argument("--no-signals", action="store_true",
                     help="leave the signal-controlled lanes out of the critic's map input (the ablation)")
+    sp.add_argument("--weights", help="with several --data folders: each one's share of the training scenes drawn "
+                                      "(comma-separated, one per folder; default every scene alike)")
+    sp.add_argument("--init", help="checkpoint folder whose weights start the training (fine-tuning; same horizon "
+                                   "and widths)")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     sp.set_defaults(func=cmd_train_critic)
 
@@ -292,6 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", default="outputs/benchmark", help="output folder")
     sp.add_argument("--splits", default="test",
                     help="splits to score: 'test' (default), a comma list, or 'all' (only for data no critic trained on)")
+    sp.add_argument("--resamples", type=int, default=1000,
+                    help="bootstrap resamples of the logs behind every interval (default 1000)")
     sp.add_argument("--quiet", action="store_true")
     sp.set_defaults(func=cmd_benchmark)
 
@@ -340,6 +365,19 @@ def _tool_parsers(sub) -> None:
     sp.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples of the logs (default 1000)")
     sp.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     sp.set_defaults(func=tools.cmd_by_scene_kind)
+
+    sp = sub.add_parser("cv", help="K-fold cross-validation of the impartial critic by log (out-of-fold leaderboard "
+                                   "with intervals over logs, per fold and per source)")
+    sp.add_argument("--data", required=True, help="dataset folder written by impartial synth (every split takes part)")
+    sp.add_argument("--folds", type=int, default=5, help="folds of whole logs (0: leave one log out; default 5)")
+    sp.add_argument("--pretrained", help="checkpoint folder each fold fine-tunes from (same horizon); default: from scratch")
+    sp.add_argument("--out", default="outputs/cv", help="output folder (one checkpoint per fold, the tables)")
+    sp.add_argument("--preset", **{**PRESET_ARG, "default": "real-cv",
+                                   "help": "training configuration of each fold (default: real-cv)"})
+    sp.add_argument("--max-minutes", type=float, help="override the preset's wall-time guard per fold")
+    sp.add_argument("--seed", type=int, help="override the preset's training seed")
+    sp.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples of the logs (default 1000)")
+    sp.set_defaults(func=tools.cmd_cv)
 
     sp = sub.add_parser("ceiling", help="Monte Carlo upper bound on the collision AUROC of any history-only critic "
                                         "(procedural data)")

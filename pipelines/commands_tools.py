@@ -69,3 +69,24 @@ def cmd_schema_doc(args: argparse.Namespace) -> int:
 
     print(markdown_reference())
     return 0
+
+
+def cmd_cv(args: argparse.Namespace) -> int:
+    """K-fold cross-validation by log of the impartial critic on ``args.data`` (:mod:`benchmark.cv`)."""
+    import dataclasses
+
+    from benchmark.cv import run_cv
+    from pipelines.presets import preset
+    from schemas import InputError
+
+    cfg = preset(args.preset).training("impartial")
+    if args.max_minutes is not None:
+        cfg = dataclasses.replace(cfg, max_minutes=args.max_minutes)
+    if args.seed is not None:
+        cfg = dataclasses.replace(cfg, seed=args.seed)
+    if args.resamples < 1:
+        raise InputError(f"--resamples must be at least 1, got {args.resamples}", field="resamples")
+    print(run_cv(args.data, args.out, args.folds, cfg, args.pretrained, args.resamples, log=print))
+    print(f"wrote {args.out}/leaderboard.md, leaderboard.csv, leaderboard_sources.csv, leaderboard_differences.csv, "
+          "folds.csv, cv.json, predictions.parquet")
+    return 0

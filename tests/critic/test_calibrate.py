@@ -94,3 +94,34 @@ def test_refitting_a_freshly_trained_checkpoint_reproduces_the_calibration_train
     assert stored.to_dict() == summary["calibration"]
     assert recalibrate(copy, str(synth_dataset)) == stored
     assert ImpartialCritic.load(copy).model.calibration == stored
+
+
+def test_each_domain_is_calibrated_on_its_own_rows_and_scoring_picks_it_with_the_pooled_one_as_fallback(
+        debug_critic, synth_dataset, tmp_path):
+    import shutil
+
+    from critic.calibration import fit_by_domain, fit_on_split
+    from critic.checkpoint import load_checkpoint, save_calibration
+    from critic.data import load_splits
+    from critic.model import build_model
+
+    folder, _ = debug_critic
+    critic = ImpartialCritic.load(folder)
+    arr = load_splits(synth_dataset, ("val",), critic.cfg.features, log=lambda *a: None)
+    domains = np.where(np.arange(arr.num_rows) % 2 == 0, "even", "odd").astype(object)
+    fitted = fit_by_domain(critic.model, arr, domains, critic.cfg.features.occ_size)
+    assert fitted["odd"] == fit_on_split(critic.model, arr.select_rows(domains == "odd"), critic.cfg.features.occ_size)
+    mine = {"even": Calibration(collision_scale=2.0, collision=-1.0), "odd": Calibration(offroad=0.5)}
+    copy = shutil.copytree(folder, tmp_path / "ckpt")
+    pooled = critic.model.calibration
+    save_calibration(copy, pooled, mine)
+    model, _ = load_checkpoint(copy, build_model)
+    assert model.calibration_by_domain == mine and model.calibration == pooled
+    c = ImpartialCritic(model, critic.cfg)
+    logits = torch.randn(3, 2, 4, 2)
+    per_scene = c.calibrated_hazards(logits, ["even", "nuplan", "odd"])   # nuplan has none: the pooled one
+    for b, name in enumerate(["even", "nuplan", "odd"]):
+        assert torch.allclose(per_scene[b], c.calibrated_hazards(logits[b:b + 1], name)[0])
+    assert torch.allclose(c.calibrated_hazards(logits, "nuplan"), c.calibrated_hazards(logits))
+    save_calibration(copy, pooled)                                        # refitting without domains drops them
+    assert load_checkpoint(copy, build_model)[0].calibration_by_domain == {}

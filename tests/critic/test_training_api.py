@@ -172,3 +172,36 @@ def test_forecast_error_is_the_most_likely_modes_miss_at_the_horizon_end_over_ag
     targets = Targets(coll_t=torch.full((1, 1), torch.inf), off_t=torch.full((1, 1), torch.inf),
                       occ=torch.zeros(1, 1, 1, 2, 2, 2), agent_future=torch.zeros(1, 3, 3, 2), agent_future_mask=mask)
     assert forecast_error_sum(forecast, logits, targets) == (5.0, 1)
+
+
+def test_mixing_weights_give_each_dataset_its_share_of_the_scenes_drawn(dataset):
+    from critic.config import FeatureConfig
+    from critic.data import GroupSampler, concat_arrays, mixing_weights
+
+    arr = load_split(dataset, "train", FeatureConfig())
+    small = arr.select_rows(np.isin(arr.row_scene, np.unique(arr.row_scene)[:2]))   # a 2-scene "dataset"
+    parts = [arr, small]
+    both = concat_arrays(parts)
+    w = mixing_weights(parts, [1.0, 3.0])
+    drawn = np.concatenate([b.ravel() for _ in range(60) for b in GroupSampler(both, 4, 1, 0, w)])
+    second = both.row_scene[drawn] >= len(arr.agents)          # rows whose scene comes from the second part
+    assert 0.7 < second.mean() < 0.8                           # 3 / (1 + 3), though it holds 2 scenes of many
+    with pytest.raises(ValueError, match="weights"):
+        mixing_weights(parts, [1.0])
+    with pytest.raises(ValueError, match="weights"):
+        mixing_weights(parts, [0.0, 0.0])
+
+
+def test_fine_tuning_starts_from_the_given_checkpoint_and_refuses_another_horizon(dataset, checkpoint, tmp_path):
+    from critic.model import build_model
+    from critic.train import initial_weights
+    from schemas import InputError
+
+    folder, _ = checkpoint
+    cfg = ImpartialCritic.load(folder).cfg
+    model = build_model(cfg)
+    initial_weights(model, folder)
+    ref = ImpartialCritic.load(folder).model.state_dict()
+    assert all(torch.equal(v, ref[k]) for k, v in model.state_dict().items())
+    with pytest.raises(InputError, match="plan steps"):
+        initial_weights(build_model(cfg.for_horizon(40)), folder)

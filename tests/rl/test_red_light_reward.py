@@ -80,6 +80,20 @@ def test_the_critic_sees_the_signal_state_at_the_anchor_and_the_ablation_does_no
     assert len(_signal_rows(*map_features(scn, 11, dataclasses.replace(fc, signals=False)))) == 0
 
 
+def test_a_stop_line_100_m_ahead_takes_the_first_map_slots_though_other_features_end_at_70_m():
+    scn = _signalled_episode(np.full(100, SignalState.STOP)).ctx.scenario
+    moved = dataclasses.replace(scn, signals=dataclasses.replace(
+        scn.signals, stop_point=scn.signals.stop_point + [[50.0, 0.0]], lane_path=scn.signals.lane_path + [50.0, 0.0]))
+    fc = FeatureConfig()                                            # the default 48 slots, 70 m / 120 m
+    feats, mask = map_features(moved, 11, fc)                       # ego front at x ~ 23, stop line at x = 130
+    kinds = feats[:, 0, MapCol.KIND].argmax(-1)
+    assert kinds[0] == MapKind.SIGNAL_START + SignalState.STOP and feats[0, 0, MapCol.X] > 100.0
+    assert (feats[mask.any(-1) & (kinds < MapKind.SIGNAL_START)][..., MapCol.X] <= 70.0 + 1e-3).all()
+    far = dataclasses.replace(moved, signals=dataclasses.replace(
+        moved.signals, stop_point=moved.signals.stop_point + [[100.0, 0.0]], lane_path=moved.signals.lane_path + [100.0, 0.0]))
+    assert _signal_rows(*map_features(far, 11, fc)) == []           # beyond 120 m it is left out
+
+
 def test_the_closed_loop_observer_rereads_signal_states_at_every_step():
     states = np.r_[np.full(31, SignalState.GO), np.full(69, SignalState.STOP)]   # turns red 2 s after the anchor
     ep = _signalled_episode(states)
