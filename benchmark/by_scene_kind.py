@@ -9,29 +9,20 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from schemas import InputError
-from schemas.dataset import Dataset
 
+from critic.data import row_sources
+
+from .by_family import read_row_column
 from .intervals import Interval, auroc_interval, paired_auroc_difference
 
 ALL = "all"
 
 
-def row_kinds(data_dir: str | Path, sample_ids: list[str], splits: tuple[str, ...],
-              column: str = "map_name") -> tuple[np.ndarray, np.ndarray]:
-    """``(log_id [R], kind [R])`` of the counterfactual rows ``sample_ids`` of dataset ``data_dir``: the kind is
-    their scenario's ``column`` of the scenarios table (``map_name``, or ``source``)."""
-    ds = Dataset(data_dir)
-    cf = ds.counterfactuals(splits, columns=["sample_id", "scenario_id", "log_id"]).to_pydict()
-    scn = ds.scenarios(set(cf["scenario_id"])).to_pydict()
-    kind = dict(zip(scn["scenario_id"], scn[column]))
-    where = {s: (lg, kind[sc]) for s, sc, lg in zip(cf["sample_id"], cf["scenario_id"], cf["log_id"])}
-    missing = [s for s in sample_ids if s not in where]
-    if missing:
-        raise InputError(f"{len(missing)} predicted rows are not in the dataset's {'+'.join(splits)} split "
-                         f"(first {missing[0]!r}): score and slice the same dataset", path=str(data_dir),
-                         field="sample_id")
-    logs, kinds = zip(*(where[s] for s in sample_ids)) if sample_ids else ((), ())
-    return np.array(logs, dtype=object), np.array(kinds, dtype=object)
+def row_kinds(data_dir: str | Path, sample_ids: list[str], splits: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """``(log_id [R], map_name [R])`` of the counterfactual rows ``sample_ids`` of dataset ``data_dir``."""
+    kinds = row_sources(str(data_dir), splits, sample_ids, column="map_name")   # refuses rows it does not hold
+    logs = read_row_column(data_dir, "log_id", splits)
+    return np.array([logs[s] for s in sample_ids], dtype=object), kinds
 
 
 def by_scene_kind(bench_out: str | Path, data_dir: str | Path, event: str = "collision", reference: str | None = None,

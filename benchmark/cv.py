@@ -32,11 +32,10 @@ from schemas import InputError
 from schemas.atomic import atomic_write, atomic_write_text
 from schemas.dataset import Dataset
 
-from .by_scene_kind import row_kinds
 from .constant_velocity import ConstantVelocityModel
 from .evaluate import bench_data, leaderboard_from_predictions, predictions_table
 from .intervals import RESAMPLES
-from .leaderboard_ci import REFERENCE, differences_rows, leaderboard_intervals, with_intervals
+from .leaderboard_ci import REFERENCE, interval_tables
 from .models import CriticModel, OracleModel
 from .report import markdown, write_csv
 
@@ -81,12 +80,9 @@ def _filter(table: pa.Table, column: str, value) -> pa.Table:
 
 
 def _leaderboard_md(table: pa.Table, title: str, resamples: int, seed: int) -> tuple[str, list[dict], list[dict]]:
-    rows = leaderboard_from_predictions(table)
-    iv, diffs = leaderboard_intervals(table, resamples, seed)
-    csv_rows, shown = with_intervals(rows, iv)
-    diff_csv, diff_shown = differences_rows(diffs)
+    csv_rows, shown, diff_csv, diff_shown = interval_tables(table, leaderboard_from_predictions(table), resamples, seed)
     md = markdown(shown, title)
-    if diffs:
+    if diff_shown:
         md += "\n" + markdown(diff_shown, f"{title}: minus {REFERENCE} (paired 95 % interval over logs)")
     return md, csv_rows, diff_csv
 
@@ -174,13 +170,10 @@ def run_cv(data: str | Path, out: str | Path, folds: int, cfg: TrainConfig, pret
           f"percentiles of {resamples} bootstrap resamples of the logs (whole logs drawn, never rows).", ""]
     pooled, csv_rows, diff_csv = _leaderboard_md(table, "Out of fold, pooled", resamples, seed)
     md.append(pooled)
-    first = _filter(table, "model", CRITIC)
-    sids = first.column("sample_id").to_pylist()
-    _, source = row_kinds(data, sids, splits, column="source")
-    src_of, source_rows = dict(zip(sids, source.tolist())), []
+    src_of, source_rows = dict(zip(arr.sample_id, bench.source.tolist())), []
     src_col = pa.array([src_of[s] for s in table.column("sample_id").to_pylist()])
     by_source = table.append_column("source", src_col)
-    for src in sorted(set(source.tolist())):
+    for src in sorted(set(src_of.values())):
         part = _filter(by_source, "source", src).drop_columns(["source"])
         s_md, s_csv, s_diff = _leaderboard_md(part, f"Out of fold, source {src}", resamples, seed)
         md.append(s_md)

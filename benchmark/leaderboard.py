@@ -20,7 +20,7 @@ from .by_family import family_leaderboard, family_markdown
 from .constant_velocity import ConstantVelocityModel
 from .evaluate import run_benchmark, slice_leaderboards
 from .intervals import RESAMPLES
-from .leaderboard_ci import REFERENCE, differences_rows, leaderboard_intervals, with_intervals
+from .leaderboard_ci import REFERENCE, interval_tables
 from .models import CriticModel, OracleModel
 from .report import html_table, markdown, write_csv, write_html
 
@@ -35,14 +35,12 @@ def write_benchmark(data: str, critics: dict[str, str], out: Path, splits: tuple
     out = Path(out)
     rows, bench, preds = run_benchmark(data, models, out, log=log, splits=splits)
     table = pq.read_table(out / "predictions.parquet")
-    intervals, diffs = leaderboard_intervals(table, resamples)
-    csv_rows, shown = with_intervals(rows, intervals)
+    csv_rows, shown, diff_csv, diff_shown = interval_tables(table, rows, resamples)
     n_logs = len(set(bench.log_id))
     note = (f"95 % intervals: percentiles of {resamples} bootstrap resamples of the {n_logs} logs (whole logs are "
             "drawn, never rows); differences are paired (the same resamples for both models).\n")
     md = markdown(shown, f"Risk Foreseeing Benchmark: {data} ({'+'.join(splits)})") + "\n" + note
-    diff_csv, diff_shown = differences_rows(diffs)
-    diff_md = markdown(diff_shown, f"Minus {REFERENCE} (paired 95 % interval over logs)") if diffs else ""
+    diff_md = markdown(diff_shown, f"Minus {REFERENCE} (paired 95 % interval over logs)") if diff_shown else ""
     md += "\n" + diff_md
     slices = slice_leaderboards(table)
     for name, srows in slices.items():

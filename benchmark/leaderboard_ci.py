@@ -61,6 +61,13 @@ def leaderboard_intervals(table: pa.Table, resamples: int = RESAMPLES, seed: int
     return intervals, differences
 
 
+def interval_tables(table: pa.Table, rows: list[dict], resamples: int = RESAMPLES, seed: int = 0) -> tuple:
+    """``(csv rows, display rows, difference csv rows, difference display rows)`` of the leaderboard ``rows`` of
+    the predictions ``table`` (:func:`leaderboard_intervals`, :func:`with_intervals`, :func:`differences_rows`)."""
+    intervals, diffs = leaderboard_intervals(table, resamples, seed)
+    return (*with_intervals(rows, intervals), *differences_rows(diffs))
+
+
 def with_intervals(rows: list[dict], intervals: dict) -> tuple[list[dict], list[dict]]:
     """``(csv rows, display rows)`` of the leaderboard ``rows``: the CSV rows gain ``{metric}_lo`` and
     ``{metric}_hi`` (the points stay, so the recompute checks them); the display rows show ``value [lo, hi]``."""

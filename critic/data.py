@@ -254,9 +254,11 @@ def concat_arrays(parts: list[SplitArrays]) -> SplitArrays:
         sample_id=[s for p in parts for s in p.sample_id], outcome=[o for p in parts for o in p.outcome])
 
 
-def row_sources(data: str | Path | list, splits: tuple[str, ...], sample_ids: list[str]) -> np.ndarray:
-    """``[R]`` str: the source (``schemas`` scenarios column ``source``: ``procedural``, ``nuscenes``, ...) of the
-    scenario of each counterfactual row ``sample_ids`` of the datasets ``data`` (comma-separated or a list)."""
+def row_sources(data: str | Path | list, splits: tuple[str, ...], sample_ids: list[str],
+                column: str = "source") -> np.ndarray:
+    """``[R]`` str: the source (``schemas`` scenarios column ``source``: ``procedural``, ``nuscenes``, ...; or the
+    scenarios ``column`` given, such as ``map_name``) of the scenario of each counterfactual row ``sample_ids`` of
+    the datasets ``data`` (comma-separated or a list)."""
     dirs = data if isinstance(data, (list, tuple)) else [d for d in str(data).split(",") if d]
     source_of: dict[str, str] = {}
     for d in dirs:
@@ -266,12 +268,12 @@ def row_sources(data: str | Path | list, splits: tuple[str, ...], sample_ids: li
             continue
         cf = ds.counterfactuals(present, columns=["sample_id", "scenario_id"]).to_pydict()
         scn = ds.scenarios(set(cf["scenario_id"])).to_pydict()
-        src = dict(zip(scn["scenario_id"], scn["source"]))
+        src = dict(zip(scn["scenario_id"], scn[column]))
         source_of.update((s, src[c]) for s, c in zip(cf["sample_id"], cf["scenario_id"]))
     missing = [s for s in sample_ids if s not in source_of]
     if missing:
-        raise InputError(f"{len(missing)} rows have no scenario (first {missing[0]!r})", path=",".join(map(str, dirs)),
-                         field="sample_id")
+        raise InputError(f"{len(missing)} rows are not in the dataset's {'+'.join(splits)} split (first "
+                         f"{missing[0]!r})", path=",".join(map(str, dirs)), field="sample_id")
     return np.array([source_of[s] for s in sample_ids], dtype=object)
 
 
