@@ -27,6 +27,7 @@ import pyarrow as pa
 from schemas.dataset import Dataset
 
 from .metrics import METRICS
+from schemas.errors import InputError
 
 EVENTS = ("collision", "offroad")
 _TITLE = {"collision": "Collision", "offroad": "Off-road"}
@@ -74,7 +75,7 @@ def family_leaderboard(pred: pa.Table, families: dict[str, str] | None = None, w
     elif "family" in pred.column_names:
         fam = np.array(pred.column("family").to_pylist())
     else:
-        raise ValueError("predictions have no family column: pass the dataset's families (--data)")
+        raise InputError("predictions have no family column: pass the dataset's families (--data)")
     model = np.array(pred.column("model").to_pylist())
     without = hidden_cause_families() if without is None else tuple(sorted(without))
     groups = {"all": np.ones(len(fam), bool)}

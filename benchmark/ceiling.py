@@ -71,7 +71,7 @@ def scene_index(scenario_id: str, seed: int) -> int:
     """``procedural-<seed>-<index>`` -> index (ValueError for any other id)."""
     parts = scenario_id.split("-")
     if len(parts) != 3 or parts[0] != "procedural" or parts[1] != str(seed) or not parts[2].isdigit():
-        raise ValueError(f"scenario_id {scenario_id!r}: not a procedural scene of seed {seed}")
+        raise InputError(f"scenario_id {scenario_id!r}: not a procedural scene of seed {seed}")
     return int(parts[2])
 
 

@@ -1,11 +1,13 @@
-"""``impartial cv``: K-fold cross-validation of the impartial critic by log.
+"""``impartial cv``: K-fold cross-validation of critics by log.
 
 Folds are sets of whole logs (``log_id``), filled greedily (largest log first, into the fold with the fewest
 rows) so that folds hold about as many rows each; ``K`` at least the number of logs is leave-one-log-out. For
 fold ``k`` the critic trains (or fine-tunes a ``pretrained`` checkpoint) on the other folds' logs, of which a
 share of whole logs (:data:`VAL_SHARE`, at least one) is held back for early stopping and the hazard
 calibration, and scores the logs of fold ``k``, which nothing was fitted on; constant velocity and the oracle
-score the same rows. Every split of the dataset takes part (its own train / val / test split is ignored).
+score the same rows. Every split of the dataset takes part (its own train / val / test split is ignored). Several
+critic variants (``impartial``, ``optimistic``, ``no-contrastive``) can be cross-validated side by side on the same
+folds (``pretrained`` starts every variant but ``optimistic``, which sees safe logs only); ``only`` runs a subset of the folds (a quick look at one fold; the tables then cover those folds' logs only).
 
 The pooled out-of-fold predictions go through the leaderboard code (:mod:`benchmark.evaluate`, intervals over
 logs and the paired difference from constant velocity, :mod:`benchmark.leaderboard_ci`), with one table per
@@ -26,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from critic.config import TrainConfig
+from critic.config import TrainConfig, Variant
 from critic.train import fit
 from schemas import InputError
 from schemas.atomic import atomic_write, atomic_write_text
@@ -69,6 +71,12 @@ def validation_logs(train_logs: list[str], share: float = VAL_SHARE) -> list[str
     return sorted(train_logs, key=_hash)[:n]
 
 
+def _init(variant: str, pretrained):
+    """The starting weights of ``variant``: ``pretrained``, except that the optimistic critic always starts from
+    nothing (weights that have seen counterfactual failures would not be the optimistic baseline any more)."""
+    return None if Variant(variant) is Variant.OPTIMISTIC else pretrained
+
+
 def _fold_table(models: list, bench, fold: int) -> pa.Table:
     tables = [predictions_table(n, p, bench) for m in models for n, p in m.predict(bench).items()]
     t = pa.concat_tables(tables)
@@ -88,11 +96,15 @@ def _leaderboard_md(table: pa.Table, title: str, resamples: int, seed: int) -> t
 
 
 def run_cv(data: str | Path, out: str | Path, folds: int, cfg: TrainConfig, pretrained: str | Path | None = None,
-           resamples: int = RESAMPLES, seed: int = 0, log=print) -> str:
+           resamples: int = RESAMPLES, seed: int = 0, log=print, variants: tuple[str, ...] = (CRITIC,),
+           only: tuple[int, ...] = ()) -> str:
     """Cross-validate on dataset ``data`` into ``out`` (module docstring); returns the markdown report, also
     written to ``out/leaderboard.md`` beside ``predictions.parquet``, ``leaderboard.csv``,
     ``leaderboard_sources.csv``, ``leaderboard_differences.csv``, ``folds.csv``, ``cv.json`` and one checkpoint
-    folder per fold."""
+    folder per fold and variant (``fold_<k>/<variant>``). ``only``: 1-based folds to run (empty: all)."""
+    variants = tuple(dict.fromkeys(Variant(v).value for v in variants))
+    if not variants:
+        raise InputError("no critic variant to cross-validate", field="variant")
     if folds == 1:
         raise InputError("one fold would hold out every log and train on none: give 2 or more (0: leave one log out)",
                          field="folds")
@@ -120,11 +132,15 @@ def run_cv(data: str | Path, out: str | Path, folds: int, cfg: TrainConfig, pret
     fold_of_log = assign_folds(dict(rows_per_log), folds)
     K = max(fold_of_log.values()) + 1
     fold = np.array([fold_of_log[g] for g in logs])
+    bad = [f for f in only if not 1 <= f <= K]
+    if bad:
+        raise InputError(f"fold {bad[0]} does not exist: the {len(rows_per_log)} logs make folds 1 to {K}", field="fold")
+    run_folds = sorted({f - 1 for f in only}) if only else list(range(K))
     log(f"{arr.num_rows} rows of {len(rows_per_log)} logs in {K} folds ({time.time() - t0:.0f} s of features)")
     # a fold is kept on a re-run only for the same configuration, starting weights, dataset and rows
-    config_key = _hash(cfg.to_json() + f"|{weights_id}|{ds.created}")
+    config_key = _hash(cfg.to_json() + f"|{weights_id}|{ds.created}|{','.join(variants)}")
     tables, fold_rows, timings = [], [], []
-    for k in range(K):
+    for k in run_folds:
         test = fold == k
         train_logs = sorted(set(logs[~test].tolist()))
         val = validation_logs(train_logs)
@@ -144,13 +160,17 @@ def run_cv(data: str | Path, out: str | Path, folds: int, cfg: TrainConfig, pret
             log(f"fold {k + 1}/{K}: training on {int(tr_rows.sum())} rows of {len(train_logs) - len(val)} logs "
                 f"(validation {len(val)} logs{'' if val else ': none left, the training log validates itself'}), "
                 f"held out {int(test.sum())} rows of {len(key['test_logs'])} logs")
-            for stale in (marker, part, ck / "model.safetensors"):   # never score an earlier run's checkpoint
-                stale.unlink(missing_ok=True)
-            s = fit(arr.select_rows(tr_rows), arr.select_rows(va_rows), ck, cfg, quiet=True, init=pretrained,
-                    va_domains=bench.source[va_rows])
-            summary = {k2: s[k2] for k2 in ("steps", "train_minutes", "stopped_by_time_budget", "best_val_loss")}
-            t = _fold_table([CriticModel(CRITIC, str(ck)), ConstantVelocityModel(), OracleModel()],
-                            bench.select_rows(test), k)
+            for stale in (marker, part, *(ck / v / "model.safetensors" for v in variants)):
+                stale.unlink(missing_ok=True)                       # never score an earlier run's checkpoint
+            summary, critics = {}, []
+            for v in variants:
+                s = fit(arr.select_rows(tr_rows), arr.select_rows(va_rows), ck / v,
+                        dataclasses.replace(cfg, variant=Variant(v)), quiet=True, init=_init(v, pretrained),
+                        va_domains=bench.source[va_rows])
+                for k2 in ("steps", "train_minutes", "stopped_by_time_budget", "best_val_loss"):
+                    summary[k2 if v == variants[0] else f"{v}_{k2}"] = s[k2]
+                critics.append(CriticModel(v, str(ck / v)))
+            t = _fold_table([*critics, ConstantVelocityModel(), OracleModel()], bench.select_rows(test), k)
             atomic_write(part, lambda tmp: pq.write_table(t, tmp))
             atomic_write_text(marker, json.dumps({"key": key, "summary": summary}, indent=1))
         timings.append(round(time.time() - t_fold, 1))
@@ -164,8 +184,10 @@ def run_cv(data: str | Path, out: str | Path, folds: int, cfg: TrainConfig, pret
     atomic_write(out / "predictions.parquet", lambda tmp: pq.write_table(table, tmp))
 
     n_logs = len(rows_per_log)
+    shown_folds = "" if len(run_folds) == K else f" (run here: fold {', '.join(str(k + 1) for k in run_folds)} only)"
     md = [f"# Cross-validation by log: {data}", "",
-          f"{K} folds over {n_logs} logs ({arr.num_rows} rows; every split of the dataset); "
+          f"{K} folds{shown_folds} over {n_logs} logs ({arr.num_rows} rows; every split of the dataset); "
+          f"critics {', '.join(variants)}; "
           f"{'fine-tuned from ' + str(pretrained) if pretrained else 'trained from scratch'} per fold. 95 % intervals: "
           f"percentiles of {resamples} bootstrap resamples of the logs (whole logs drawn, never rows).", ""]
     pooled, csv_rows, diff_csv = _leaderboard_md(table, "Out of fold, pooled", resamples, seed)
@@ -173,14 +195,14 @@ def run_cv(data: str | Path, out: str | Path, folds: int, cfg: TrainConfig, pret
     src_of, source_rows = dict(zip(arr.sample_id, bench.source.tolist())), []
     src_col = pa.array([src_of[s] for s in table.column("sample_id").to_pylist()])
     by_source = table.append_column("source", src_col)
-    for src in sorted(set(src_of.values())):
+    for src in sorted(set(src_col.to_pylist())):
         part = _filter(by_source, "source", src).drop_columns(["source"])
         s_md, s_csv, s_diff = _leaderboard_md(part, f"Out of fold, source {src}", resamples, seed)
         md.append(s_md)
         source_rows += [{"source": src, **r} for r in s_csv]
         diff_csv += [{**r, "model": f"{r['model']} [{src}]"} for r in s_diff]
     per_fold = []
-    for k in range(K):
+    for k in run_folds:
         for r in leaderboard_from_predictions(_filter(table, "fold", k)):
             per_fold.append({"fold": k + 1, **r})
     md.append(markdown([{**r, "model": f"fold {r['fold']}: {r['model']}"} for r in per_fold], "Per fold (no intervals)"))
@@ -196,7 +218,8 @@ def run_cv(data: str | Path, out: str | Path, folds: int, cfg: TrainConfig, pret
     write_csv(diff_csv, out / "leaderboard_differences.csv")
     write_csv(per_fold, out / "folds.csv")
     atomic_write_text(out / "cv.json", json.dumps({
-        "data": str(data), "folds": K, "logs": n_logs, "rows": arr.num_rows, "pretrained": str(pretrained or ""),
+        "data": str(data), "folds": K, "folds_run": [k + 1 for k in run_folds], "variants": list(variants),
+        "logs": n_logs, "rows": arr.num_rows, "pretrained": str(pretrained or ""),
         "fold_of_log": fold_of_log, "fold_seconds": timings, "minutes": round((time.time() - t0) / 60, 2),
         "train": dataclasses.asdict(cfg)}, indent=1, default=str))
     return text

@@ -21,6 +21,7 @@ from schemas.splits import is_variant
 from .by_family import read_families, read_row_column
 from .metrics import METRICS
 from .models import BenchData, Predictions
+from .report import read_predictions
 
 EVENTS = ("collision", "offroad")
 #: the predictions' columns that hold labels, not scores
@@ -170,4 +171,4 @@ def run_benchmark(data_dir: str | Path, models: list, out: str | Path, log=print
             log(f"scored {name}")
     table = pa.concat_tables(tables)
     atomic_write(out / "predictions.parquet", lambda tmp: pq.write_table(table, tmp))
-    return leaderboard_from_predictions(pq.read_table(out / "predictions.parquet")), bench, preds
+    return leaderboard_from_predictions(read_predictions(out)), bench, preds

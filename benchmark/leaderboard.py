@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pyarrow.parquet as pq
 
 from schemas.atomic import atomic_write_text
 
@@ -22,7 +21,7 @@ from .evaluate import run_benchmark, slice_leaderboards
 from .intervals import RESAMPLES
 from .leaderboard_ci import REFERENCE, interval_tables
 from .models import CriticModel, OracleModel
-from .report import html_table, markdown, write_csv, write_html
+from .report import html_table, markdown, read_predictions, write_csv, write_html
 
 
 def write_benchmark(data: str, critics: dict[str, str], out: Path, splits: tuple[str, ...] = ("test",),
@@ -34,7 +33,7 @@ def write_benchmark(data: str, critics: dict[str, str], out: Path, splits: tuple
     models += [ConstantVelocityModel(), OracleModel()]
     out = Path(out)
     rows, bench, preds = run_benchmark(data, models, out, log=log, splits=splits)
-    table = pq.read_table(out / "predictions.parquet")
+    table = read_predictions(out)
     csv_rows, shown, diff_csv, diff_shown = interval_tables(table, rows, resamples)
     n_logs = len(set(bench.log_id))
     note = (f"95 % intervals: percentiles of {resamples} bootstrap resamples of the {n_logs} logs (whole logs are "

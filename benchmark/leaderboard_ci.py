@@ -12,6 +12,7 @@ import pyarrow as pa
 
 from .evaluate import model_columns, model_metrics
 from .intervals import LEVEL, RESAMPLES, Interval, _percentiles, resampled_rows
+from schemas.errors import InputError
 
 REFERENCE = "constant-velocity"
 
@@ -36,9 +37,9 @@ def leaderboard_intervals(table: pa.Table, resamples: int = RESAMPLES, seed: int
     model = table.column("model").to_numpy(zero_copy_only=False)
     for n in names[1:]:
         if not np.array_equal(sids[model == n], sids[model == names[0]]):
-            raise ValueError(f"predictions: model {n!r} scored other rows than {names[0]!r}")
+            raise InputError(f"predictions: model {n!r} scored other rows than {names[0]!r}")
     if "log_id" not in first:
-        raise ValueError("predictions: no log_id column (written before it existed); run impartial benchmark again")
+        raise InputError("predictions: no log_id column (written before it existed); run impartial benchmark again")
     logs = first["log_id"]
     point = {n: model_metrics(g) for n, g in cols.items()}
     draws = {n: {k: [] for k in point[n]} for n in names}

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
+from schemas.errors import InputError
+
 
 def _auroc(s, y):
     pos, neg = s[y], s[~y]
@@ -143,6 +145,9 @@ def compare_families(out: Path, table, tol: float = 1e-9) -> list[str]:
 def compare(out: Path, tol: float = 1e-9) -> list[str]:
     """Problems between ``leaderboard.csv`` (and ``leaderboard_families.csv`` when present) and the
     metrics recomputed here from ``predictions.parquet``; empty when everything matches."""
+    for name in ("predictions.parquet", "leaderboard.csv"):
+        if not (out / name).is_file():
+            raise InputError("missing: run impartial benchmark (or impartial cv) first", path=str(out / name))
     table = pq.read_table(out / "predictions.parquet")
     mine = recompute(table)
     with open(out / "leaderboard.csv") as fh:

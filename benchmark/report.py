@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from schemas.atomic import atomic_write, atomic_write_text
+from schemas.errors import InputError
 
 from .metrics import auroc
 
@@ -22,6 +23,21 @@ COLUMNS = [
     ("collision_time_mae_s", "coll t-MAE s"), ("offroad_time_mae_s", "off t-MAE s"), ("g_iou", "G-IoU"),
     ("f_iou", "f-IoU"),
 ]
+
+
+def read_predictions(folder: str | Path, columns: list[str] | None = None):
+    """``folder/predictions.parquet`` (the rows ``impartial benchmark`` or ``impartial cv`` scored) as a pyarrow
+    table; a missing or unreadable file, or a missing column, is an ``InputError`` naming it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = Path(folder) / "predictions.parquet"
+    if not path.is_file():
+        raise InputError("no predictions here: run impartial benchmark (or impartial cv) first", path=str(path))
+    try:
+        return pq.read_table(path, columns=columns)
+    except (pa.ArrowException, OSError, KeyError) as err:
+        raise InputError(f"unreadable predictions ({' '.join(str(err).split())})", path=str(path)) from None
 
 
 def _fmt(v) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+from schemas.errors import InputError
 
 
 class Variant(str, enum.Enum):
@@ -66,7 +67,7 @@ class FeatureConfig:
     def __post_init__(self) -> None:
         unit = self.dyn_stride * self.occ_every
         if self.plan_steps < unit or self.plan_steps % unit:
-            raise ValueError(f"features.plan_steps: {self.plan_steps} is not a positive multiple of dyn_stride x "
+            raise InputError(f"features.plan_steps: {self.plan_steps} is not a positive multiple of dyn_stride x "
                              f"occ_every = {unit} (one occupancy frame every {unit} plan steps)")
 
 
@@ -99,6 +100,11 @@ class ModelConfig:
     forecast_modes: int = 3
     """Forecast modes per agent (winner-takes-all ``loss/motion`` plus the modes' cross-entropy); the
     dynamics' geometry sees every mode with its probability, the occupancy prior the most likely one."""
+    cv_paths: bool = False
+    """Give the interaction network each agent's constant-velocity path as one more path entry beside the
+    learned modes (flagged as such): the kinematic prior the constant-velocity rule decides by, seen
+    exactly, so the hazard heads need not relearn the box geometry of the collisions it already predicts.
+    On in the ``real`` and ``real-cv`` presets (real logs at 4 s, where agents mostly keep their velocity)."""
     occ_width: int = 16
     """Channels of the occupancy decoder's convolutions, which run at 32 x 32 cells and are most of a
     training step's cost (default step on 2 cores: 0.74 s at width 32, 0.39 s at 16)."""
@@ -176,7 +182,7 @@ class TrainConfig:
         try:
             object.__setattr__(self, "variant", Variant(self.variant))
         except ValueError:
-            raise ValueError(f"variant: unknown {self.variant!r} ({', '.join(v.value for v in Variant)})") from None
+            raise InputError(f"variant: unknown {self.variant!r} ({', '.join(v.value for v in Variant)})") from None
 
     def for_horizon(self, horizon_steps: int) -> "TrainConfig":
         """This configuration with plans of ``horizon_steps`` states after the anchor (a dataset's

@@ -225,7 +225,7 @@ class GroupSampler:
         if scene_weights is not None:
             w = np.asarray(scene_weights, float)[self.scenes]
             if not (np.all(np.isfinite(w)) and np.all(w >= 0) and w.sum() > 0):
-                raise ValueError("scene_weights: need finite non-negative weights, not all zero, on the scenes with rows")
+                raise InputError("scene_weights: need finite non-negative weights, not all zero, on the scenes with rows")
             self.p = w / w.sum()
 
     def __len__(self) -> int:
@@ -282,9 +282,9 @@ def mixing_weights(parts: list[SplitArrays], weights: list[float]) -> np.ndarray
     ``weights[i] / sum(weights)`` of the scenes drawn, whatever its size (each of its scenes with rows gets
     ``weights[i] / their count``, scenes without rows 0)."""
     if len(weights) != len(parts):
-        raise ValueError(f"weights: {len(weights)} given for {len(parts)} datasets")
+        raise InputError(f"weights: {len(weights)} given for {len(parts)} datasets")
     if any(not np.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
-        raise ValueError(f"weights: need finite non-negative numbers, not all zero, got {weights}")
+        raise InputError(f"weights: need finite non-negative numbers, not all zero, got {weights}")
     out = []
     for p, w in zip(parts, weights):
         has_rows = np.zeros(len(p.agents), bool)

@@ -55,7 +55,8 @@ class AgentPaths(NamedTuple):
     at every plan state's time (0.1 s, 0.2 s, ...); ``vel`` ``[B, E, S, 2]`` (m/s) and ``head`` (unit
     heading vector) ``[B, E, S, 2]`` per step; the entry's agent's last observed features ``last``
     ``[B, E, F]`` (box size, type), whether that agent is observed at the anchor ``valid`` ``[B, E]``,
-    and the mode's probability ``prob`` ``[B, E]`` (1 for a single-mode forecast).
+    and the mode's probability ``prob`` ``[B, E]`` (1 for a single-mode forecast); ``prior`` ``[B, E]`` (1 for
+    an entry that is the agent's constant-velocity path, not a learned mode) when the model has such entries.
     """
 
     pos: torch.Tensor
@@ -64,6 +65,11 @@ class AgentPaths(NamedTuple):
     last: torch.Tensor
     valid: torch.Tensor
     prob: torch.Tensor
+    prior: torch.Tensor | None = None
+
+    def cat(self, other: "AgentPaths") -> "AgentPaths":
+        """These entries followed by ``other``'s (along E); both must carry ``prior`` or neither."""
+        return AgentPaths(*(torch.cat([a, b], 1) if a is not None else None for a, b in zip(self, other)))
 
     def steps(self, sl: slice) -> "AgentPaths":
         return self._replace(pos=self.pos[:, :, sl], vel=self.vel[:, :, sl], head=self.head[:, :, sl])
@@ -115,11 +121,11 @@ class Interactions(nn.Module):
     AGENT_STATIC = 9
     MAP_IN = MapKind.COUNT + 4 + 1
 
-    def __init__(self, d: int, width: int, nearest: int, map_every: int):
+    def __init__(self, d: int, width: int, nearest: int, map_every: int, prior_flag: bool = False):
         super().__init__()
-        self.nearest, self.map_every = nearest, map_every
+        self.nearest, self.map_every, self.prior_flag = nearest, map_every, prior_flag
         self.geo = nn.Linear(self.AGENT_GEO, width)
-        self.static = nn.Linear(self.AGENT_STATIC, width, bias=False)
+        self.static = nn.Linear(self.AGENT_STATIC + int(prior_flag), width, bias=False)
         self.agent = nn.Sequential(nn.GELU(), nn.Linear(width, width))
         self.agent_out = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, d))
         self.map = mlp(self.MAP_IN, d, d)
@@ -165,8 +171,9 @@ class Interactions(nn.Module):
         gap, idx = gap.topk(k, dim=-1, largest=False)               # [B, P, S, k]
         geo = torch.gather(geo, 3, idx[..., None].expand(-1, -1, -1, -1, geo.shape[-1]))
         last = paths.last
+        flag = [paths.prior[..., None].to(last.dtype)] if self.prior_flag else []
         static = self.static(torch.cat([last[..., AgentCol.VEL] / 10, last[..., AgentCol.SIZE] / 5,
-                                        last[..., AgentCol.TYPE], paths.prob[..., None]], -1))  # [B, E, W]
+                                        last[..., AgentCol.TYPE], paths.prob[..., None], *flag], -1))  # [B, E, W]
         B, P, S = idx.shape[:3]
         st = torch.gather(static, 1, idx.reshape(B, -1, 1).expand(-1, -1, static.shape[-1])).view(B, P, S, k, -1)
         h = self.agent(self.geo(geo) + st)                          # [B, P, S, k, W]

@@ -117,7 +117,8 @@ class LatentDynamics(nn.Module):
         self.action = mlp(PLAN_FEATURES * fc.dyn_stride + 1, d, d)
         self.q, self.q_h = nn.Linear(d, d), nn.Linear(d, d, bias=False)   # query from state + action
         self.k, self.v = nn.Linear(d, d), nn.Linear(d, d)
-        self.inter = Interactions(d, mc.agent_width, mc.nearest_agents, mc.map_every)
+        self.cv_paths = mc.cv_paths
+        self.inter = Interactions(d, mc.agent_width, mc.nearest_agents, mc.map_every, prior_flag=mc.cv_paths)
         self.forecaster = (Forecaster(d, mc.heads, mc.motion_layers, self.total_steps, self.stride, mc.forecast_modes)
                            if mc.learned_forecast else None)
         self.gate_x = nn.Linear(3 * d, 3 * d)                  # GRU input gates: action + geometry
@@ -159,6 +160,12 @@ class LatentDynamics(nn.Module):
         prob = torch.softmax(logits, -1)
         paths = agent_paths(ends.flatten(1, 2), last.repeat_interleave(k, 1), seen.repeat_interleave(k, 1), self.stride,
                             prob.flatten(1, 2))
+        if self.cv_paths:        # every agent's constant-velocity path as one more, flagged entry
+            cv = agent_paths(constant_velocity_ends(last, self.total_steps, self.stride), last, seen, self.stride)
+            paths = paths._replace(prior=torch.zeros_like(paths.prob)).cat(cv._replace(prior=torch.ones_like(cv.prob)))
+            if k == 1:
+                likely = agent_paths(ends[:, :, 0], last, seen, self.stride)
+                return StepMemory(K, V, bias, paths, likely, ends, logits)
         if k == 1:
             return StepMemory(K, V, bias, paths, paths, ends, logits)
         likely = agent_paths(most_likely(ends, logits), last, seen, self.stride)

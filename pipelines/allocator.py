@@ -11,7 +11,8 @@ Linux with glibc only; elsewhere, or when ``GLIBC_TUNABLES`` already sets ``mmap
 with ``IMPARTIAL_DEFAULT_MALLOC=1``, nothing changes. Freed memory then stays with the process
 (its resident size is its peak).
 
-Only the ``impartial`` process itself runs under these settings: glibc reads them once, at start,
+Only the training, benchmark, refinement and cross-validation commands (:data:`TUNED_COMMANDS`) re-execute,
+and only the ``impartial`` process itself runs under these settings: glibc reads them once, at start,
 so the re-executed process puts the environment back as it was before anything else runs, and the
 processes it starts (Dask workers, which would otherwise never return memory) inherit the user's
 own environment.
@@ -25,6 +26,9 @@ import sys
 TUNABLES = "glibc.malloc.hugetlb=1:glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=17179869184"
 """``GLIBC_TUNABLES`` entries: THP-backed heap, no mmap for large blocks, no heap trimming (16 GiB)."""
 OPT_OUT = "IMPARTIAL_DEFAULT_MALLOC"
+TUNED_COMMANDS = frozenset({"train-critic", "benchmark", "refine", "cv", "calibrate"})
+"""The ``impartial`` subcommands that run under :data:`TUNABLES` (the ones whose time goes to torch batches);
+``synth``, ``validate``, ``inspect`` and the rest run under the user's own allocator settings."""
 BEFORE = "_IMPARTIAL_GLIBC_TUNABLES_BEFORE"
 """Set in the re-executed process only: the ``GLIBC_TUNABLES`` value to give back to its children."""
 

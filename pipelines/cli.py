@@ -1,20 +1,25 @@
 """The ``impartial`` command line: every tool is a subcommand and every Makefile target calls it.
 
 Bad input never shows a traceback: the error names the file, the field and the
-reason on one line and the exit code is 2.
+reason on one line and the exit code is 2. Exit codes: see :data:`EXIT_BAD_INPUT`.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 
 from critic.config import Variant
 from schemas import InputError
 
+#: exit codes: 0 done; 1 an internal error (a bug: the traceback is shown); 2 bad input or a refused request, one
+#: line naming the file, the field and the reason, nothing run; 3 a run that finished but some inputs or shards
+#: failed (each named on stderr and in the manifest; the others were published)
 EXIT_BAD_INPUT = 2
+EXIT_FAILED_INPUTS = 3
 
 
 def _scenarios(args):
@@ -126,12 +131,24 @@ def cmd_synth(args) -> int:
         cfg = dataclasses.replace(cfg, synth=dataclasses.replace(cfg.synth, horizon_steps=args.horizon))
     options = {"map_root": args.map_root, "ego_id": args.ego}
     m = run_synth(args.source, args.out, cfg, scheduler=args.scheduler, workers=args.workers, quiet=args.quiet,
-                  options=options, preset_name=args.preset)
+                  options=options, preset_name=args.preset, overwrite=args.overwrite)
     c = m["counts"]
     print(f"{c['counterfactuals']} counterfactual rows from {c['scenarios']} scenarios ({c['egos']} egos) in {m['run']['wall_seconds']} s "
           f"-> {args.out} (splits {c['by_split']}; outcome mix {m['outcome_mix']})")
+    for d in m["duplicates"]:
+        print(f"impartial: note: scenario {d['scenario_id']!r} of {d['input']} was read before ({d['first_read_from']}): "
+              "published once", file=sys.stderr)
+    failed_inputs = {f["input"]: f["error"] for f in m["failed_inputs"]}
     for f in m["failed_shards"]:
-        print(f"  failed shard {f['shard']} ({f['input']}): {f['error']}", file=sys.stderr)
+        if not f["failed_inputs"]:
+            failed_inputs[f"shard {f['shard']} ({f['input']})"] = f["error"]
+    for where, error in failed_inputs.items():   # an input's error line names its file already
+        print(f"impartial: failed: {error if error.startswith(where) else f'{where}: {error}'}", file=sys.stderr)
+    if failed_inputs:
+        print(f"impartial: error: {len(failed_inputs)} input(s) failed"
+              f"{'; nothing was published' if not c['counterfactuals'] else ''} (listed in {args.out}/_manifest.json)",
+              file=sys.stderr)
+        return EXIT_FAILED_INPUTS
     return 0
 
 
@@ -288,6 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--map-root", help="nuPlan: folder holding {map_version}/*/map.gpkg")
     sp.add_argument("--ego", help="CommonRoad: obstacle id to play the ego")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
+    sp.add_argument("--overwrite", action="store_true",
+                    help="replace a dataset in --out made by another configuration, seed, source or code version "
+                         "(without it such a re-run is refused)")
     sp.set_defaults(func=cmd_synth)
 
     sp = sub.add_parser("train-critic", help="train a world-model critic on a synthesized dataset")
@@ -376,6 +396,12 @@ def _tool_parsers(sub) -> None:
                                    "help": "training configuration of each fold (default: real-cv)"})
     sp.add_argument("--max-minutes", type=float, help="override the preset's wall-time guard per fold")
     sp.add_argument("--seed", type=int, help="override the preset's training seed")
+    sp.add_argument("--epochs", type=int, help="override the preset's joint epochs per fold")
+    sp.add_argument("--variant", action="append", choices=[v.value for v in Variant],
+                    help="critic variant to train per fold, repeatable (default: impartial); every variant is scored "
+                         "on the same held-out logs")
+    sp.add_argument("--fold", type=int, action="append", default=[],
+                    help="run only this fold (1-based, repeatable): a quick look; the tables cover its logs only")
     sp.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples of the logs (default 1000)")
     sp.set_defaults(func=tools.cmd_cv)
 
@@ -402,19 +428,20 @@ def _tool_parsers(sub) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; ``argv`` None (the console entry point) first re-executes the process once
-    with the allocator settings of :mod:`pipelines.allocator`."""
+    with the allocator settings of :mod:`pipelines.allocator` when the command is one of its
+    ``TUNED_COMMANDS`` (training, benchmark, refinement, cross-validation)."""
     if argv is None:
-        from pipelines.allocator import reexec_tuned
+        from pipelines.allocator import TUNED_COMMANDS, reexec_tuned, restore_environment
 
-        reexec_tuned()
+        if len(sys.argv) > 1 and sys.argv[1] in TUNED_COMMANDS:
+            reexec_tuned()
+        else:
+            restore_environment(os.environ)
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except InputError as err:
-        print(f"impartial: error: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except (ValueError, OSError) as err:
-        print(f"impartial: error: {type(err).__name__}: {err}".replace("\n", " "), file=sys.stderr)
+    except InputError as err:        # only bad input is reported in one line; anything else is a bug and shows as one
+        print(f"impartial: error: {' '.join(str(err).split())}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
 

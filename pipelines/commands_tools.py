@@ -26,11 +26,11 @@ def cmd_recompute(args: argparse.Namespace) -> int:
 
 def cmd_by_family(args: argparse.Namespace) -> int:
     """Print the AUROC tables by perturbation family of the benchmark output ``args.bench_out``."""
-    import pyarrow.parquet as pq
 
     from benchmark.by_family import family_leaderboard, family_markdown, read_families
+    from benchmark.report import read_predictions
 
-    pred = pq.read_table(args.bench_out / "predictions.parquet")
+    pred = read_predictions(args.bench_out)
     families = read_families(args.data) if args.data else None
     print(family_markdown(family_leaderboard(pred, families, None if args.without is None else tuple(args.without))))
     return 0
@@ -84,9 +84,14 @@ def cmd_cv(args: argparse.Namespace) -> int:
         cfg = dataclasses.replace(cfg, max_minutes=args.max_minutes)
     if args.seed is not None:
         cfg = dataclasses.replace(cfg, seed=args.seed)
+    if args.epochs is not None:
+        if args.epochs < 1:
+            raise InputError(f"--epochs must be at least 1, got {args.epochs}", field="epochs")
+        cfg = dataclasses.replace(cfg, epochs=args.epochs)
     if args.resamples < 1:
         raise InputError(f"--resamples must be at least 1, got {args.resamples}", field="resamples")
-    print(run_cv(args.data, args.out, args.folds, cfg, args.pretrained, args.resamples, log=print))
+    print(run_cv(args.data, args.out, args.folds, cfg, args.pretrained, args.resamples, log=print,
+                 variants=tuple(args.variant or ("impartial",)), only=tuple(args.fold)))
     print(f"wrote {args.out}/leaderboard.md, leaderboard.csv, leaderboard_sources.csv, leaderboard_differences.csv, "
           "folds.csv, cv.json, predictions.parquet")
     return 0

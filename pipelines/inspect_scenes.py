@@ -81,8 +81,7 @@ def draw_scenario(scn: Scenario, path: str) -> None:
     ax.set_xlabel("x [m]")
     ax.set_ylabel("y [m]")
     fig.tight_layout()
-    from pathlib import Path
+    from schemas.atomic import atomic_write
 
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
     plt.close(fig)

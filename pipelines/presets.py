@@ -19,6 +19,7 @@ from critic.rl.config import GRPOConfig, RefineConfig
 from synth.config import CurriculumConfig, SynthConfig, VariantConfig
 
 from .config import PipelineConfig
+from schemas.errors import InputError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,7 +102,7 @@ _REAL_CV = Preset(
     # width, a short forecast pretraining and 3 joint epochs end by epochs, not by the 15-minute guard, so a fold
     # does not depend on the machine's speed
     train=TrainConfig(epochs=3, max_minutes=15.0, patience=1, forecast_pretrain_epochs=2,
-                      model=ModelConfig(d_model=64), features=FeatureConfig(plan_steps=40)),
+                      model=ModelConfig(d_model=64, cv_paths=True), features=FeatureConfig(plan_steps=40)),
     refine=_REAL.refine,
 )
 
@@ -114,4 +115,4 @@ def preset(name: str) -> Preset:
     try:
         return PRESETS[name]
     except KeyError:
-        raise ValueError(f"preset: unknown {name!r} ({', '.join(PRESETS)})") from None
+        raise InputError(f"preset: unknown {name!r} ({', '.join(PRESETS)})") from None

@@ -3,8 +3,8 @@
 Every partition is written atomically (temp file, Arrow schema, Great Expectations
 suite, rename); the shard's marker ``_shards/<shard>.json`` (files with sha256 and row
 counts, statistics) is written last, so a shard without a marker is unfinished and is
-redone by the next run. Bad input fails the shard, not the run: the marker then holds
-``status: failed`` and the error line.
+redone by the next run. Bad input fails that input, not the shard or the run: the marker lists it
+(``failed_inputs``) with its error line; a bug fails the shard alone (``status: failed``, the traceback kept).
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import json
 import time
+import traceback
 from pathlib import Path
 
 import pyarrow as pa
@@ -41,15 +42,15 @@ def write_json_atomic(obj: dict, path: Path) -> None:
     atomic_write_text(path, json.dumps(obj, indent=1, sort_keys=True, default=str))
 
 
-def _scenarios(spec: ShardSpec, cfg: PipelineConfig, options: dict):
+def _inputs(spec: ShardSpec, cfg: PipelineConfig, options: dict):
+    """``(input, scenarios)`` per input item of the shard (one for a procedural range)."""
     if spec.kind == "procedural":
         pcfg = dataclasses.replace(cfg.procedural, seed=cfg.seed)
-        yield from ProceduralSource(pcfg, count=spec.stop - spec.start, start=spec.start).read()
+        yield spec.describe(), ProceduralSource(pcfg, count=spec.stop - spec.start, start=spec.start).read()
         return
     adapters = registry()
     for item, name in zip(spec.items, spec.adapters):
-        cls = adapters[name]
-        yield from cls.from_options(strict=False, **options).read(Path(item))  # checked by run_synth
+        yield item, adapters[name].from_options(strict=False, **options).load(Path(item))  # checked by run_synth
 
 
 def _validator(name: str, where: Path):
@@ -62,30 +63,70 @@ def _validator(name: str, where: Path):
     return run
 
 
-def process_shard(spec: ShardSpec, out: str, cfg: PipelineConfig, options: dict | None = None) -> dict:
-    """Run one shard and return its marker (also written to ``_shards/<shard>.json``)."""
+def _synthesize_input(scenarios, cfg: PipelineConfig, seen: dict, exclude: dict, item: str,
+                      duplicates: list) -> tuple[list, list, SynthStats]:
+    """Tables, scenario ids and statistics of one input; a scenario id met before (in this shard: ``seen``, in an
+    earlier shard: ``exclude`` maps it to that shard) is left out and listed in ``duplicates``."""
+    tables, ids, stats = [], [], SynthStats()
+    for source in scenarios:
+        sid = source.scenario_id
+        first = seen.get(sid) or exclude.get(sid)
+        if first is not None:
+            duplicates.append({"scenario_id": sid, "input": item, "first_read_from": first})
+            continue
+        seen[sid] = item
+        synthesized, st = synthesize_with_variants(source, cfg.synth, seed=cfg.seed)
+        stats += st
+        ids.append(sid)
+        tables += [(*scenario_to_tables(scn), table) for scn, table in synthesized]
+    return tables, ids, stats
+
+
+def _remove_other_parts(out: Path, name: str, keep: set[str]) -> None:
+    """Delete this shard's partitions that the new marker does not list (left by an earlier run of the shard)."""
+    for p in [*out.glob(f"*/part-{name}.parquet"), *out.glob(f"counterfactuals/split=*/part-{name}.parquet")]:
+        if p.relative_to(out).as_posix() not in keep:
+            p.unlink()
+
+
+def process_shard(spec: ShardSpec, out: str, cfg: PipelineConfig, options: dict | None = None, key: str = "",
+                  exclude: dict | None = None) -> dict:
+    """Run one shard and return its marker (also written to ``_shards/<shard>.json``).
+
+    An input that fails (bad content: ``InputError``) is listed under ``failed_inputs`` with its error line and
+    the shard publishes the others (status ``partial``; ``failed`` when none is left). Any other exception is a
+    bug: the shard fails alone, its marker holds the error and the traceback. ``key`` identifies the run's
+    configuration, source and code (:func:`pipelines.run.run_key`); ``exclude`` maps scenario ids published by
+    earlier shards to those shards, and such scenarios are listed under ``duplicates`` instead of published."""
     out = Path(out)
     t0 = time.time()
-    marker = {"shard": spec.name, "input": spec.describe(), "status": "ok", "error": None, "files": {}}
+    marker = {"shard": spec.name, "input": spec.describe(), "status": "ok", "error": None, "failed_inputs": [],
+              "duplicates": [], "files": {}, "key": key}
     stats = SynthStats()
     try:
-        scen, feats, sigs, cfs, ids = [], [], [], [], []
-        for source in _scenarios(spec, cfg, options or {}):
-            synthesized, st = synthesize_with_variants(source, cfg.synth, seed=cfg.seed)
+        rows, ids, seen = [], [], {}
+        for item, scenarios in _inputs(spec, cfg, options or {}):
+            dup = []
+            try:
+                tables, got, st = _synthesize_input(scenarios, cfg, dict(seen), exclude or {}, item, dup)
+            except InputError as err:
+                marker["failed_inputs"].append({"input": item, "error": str(err)})
+                continue
+            seen.update(dict.fromkeys(got, item))
+            marker["duplicates"] += dup
             stats += st
-            ids.append(source.scenario_id)
-            for scn, table in synthesized:
-                a, b, c = scenario_to_tables(scn)
-                scen.append(a)
-                feats.append(b)
-                sigs.append(c)
-                cfs.append(table)
-        parts = {
-            f"scenarios/part-{spec.name}.parquet": (pa.concat_tables(scen), SCENARIOS_SCHEMA, "scenarios"),
-            f"map_features/part-{spec.name}.parquet": (pa.concat_tables(feats), MAP_FEATURES_SCHEMA, "map_features"),
-            # always written (zero rows when no scene has signals), so every shard lists one
-            f"signals/part-{spec.name}.parquet": (pa.concat_tables(sigs), SIGNALS_SCHEMA, "signals"),
-        }
+            rows += tables
+            ids += got
+        scen, feats, sigs, cfs = (list(col) for col in zip(*rows)) if rows else ([], [], [], [])
+        parts = {}
+        if rows:
+            parts = {
+                f"scenarios/part-{spec.name}.parquet": (pa.concat_tables(scen), SCENARIOS_SCHEMA, "scenarios"),
+                f"map_features/part-{spec.name}.parquet": (pa.concat_tables(feats), MAP_FEATURES_SCHEMA,
+                                                           "map_features"),
+                # always written (zero rows when no scene has signals), so every shard lists one
+                f"signals/part-{spec.name}.parquet": (pa.concat_tables(sigs), SIGNALS_SCHEMA, "signals"),
+            }
         cf_schema = counterfactuals_schema(cfg.synth.horizon_steps + 1)
         cf = pa.concat_tables(cfs) if cfs else cf_schema.empty_table()
         for split in ("train", "val", "test"):
@@ -95,9 +136,17 @@ def process_shard(spec: ShardSpec, out: str, cfg: PipelineConfig, options: dict 
         for rel, (table, schema, suite) in parts.items():
             path = write_parquet_atomic(table, out / rel, schema, _validator(suite, out / rel))
             marker["files"][rel] = {"sha256": sha256(path), "rows": table.num_rows}
+        _remove_other_parts(out, spec.name, set(marker["files"]))
         marker["scenario_ids"] = ids
+        if marker["failed_inputs"]:
+            marker["status"] = "partial" if ids else "failed"
+            marker["error"] = f"{len(marker['failed_inputs'])} input(s) failed: " + "; ".join(
+                f["error"] for f in marker["failed_inputs"])
     except InputError as err:
         marker.update(status="failed", error=str(err))
+    except Exception as err:  # noqa: BLE001 (a bug fails this shard alone; the run reports it and exits non-zero)
+        marker.update(status="failed", error=f"internal error ({type(err).__name__}: {err})",
+                      traceback=traceback.format_exc())
     marker["stats"] = stats.to_dict()
     marker["seconds"] = round(time.time() - t0, 3)
     write_json_atomic(marker, out / "_shards" / f"{spec.name}.json")

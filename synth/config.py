@@ -7,6 +7,7 @@ import dataclasses
 from schemas import CANONICAL_DT
 
 import numpy as np
+from schemas.errors import InputError
 
 G = 9.81
 #: values of :attr:`SynthConfig.egos`
@@ -114,9 +115,9 @@ class SimConfig:
 
     def __post_init__(self):
         if self.decision_value not in ("policy", "hold", "fallback"):
-            raise ValueError(f"SimConfig.decision_value: {self.decision_value!r} is not one of 'policy', 'hold', 'fallback'")
+            raise InputError(f"SimConfig.decision_value: {self.decision_value!r} is not one of 'policy', 'hold', 'fallback'")
         if min(self.replan_steps, self.reward_steps, self.safety_steps) < 1:
-            raise ValueError("SimConfig: replan_steps, reward_steps and safety_steps must be >= 1")
+            raise InputError("SimConfig: replan_steps, reward_steps and safety_steps must be >= 1")
 
     @property
     def safety_horizon(self) -> int:
@@ -143,7 +144,7 @@ class CurriculumConfig:
     def __post_init__(self) -> None:
         total = self.collision + self.offroad + self.near_miss + self.safe
         if abs(total - 1.0) > 1e-6:
-            raise ValueError(f"curriculum: outcome shares must sum to 1, got {total}")
+            raise InputError(f"curriculum: outcome shares must sum to 1, got {total}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,13 +176,13 @@ class VariantConfig:
 
     def __post_init__(self) -> None:
         if self.escape_decel <= 0:
-            raise ValueError(f"variants.escape_decel: must be > 0, got {self.escape_decel}")
+            raise InputError(f"variants.escape_decel: must be > 0, got {self.escape_decel}")
         if self.per_scenario < 0:
-            raise ValueError(f"variants.per_scenario: must be >= 0, got {self.per_scenario}")
+            raise InputError(f"variants.per_scenario: must be >= 0, got {self.per_scenario}")
         for name in ("brake_lag_s", "brake_decel", "cut_in_lag_s", "cut_in_duration_s"):
             lo, hi = getattr(self, name)
             if not 0 <= lo <= hi:
-                raise ValueError(f"variants.{name}: need 0 <= low <= high, got {(lo, hi)}")
+                raise InputError(f"variants.{name}: need 0 <= low <= high, got {(lo, hi)}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -214,9 +215,9 @@ class SynthConfig:
     def __post_init__(self):
         for name in ("horizon_steps", "history_steps", "anchors_per_scenario"):
             if getattr(self, name) < 1:
-                raise ValueError(f"synth.{name}: need >= 1, got {getattr(self, name)}")
+                raise InputError(f"synth.{name}: need >= 1, got {getattr(self, name)}")
         if self.egos not in EGO_MODES:
-            raise ValueError(f"synth.egos: {self.egos!r} is not one of {', '.join(EGO_MODES)}")
+            raise InputError(f"synth.egos: {self.egos!r} is not one of {', '.join(EGO_MODES)}")
         if self.anchor_stride_steps < 0:
-            raise ValueError(f"synth.anchor_stride_steps: need >= 0 (0 = spread anchors_per_scenario), "
+            raise InputError(f"synth.anchor_stride_steps: need >= 0 (0 = spread anchors_per_scenario), "
                              f"got {self.anchor_stride_steps}")

@@ -7,11 +7,13 @@ scenario and one row of the ``counterfactuals`` table (as a dict).
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 
 from schemas import LineType, ObjectType, Scenario
+from schemas.atomic import atomic_write
 
 from .geometry import box_corners
 
@@ -118,9 +120,7 @@ def render_sample(scn: Scenario, row: dict, path: str | Path) -> Path:
     ax.legend(loc="upper right", fontsize=8)
     ax.set_title(_title(row), fontsize=9)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    path = atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
     plt.close(fig)
     return path
 
@@ -159,8 +159,14 @@ def animate_sample(scn: Scenario, row: dict, path: str | Path, fps: int = 10) ->
         return [*patches.values(), ego_patch, title]
 
     anim = FuncAnimation(fig, frame, frames=len(px), blit=False)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    anim.save(path, writer=PillowWriter(fps=fps))
+    def write(tmp: Path) -> None:          # Pillow picks the format from the name: save as .gif, then take its place
+        gif = tmp.with_name(tmp.name + ".gif")
+        try:
+            anim.save(gif, writer=PillowWriter(fps=fps))
+            os.replace(gif, tmp)
+        finally:
+            gif.unlink(missing_ok=True)
+
+    path = atomic_write(path, write)
     plt.close(fig)
     return path

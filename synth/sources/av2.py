@@ -21,7 +21,7 @@ import shapely
 from schemas import CANONICAL_DT, InputError, LineType, MapLayer, ObjectType, Scenario
 
 from .base import Source
-from .common import IMPUTED_SIZE, as_multipolygon, resample_polyline, smooth_track
+from .common import IMPUTED_SIZE, as_float, as_multipolygon, as_steps, check_grid, resample_polyline, smooth_track
 
 _TYPES = {
     "vehicle": ObjectType.VEHICLE, "bus": ObjectType.VEHICLE,
@@ -81,17 +81,20 @@ class Av2Source(Source):
                 raise InputError("column is missing", path=str(pq_file), field=col)
         cols = {c: table.column(c).to_numpy(zero_copy_only=False) for c in _REQUIRED}
         tids = cols["track_id"].astype(str)
-        steps = cols["timestep"].astype(int)
-        if (steps < 0).any():
-            raise InputError("negative timestep", path=str(pq_file), field="timestep")
+        steps = as_steps(cols["timestep"], "timestep", str(pq_file))
+        for c in ("position_x", "position_y", "heading", "velocity_x", "velocity_y"):
+            cols[c] = as_float(cols[c], c, str(pq_file))
         for c in ("position_x", "position_y", "heading"):
-            if not np.isfinite(cols[c].astype(float)).all():
+            if not np.isfinite(cols[c]).all():
                 raise InputError("NaN or infinite value", path=str(pq_file), field=c)
         uniq = list(dict.fromkeys(tids))
         if "AV" not in uniq:
             raise InputError("no ego track (track_id 'AV')", path=str(pq_file), field="track_id")
+        if not len(steps):
+            raise InputError("no rows", path=str(pq_file), field="timestep")
         T = int(steps.max()) + 1
         A = len(uniq)
+        check_grid(A, T, "timestep", str(pq_file))
         row = _index(tids, uniq)
         grid = {k: np.full((A, T), np.nan) for k in ("x", "y", "heading", "vx", "vy", "length", "width")}
         valid = np.zeros((A, T), dtype=bool)

@@ -8,10 +8,23 @@ sharding use.
 from __future__ import annotations
 
 import abc
+import sqlite3
+import struct
+import zlib
 from pathlib import Path
 from typing import ClassVar, Iterator
 
+import pyarrow as pa
+import shapely.errors
+
 from schemas import InputError, Scenario
+
+#: what a reader raises on content it cannot parse (a field of the wrong type or kind, a truncated file, an index past the
+#: end of a table): :meth:`Source.load` turns these into ``InputError`` naming the file. Anything else a reader
+#: raises is a bug and travels as itself. Readers bound what they allocate before allocating, so a huge value in a
+#: file is an ``InputError`` of its own and never a ``MemoryError``.
+CONTENT_ERRORS = (ValueError, TypeError, AttributeError, IndexError, KeyError, OverflowError, EOFError, OSError, struct.error,
+                  sqlite3.Error, zlib.error, pa.ArrowException, shapely.errors.ShapelyError)
 
 _REGISTRY: dict[str, type["Source"]] = {}
 
@@ -41,6 +54,18 @@ class Source(abc.ABC):
     @abc.abstractmethod
     def read(self, path: Path) -> Iterator[Scenario]:
         """Yield the canonical scenarios held in ``path``."""
+
+    def load(self, path: str | Path) -> Iterator[Scenario]:
+        """:meth:`read` with one error path: every failure caused by the content of ``path`` arrives as an
+        ``InputError`` that names ``path`` (and the field, where the reader knows it). What every caller uses."""
+        path = Path(path)
+        try:
+            yield from self.read(path)
+        except InputError as err:
+            raise err.with_path(str(path)) from None
+        except CONTENT_ERRORS as err:
+            reason = " ".join(f"{type(err).__name__}: {err}".split())
+            raise InputError(f"unreadable {self.name} input ({reason})", path=str(path)) from err
 
     @classmethod
     def options(cls) -> list[str]:
@@ -73,6 +98,35 @@ def registry() -> dict[str, type[Source]]:
     return dict(_REGISTRY)
 
 
+def _walk(root: Path) -> list[Path]:
+    """Every path under the folder ``root``, sorted, symlinked folders followed. Each real file or folder (device
+    and inode) is listed once, under the first path the walk meets it by, so a link back up the tree ends the
+    descent instead of looping and a second link to the same data does not list it twice."""
+    def key(p: Path):
+        st = p.stat()
+        return st.st_dev, st.st_ino
+
+    seen, out, stack = {key(root)}, [], [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = sorted(folder.iterdir())
+        except OSError:          # unreadable: nothing to find there
+            continue
+        for p in entries:
+            try:
+                k = key(p)
+            except OSError:      # a dangling link
+                continue
+            if k in seen:
+                continue
+            seen.add(k)
+            out.append(p)
+            if p.is_dir():
+                stack.append(p)
+    return sorted(out)
+
+
 def discover(path: str | Path) -> list[tuple[type[Source], Path]]:
     """Every readable item under ``path`` with its adapter, sorted by path.
 
@@ -91,7 +145,7 @@ def discover(path: str | Path) -> list[tuple[type[Source], Path]]:
     if match(path):
         found.append((match(path), path))
     elif path.is_dir():
-        for p in sorted(path.rglob("*")):
+        for p in _walk(path):
             a = match(p)
             if a and not any(p.is_relative_to(q) for _, q in found if q.is_dir()):
                 found.append((a, p))
@@ -119,4 +173,4 @@ def read_any(path: str | Path, **options) -> Iterator[Scenario]:
     found = discover(path)
     check_options(options, [a for a, _ in found])
     for adapter, item in found:
-        yield from adapter.from_options(strict=False, **options).read(item)
+        yield from adapter.from_options(strict=False, **options).load(item)

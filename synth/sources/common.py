@@ -6,7 +6,43 @@ import shapely
 from scipy.signal import savgol_filter
 from shapely.geometry.base import BaseGeometry
 
-from schemas import ObjectType
+from schemas import InputError, ObjectType
+
+#: the longest log a reader takes: one hour at 10 Hz (a nuPlan log is about 15 min); bounds every per-frame array
+MAX_FRAMES = 36_000
+#: agents x frames of one scenario's state arrays (about 8 float arrays of this many cells: 1.3 GB at the bound)
+MAX_STATE_CELLS = 20_000_000
+
+
+def check_grid(agents: int, frames: int, field: str, path=None) -> None:
+    """Refuse (``InputError`` naming ``field``) a scenario grid of ``agents`` x ``frames`` beyond the bounds above,
+    before anything of that size is allocated."""
+    if frames > MAX_FRAMES:
+        raise InputError(f"spans {frames} frames at 10 Hz ({frames / 10:.0f} s), more than the {MAX_FRAMES} "
+                         f"({MAX_FRAMES // 600} min) a log may hold", path=path, field=field)
+    if agents * frames > MAX_STATE_CELLS:
+        raise InputError(f"{agents} agents x {frames} frames is more than {MAX_STATE_CELLS} state cells",
+                         path=path, field=field)
+
+
+def as_float(values, field: str, path=None) -> np.ndarray:
+    """``values`` as a float array; a value that is not a number is an ``InputError`` naming ``field``."""
+    try:
+        return np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as err:
+        raise InputError(f"not a number ({err})", path=path, field=field) from None
+
+
+def as_steps(values, field: str, path=None) -> np.ndarray:
+    """Integer frame indices or timestamps from ``values``; refuses non-numbers, NaN, fractions and negatives."""
+    v = as_float(values, field, path)
+    if not np.isfinite(v).all():
+        raise InputError("missing (NULL) or non-finite value", path=path, field=field)
+    if (v < 0).any():
+        raise InputError("negative value", path=path, field=field)
+    if (v != np.round(v)).any() or (v >= 2.0 ** 62).any():
+        raise InputError("not an integer in range", path=path, field=field)
+    return v.astype(np.int64)
 
 #: box sizes (length, width) in m used when a source has none (Argoverse 2)
 IMPUTED_SIZE = {

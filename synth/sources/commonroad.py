@@ -20,7 +20,7 @@ import shapely
 from schemas import CANONICAL_DT, InputError, LineType, MapLayer, ObjectType, Scenario
 
 from .base import Source
-from .common import as_multipolygon, choose_ego, resample_polyline
+from .common import MAX_FRAMES, as_multipolygon, check_grid, choose_ego, resample_polyline
 
 _TYPES = {
     "car": ObjectType.VEHICLE, "truck": ObjectType.VEHICLE, "bus": ObjectType.VEHICLE,
@@ -104,11 +104,21 @@ class CommonRoadSource(Source):
                      float(s.find("position/point/y").text), _num(s.find("orientation"), "orientation"),
                      _num(s.find("velocity"), "velocity") if s.find("velocity") is not None else np.nan)
                     for s in states if s is not None and s.find("position/point") is not None]
-            tracks.append((o, np.array(rows, dtype=float)))
+            if not rows:
+                raise InputError(f"obstacle {o.get('id')} has no state with a position point",
+                                 field=f"{o.tag}.initialState.position")
+            rows = np.array(rows, dtype=float)
+            if not np.isfinite(rows[:, :4]).all():
+                raise InputError(f"obstacle {o.get('id')} has a NaN or infinite time, position or orientation",
+                                 field=f"{o.tag}.trajectory.state")
+            if (rows[:, 0] < 0).any() or rows[:, 0].max() >= MAX_FRAMES:
+                raise InputError(f"obstacle {o.get('id')} has a time step outside [0, {MAX_FRAMES})", field="time")
+            tracks.append((o, rows))
         if not tracks:
             raise InputError("no dynamic obstacles", field="dynamicObstacle")
         T = int(max(r[:, 0].max() for _, r in tracks)) + 1
         T += int(T < 2)
+        check_grid(len(tracks) + len(statics), T, "time")
         all_ = tracks + [(o, None) for o in statics]
         A = len(all_)
         grid = {k: np.full((A, T), np.nan) for k in ("x", "y", "heading", "vx", "vy", "length", "width")}

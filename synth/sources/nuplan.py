@@ -31,7 +31,7 @@ from schemas import CANONICAL_DT, InputError, LineType, MapLayer, ObjectType, Sc
 
 from ..geometry import box_polygons
 from .base import Source
-from .common import as_multipolygon, placeholder_z_unknown
+from .common import as_float, as_multipolygon, as_steps, check_grid, placeholder_z_unknown
 from .gpkg import GeoPackage
 from .signal_readers import fid_text as _fid
 from .signal_readers import nuplan_signals
@@ -83,7 +83,7 @@ class NuPlanSource(Source):
     def read(self, path: Path) -> Iterator[Scenario]:
         path = Path(path)
         try:
-            con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)   # '#' or '?' in a name: escaped
             con.execute("SELECT name FROM sqlite_master").fetchall()
         except sqlite3.DatabaseError as err:
             raise InputError(f"not a SQLite database ({err})", path=str(path)) from None
@@ -152,7 +152,8 @@ class NuPlanSource(Source):
         return GeoPackage(found[-1])
 
     def _scenario(self, sid, map_version, rows, by_pc, gpkg, con=None) -> Scenario:
-        ts = np.array([r[1] for r in rows], dtype=np.int64)
+        ts = as_steps([r[1] for r in rows], "lidar_pc.timestamp")          # microseconds
+        check_grid(1, int((ts[-1] - ts[0]) // int(CANONICAL_DT * 1e6)) + 1, "lidar_pc.timestamp")
         grid = np.arange(ts[0], ts[-1] + 1, int(CANONICAL_DT * 1e6), dtype=np.int64)
         nearest = np.clip(np.searchsorted(ts, grid), 1, len(ts) - 1) if len(ts) > 1 else np.zeros(len(grid), int)
         nearest = np.where(np.abs(ts[nearest - 1] - grid) < np.abs(ts[nearest] - grid), nearest - 1, nearest) \
@@ -161,7 +162,7 @@ class NuPlanSource(Source):
         T = len(grid)
         if T < 2:
             raise InputError(f"scene {sid!r} is shorter than 2 frames at 10 Hz", field="lidar_pc.timestamp")
-        ego = np.array([rows[i][3:12] for i in nearest], dtype=float)
+        ego = as_float([rows[i][3:12] for i in nearest], "ego_pose.x, y, qw, qx, qy, qz, vx, vy, angular_rate_z")
         x, y, qw, qx, qy, qz, vxl, vyl, wz = ego.T
         yaw = quaternion_yaw(qw, qx, qy, qz)
         c, s = np.cos(yaw), np.sin(yaw)
@@ -182,6 +183,7 @@ class NuPlanSource(Source):
                 tr = tracks.setdefault(tok, {"cat": cat, "rows": []})
                 tr["rows"].append((k, bx, by, byaw, bvx, bvy, bl, bw, bz, bh))
         A = 1 + len(tracks)
+        check_grid(A, T, "lidar_box.track_token")
         fields = ("x", "y", "heading", "vx", "vy", "length", "width", "z", "height")
         arr = {f: np.full((A, T), np.nan) for f in fields}
         valid = np.zeros((A, T), dtype=bool)
@@ -190,7 +192,8 @@ class NuPlanSource(Source):
         valid[0] = ok
         ids, otype = ["ego"], [ObjectType.VEHICLE]
         for a, (tok, tr) in enumerate(tracks.items(), start=1):
-            r = np.array(tr["rows"], dtype=float)
+            r = as_float([[np.nan if v is None else v for v in row] for row in tr["rows"]],
+                         "lidar_box.x, y, yaw, vx, vy, length, width, z, height")
             k = r[:, 0].astype(int)
             for j, f in enumerate(fields, start=1):
                 arr[f][a, k] = r[:, j]

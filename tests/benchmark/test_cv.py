@@ -38,7 +38,7 @@ def cv_run(synth_dataset, tmp_path_factory):
     real_fit = cv.fit
 
     def spy(tr, va, ck, cfg, **kw):
-        seen.append((set(tr.sample_id), set(va.sample_id), ck.name))
+        seen.append((set(tr.sample_id), set(va.sample_id), ck.parent.name))
         return real_fit(tr, va, ck, cfg, **kw)
 
     mp = pytest.MonkeyPatch()
@@ -83,3 +83,27 @@ def test_a_rerun_keeps_the_finished_folds(cv_run, synth_dataset, monkeypatch):
     lines = []
     again = run_cv(synth_dataset, out, 2, preset("debug").train, resamples=20, log=lines.append)
     assert sum("done before" in line for line in lines) == 2 and again == text
+
+
+def test_one_fold_with_two_variants_scores_both_on_that_folds_logs_only(synth_dataset, tmp_path):
+    from pipelines.presets import preset
+
+    out = tmp_path / "cv"
+    text = run_cv(synth_dataset, out, 2, preset("debug").train, resamples=20, log=lambda *a: None,
+                  variants=("impartial", "optimistic"), only=(2,))
+    t = pq.read_table(out / "predictions.parquet").to_pydict()
+    held = set(json.loads((out / "fold_1" / "fold.json").read_text())["key"]["test_logs"])
+    assert set(t["fold"]) == {1} and set(t["log_id"]) == held
+    by_model = {m: sorted(s for s, mm in zip(t["sample_id"], t["model"]) if mm == m) for m in set(t["model"])}
+    assert {"impartial", "optimistic", "constant-velocity", "oracle"} <= set(by_model)
+    assert by_model["impartial"] == by_model["optimistic"] == by_model["constant-velocity"]
+    assert (out / "fold_1" / "optimistic" / "model.safetensors").exists() and not (out / "fold_0").exists()
+    assert "fold 2 only" in text and "optimistic" in text
+
+
+def test_a_fold_that_does_not_exist_is_refused_in_one_line(synth_dataset, tmp_path):
+    from pipelines.presets import preset
+    from schemas import InputError
+
+    with pytest.raises(InputError, match="fold 3 does not exist"):
+        run_cv(synth_dataset, tmp_path / "cv", 2, preset("debug").train, log=lambda *a: None, only=(3,))

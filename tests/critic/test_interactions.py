@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import shapely
 import torch
 
@@ -116,7 +117,8 @@ def test_occupancy_prior_along_constant_velocity_paths_equals_the_rasterised_box
     assert not torch.equal(prior(drivable, plan, stopped), cv)
 
 
-def test_imagination_steps_reproduce_the_whole_plan_rollout():
+@pytest.mark.parametrize("cv_paths", [False, True])
+def test_imagination_steps_reproduce_the_whole_plan_rollout(cv_paths):
     """:meth:`LatentDynamics.step` (imagination, one 0.5 s chunk at a time) gives the latents of
     :meth:`LatentDynamics.forward` on the whole plan, forecast paths included (map geometry
     evaluated at every step: ``map_every`` 1)."""
@@ -126,7 +128,7 @@ def test_imagination_steps_reproduce_the_whole_plan_rollout():
     from critic.model import build_model
 
     cfg = preset("debug").train
-    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, map_every=1, diffusion=False))
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, map_every=1, diffusion=False, cv_paths=cv_paths))
     torch.manual_seed(0)
     model = build_model(cfg).eval()
     for p in model.dynamics.forecaster.head[-1].parameters():          # a forecast that is not constant velocity
@@ -152,9 +154,14 @@ def test_imagination_steps_reproduce_the_whole_plan_rollout():
         for j in range(dyn.total_steps):
             h = dyn.step(h, plan[:, :, j * fc.dyn_stride:(j + 1) * fc.dyn_stride], j, mem, agents, map_, map_mask)
             steps.append(h)
-    assert mem.paths.pos.shape[1] == fc.max_agents * cfg.model.forecast_modes
+    A, K = fc.max_agents, cfg.model.forecast_modes
+    assert mem.paths.pos.shape[1] == A * (K + int(cv_paths))
     cv = agent_paths(constant_velocity_ends(agents[:, 1:, -1], dyn.total_steps, fc.dyn_stride), agents[:, 1:, -1],
                      mask[:, 1:, -1], fc.dyn_stride)
+    if cv_paths:    # the constant-velocity entries follow the modes, flagged, each agent's own path
+        torch.testing.assert_close(mem.paths.pos[:, A * K:], cv.pos)
+        assert mem.paths.prior[:, A * K:].eq(1).all() and mem.paths.prior[:, :A * K].eq(0).all()
+        assert mem.paths.valid[:, A * K:].equal(cv.valid)
     assert (mem.likely.pos - cv.pos).abs().max() > 0.5
     torch.testing.assert_close(torch.stack(steps, 2), whole, atol=1e-5, rtol=1e-4)
 

@@ -38,3 +38,17 @@ def test_reexec_runs_the_same_command_once_with_the_tunables_set_and_children_do
     # ran twice (before and after the re-exec), started under the tunables (glibc may rewrite the string
     # in place as it parses it, so only its start is checked), and its child got none of them
     assert lines == ["run ['a', 'b']", "run ['a', 'b']", "True", "None"]
+
+
+@pytest.mark.skipif(not GLIBC, reason="glibc tunables exist on Linux with glibc only")
+@pytest.mark.parametrize("command, tuned", [("synth", False), ("inspect", False), ("train-critic", True),
+                                            ("benchmark", True)])
+def test_only_training_benchmark_and_refinement_commands_run_under_the_tunables(command, tuned):
+    code = ("import sys; from pipelines import cli; "
+            "cli.build_parser = lambda: type('P', (), {'parse_args': lambda self, a: sys.exit(0 if "
+            "open('/proc/self/environ', 'rb').read().find(b'GLIBC_TUNABLES=glibc.malloc.hugetlb=1') < 0 else 7)})(); "
+            "sys.exit(cli.main())")
+    env = {k: v for k, v in os.environ.items() if k not in ("GLIBC_TUNABLES", OPT_OUT)}
+    res = subprocess.run([sys.executable, "-c", code, command], env=env, capture_output=True, text=True,
+                         cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    assert res.returncode == (7 if tuned else 0), res.stderr

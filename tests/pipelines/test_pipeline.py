@@ -52,7 +52,7 @@ def test_rerun_skips_finished_shards_and_redoes_half_written_ones(tmp_path):
     # simulate a crash in shard 00001: its marker and one partition gone, a temp file left
     (tmp_path / "_shards" / "00001.json").unlink()
     (tmp_path / "scenarios" / "part-00001.parquet").unlink()
-    (tmp_path / "scenarios" / ".part-00001.parquet.dead.tmp").write_bytes(b"half")
+    (tmp_path / "scenarios" / ".part-00001.parquet.deadbeef.tmp").write_bytes(b"half")
     m = run_synth("procedural", tmp_path, DEBUG, workers=1, quiet=True)
     assert m["run"]["shards_skipped_as_done"] == 2 and m["run"]["shards_run"] == 1
     assert m["run"]["temp_files_removed"] == 1
@@ -101,7 +101,7 @@ def test_local_cluster_on_loopback_gives_exactly_the_rows_of_a_local_run(tmp_pat
         assert a.equals(b)
 
 
-def test_a_corrupt_file_among_good_ones_fails_only_its_shard(tmp_path):
+def test_a_corrupt_file_among_good_ones_fails_only_itself(tmp_path):
     src = tmp_path / "logs"
     src.mkdir()
     builders.write_pickle(src / "a.pkl", builders.scenarionet_dict(T=120))
@@ -110,8 +110,9 @@ def test_a_corrupt_file_among_good_ones_fails_only_its_shard(tmp_path):
     builders.write_pickle(src / "b.pkl", bad)
     (src / "c.pkl").write_bytes((src / "a.pkl").read_bytes()[:400])  # truncated
     m = run_synth(str(src), tmp_path / "out", DEBUG, workers=1, quiet=True)
-    failed = m["failed_shards"]
-    assert len(failed) == 1 and "c.pkl" in failed[0]["input"] and "truncated" in failed[0]["error"]
+    failed = m["failed_inputs"]
+    assert len(failed) == 1 and failed[0]["input"].endswith("c.pkl") and "truncated" in failed[0]["error"]
+    assert [s["status"] for s in m["shards"]] == ["ok", "ok", "failed"]       # one file per shard in debug
     assert m["counts"]["scenarios"] == 2 and m["counts"]["counterfactuals"] > 0
 
 
