@@ -8,7 +8,7 @@ TORCH   := torch==2.13.0
 
 REAL    ?= ../shared/data/real
 
-.PHONY: setup demo test synth synth-real cv-real validate train-critic benchmark refine inspect bench clean
+.PHONY: setup demo test synth synth-real cv-real validate train-critic train-critic-real benchmark refine inspect bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -48,20 +48,38 @@ synth-real: $(STAMP)
 cv-real: $(STAMP)
 	@test -d $(REAL) || { echo "no real data under $(REAL) (set REAL=DIR): nothing to cross-validate"; exit 2; }
 	test -f $(OUT)/synth-real/_manifest.json || $(MAKE) synth-real
-	$(BIN)/impartial cv --data $(OUT)/synth-real --folds 5 --out $(OUT)/cv-real
+	$(BIN)/impartial cv --data $(OUT)/synth-real --folds 5 --variant impartial --variant optimistic --out $(OUT)/cv-real
 
-## make train-critic: the impartial, optimistic and no-contrastive critics on outputs/synth (make synth first)
+## make train-critic: the impartial, optimistic and no-contrastive critics on outputs/synth (make synth first);
+## when real logs are under REAL, also an impartial and an optimistic critic on the train logs of outputs/synth-real
+## (built first when missing; preset real, about 6 min each on 2 cores), for the real-data section of make benchmark
 train-critic: $(STAMP)
 	$(BIN)/impartial train-critic --data $(OUT)/synth --out $(OUT)/critics/impartial --variant impartial
 	$(BIN)/impartial train-critic --data $(OUT)/synth --out $(OUT)/critics/optimistic --variant optimistic
 	$(BIN)/impartial train-critic --data $(OUT)/synth --out $(OUT)/critics/no-contrastive --variant no-contrastive
+	@if [ -d $(REAL) ]; then $(MAKE) --no-print-directory train-critic-real; \
+	else echo "real-data critics skipped: no real logs under $(REAL) (set REAL=DIR)"; fi
+
+train-critic-real: $(STAMP)
+	test -f $(OUT)/synth-real/_manifest.json || $(MAKE) --no-print-directory synth-real
+	$(BIN)/impartial train-critic --preset real --data $(OUT)/synth-real --out $(OUT)/critics-real/impartial --variant impartial
+	$(BIN)/impartial train-critic --preset real --data $(OUT)/synth-real --out $(OUT)/critics-real/optimistic --variant optimistic
 
 CRITICS = $(foreach v,impartial no-contrastive optimistic,$(if $(wildcard $(OUT)/critics/$(v)/model.safetensors),--critic $(v)=$(OUT)/critics/$(v)))
 
-## make benchmark: the Risk Foreseeing Benchmark of every trained critic (make train-critic first)
+REAL_CRITICS = $(foreach v,impartial optimistic,$(if $(wildcard $(OUT)/critics-real/$(v)/model.safetensors),--critic $(v)=$(OUT)/critics-real/$(v)))
+
+## make benchmark: the Risk Foreseeing Benchmark of every trained critic (make train-critic first); with real
+## critics (make train-critic with real logs under REAL) also a real-data section: those critics on the test logs
+## of outputs/synth-real, with intervals over logs, in outputs/benchmark-real (skipped with a line otherwise)
 benchmark: $(STAMP)
 	$(BIN)/impartial benchmark --data $(OUT)/synth $(CRITICS) --out $(OUT)/benchmark
 	$(BIN)/impartial recompute $(OUT)/benchmark
+	@if [ -n "$(strip $(REAL_CRITICS))" ] && [ -f $(OUT)/synth-real/_manifest.json ]; then \
+	  $(BIN)/impartial benchmark --data $(OUT)/synth-real $(REAL_CRITICS) --out $(OUT)/benchmark-real && \
+	  $(BIN)/impartial recompute $(OUT)/benchmark-real; \
+	elif [ -d $(REAL) ]; then echo "real-data section skipped: no critics in $(OUT)/critics-real (make train-critic-real)"; \
+	else echo "real-data section skipped: no real logs under $(REAL) (set REAL=DIR)"; fi
 
 ## make refine: GRPO-refine one imitation policy with the impartial critic, the optimistic critic and the
 ## true pseudo-simulation reward; closed-loop table and plot in outputs/refine (make train-critic first)

@@ -139,8 +139,8 @@ def cmd_synth(args) -> int:
         print(f"impartial: note: scenario {d['scenario_id']!r} of {d['input']} was read before ({d['first_read_from']}): "
               "published once", file=sys.stderr)
     failed_inputs = {f["input"]: f["error"] for f in m["failed_inputs"]}
-    for f in m["failed_shards"]:
-        if not f["failed_inputs"]:
+    for f in m["shards"]:       # a shard that failed as a whole (a bug, a dead worker): its own error, always
+        if f["status"] not in ("ok", "partial") and not str(f["error"] or "").startswith(f"{len(f['failed_inputs'])} input(s)"):
             failed_inputs[f"shard {f['shard']} ({f['input']})"] = f["error"]
     for where, error in failed_inputs.items():   # an input's error line names its file already
         print(f"impartial: failed: {error if error.startswith(where) else f'{where}: {error}'}", file=sys.stderr)
@@ -442,6 +442,11 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except InputError as err:        # only bad input is reported in one line; anything else is a bug and shows as one
         print(f"impartial: error: {' '.join(str(err).split())}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as err:
+        if err.filename is None:     # not about a file the user named: a bug
+            raise
+        print(f"impartial: error: {err.filename}: {err.strerror or err}", file=sys.stderr)   # unwritable --out, ...
         return EXIT_BAD_INPUT
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 import dask
 
 from schemas import InputError
+from schemas.dataset import PUBLISHED
 from synth.sources import check_options, registry
 
 from .config import PipelineConfig, to_dict
@@ -73,21 +74,27 @@ def clean_temp_files(out: Path) -> int:
     return n
 
 
+#: the pipeline modules that decide a dataset's rows (the command line, presets and the rest do not)
+_ROW_MODULES = ("config.py", "io.py", "shards.py", "validation.py", "worker.py")
+
+
 def code_version() -> str:
-    """sha256 (16 hex) of the source of the packages that make a dataset (``schemas``, ``synth``, ``pipelines``)."""
+    """sha256 (16 hex) of the source that makes a dataset's rows: ``schemas/``, ``synth/`` and the pipeline
+    modules in :data:`_ROW_MODULES`."""
     h = hashlib.sha256()
     root = Path(__file__).resolve().parent.parent
-    for pkg in ("schemas", "synth", "pipelines"):
-        for f in sorted((root / pkg).rglob("*.py")):
-            h.update(f.relative_to(root).as_posix().encode())
-            h.update(f.read_bytes())
+    files = [f for pkg in ("schemas", "synth") for f in sorted((root / pkg).rglob("*.py"))]
+    for f in files + [root / "pipelines" / m for m in _ROW_MODULES]:
+        h.update(f.relative_to(root).as_posix().encode())
+        h.update(f.read_bytes())
     return h.hexdigest()[:16]
 
 
 def _run_identity(source: str, cfg: PipelineConfig, options: dict | None) -> dict:
     src = source if source == "procedural" else str(Path(source).resolve())
     ident = {"config": to_dict(cfg), "source": src,
-             "options": {k: str(v) for k, v in sorted((options or {}).items()) if v is not None},
+             "options": {k: str(Path(v).resolve()) if k.endswith("root") else str(v)    # a folder, however spelt
+                         for k, v in sorted((options or {}).items()) if v is not None},
              "code": code_version()}
     return json.loads(json.dumps(ident, sort_keys=True, default=str))     # as _run.json stores it (tuples as lists)
 
@@ -111,9 +118,10 @@ def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:
 
 
 def _stale(out: Path, key: str) -> list[str]:
-    """Names of the shard markers under ``out`` written under another run key."""
-    return sorted(p.stem for p in (out / "_shards").glob("*.json")
-                  if (_marker(out, p.stem) or {}).get("key") != key)
+    """Names of the shard markers under ``out`` written under another run key (an unreadable marker, a half-written
+    one of a killed run, is not: that shard is simply redone)."""
+    markers = {p.stem: _marker(out, p.stem) for p in (out / "_shards").glob("*.json")}
+    return sorted(n for n, m in markers.items() if m is not None and m.get("key") != key)
 
 
 def _remove_earlier_run(out: Path) -> int:
@@ -191,15 +199,16 @@ def run_synth(source: str, out: str | Path, cfg: PipelineConfig, scheduler: str 
         markers[m["shard"]] = m
     bar.close()
     # a scenario id published by an earlier shard is left out of the later one (a scene read twice)
-    first: dict[str, str] = {}
+    first: dict[str, str] = {}          # scenario id -> the input it was first published from
     for s in shards:
         m = markers.get(s.name) or {}
-        if m.get("status") in ("ok", "partial") and any(i in first for i in m.get("scenario_ids", [])):
+        if m.get("status") in PUBLISHED and any(i in first for i in m.get("scenario_ids", [])):
             markers[s.name] = process_shard(s, str(out), cfg, options or {}, key,
-                                            exclude={i: f"shard {first[i]}" for i in m["scenario_ids"] if i in first})
+                                            exclude={i: first[i] for i in m["scenario_ids"] if i in first})
             m = markers[s.name]
-        for i in m.get("scenario_ids", []):
-            first.setdefault(i, s.name)
+        if m.get("status") in PUBLISHED:
+            for i in m.get("scenario_ids", []):
+                first.setdefault(i, m.get("scenario_inputs", {}).get(i, f"shard {s.name}"))
     manifest = build_manifest(out, shards, markers, cfg, source, preset_name)
     manifest["run_key"] = key
     manifest["code_version"] = ident["code"]
@@ -274,8 +283,8 @@ def build_manifest(out: Path, shards: list[ShardSpec], markers: dict, cfg: Pipel
         skipped.update(st.get("skipped", {}))
         variants.update(st.get("variants", {}))
         egos_rejected.update(st.get("egos_rejected", {}))
-        scenarios += st.get("scenarios", 0) if m["status"] in ("ok", "partial") else 0
-        egos += st.get("egos", 0) if m["status"] in ("ok", "partial") else 0
+        scenarios += st.get("scenarios", 0) if m["status"] in PUBLISHED else 0
+        egos += st.get("egos", 0) if m["status"] in PUBLISHED else 0
         shard_list.append({"shard": s.name, "input": s.describe(), "status": m["status"], "error": m.get("error"),
                            "failed_inputs": m.get("failed_inputs", []), "duplicates": m.get("duplicates", []),
                            "files": m["files"], "seconds": m.get("seconds")})
@@ -296,7 +305,7 @@ def build_manifest(out: Path, shards: list[ShardSpec], markers: dict, cfg: Pipel
         "rejected_by_rule": dict(rejected),
         "skipped_anchors_or_scenarios": dict(skipped),
         "egos_rejected": dict(egos_rejected),
-        "failed_shards": [s for s in shard_list if s["status"] not in ("ok", "partial")],
+        "failed_shards": [s for s in shard_list if s["status"] not in PUBLISHED],
         "failed_inputs": [f for s in shard_list for f in s["failed_inputs"]],
         "duplicates": [d for s in shard_list for d in s["duplicates"]],
         "shards": shard_list,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from schemas import MAP_FEATURES_SCHEMA, SCENARIOS_SCHEMA, SIGNALS_SCHEMA, InputError, counterfactuals_schema
-from schemas.dataset import KINDS, Dataset
+from schemas.dataset import KINDS, PUBLISHED, Dataset
 
 from .io import read_parquet_checked
 from .validation import check_counterfactual_rules, to_frame, validate_table
@@ -44,6 +44,7 @@ def validate_dataset(folder: str | Path, docs: str | None = None) -> dict:
     for shard in ds.manifest["shards"]:   # the manifest's order, so the report reads shard by shard
         if shard["status"] != "ok":
             lines.append(f"shard {shard['shard']} ({shard['input']}): {shard['status']}: {shard.get('error')}")
+        if shard["status"] not in PUBLISHED:
             continue
         for rel in shard["files"]:
             part, path = listed[rel], folder / rel

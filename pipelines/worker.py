@@ -63,15 +63,30 @@ def _validator(name: str, where: Path):
     return run
 
 
+def input_digest(item: str) -> str:
+    """sha256 of an input's content: a file's bytes, or a folder's files (relative paths and bytes, sorted)."""
+    path, h = Path(item), hashlib.sha256()
+    files = sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
+    for f in files:
+        h.update(f.relative_to(path).as_posix().encode() if path.is_dir() else b"")
+        h.update(sha256(f).encode())
+    return h.hexdigest()
+
+
 def _synthesize_input(scenarios, cfg: PipelineConfig, seen: dict, exclude: dict, item: str,
                       duplicates: list) -> tuple[list, list, SynthStats]:
-    """Tables, scenario ids and statistics of one input; a scenario id met before (in this shard: ``seen``, in an
-    earlier shard: ``exclude`` maps it to that shard) is left out and listed in ``duplicates``."""
+    """Tables, scenario ids and statistics of one input. A scenario id met before (in this shard: ``seen``, in an
+    earlier shard: ``exclude``; both map it to the input it came from) is a copy of that scene when both inputs
+    hold the same bytes: it is left out and listed in ``duplicates``; from other content it is an ``InputError``
+    (two scenes under one id would corrupt every later stage)."""
     tables, ids, stats = [], [], SynthStats()
     for source in scenarios:
         sid = source.scenario_id
         first = seen.get(sid) or exclude.get(sid)
         if first is not None:
+            if first != item and input_digest(first) != input_digest(item):
+                raise InputError(f"scenario id {sid!r} is also in {first} with other content: ids must be unique "
+                                 "across inputs", path=item, field="scenario_id")
             duplicates.append({"scenario_id": sid, "input": item, "first_read_from": first})
             continue
         seen[sid] = item
@@ -97,7 +112,8 @@ def process_shard(spec: ShardSpec, out: str, cfg: PipelineConfig, options: dict 
     the shard publishes the others (status ``partial``; ``failed`` when none is left). Any other exception is a
     bug: the shard fails alone, its marker holds the error and the traceback. ``key`` identifies the run's
     configuration, source and code (:func:`pipelines.run.run_key`); ``exclude`` maps scenario ids published by
-    earlier shards to those shards, and such scenarios are listed under ``duplicates`` instead of published."""
+    earlier shards to the inputs they came from: such scenarios are listed under ``duplicates`` instead of published
+    (an input holding one of those ids with other content fails, :func:`_synthesize_input`)."""
     out = Path(out)
     t0 = time.time()
     marker = {"shard": spec.name, "input": spec.describe(), "status": "ok", "error": None, "failed_inputs": [],
@@ -110,7 +126,10 @@ def process_shard(spec: ShardSpec, out: str, cfg: PipelineConfig, options: dict 
             try:
                 tables, got, st = _synthesize_input(scenarios, cfg, dict(seen), exclude or {}, item, dup)
             except InputError as err:
-                marker["failed_inputs"].append({"input": item, "error": str(err)})
+                entry = {"input": item, "error": str(err)}
+                if err.__cause__ is not None:      # converted by Source.load: keep where the reader gave up
+                    entry["traceback"] = "".join(traceback.format_exception(err.__cause__))
+                marker["failed_inputs"].append(entry)
                 continue
             seen.update(dict.fromkeys(got, item))
             marker["duplicates"] += dup
@@ -138,6 +157,7 @@ def process_shard(spec: ShardSpec, out: str, cfg: PipelineConfig, options: dict 
             marker["files"][rel] = {"sha256": sha256(path), "rows": table.num_rows}
         _remove_other_parts(out, spec.name, set(marker["files"]))
         marker["scenario_ids"] = ids
+        marker["scenario_inputs"] = {i: seen[i] for i in ids}       # the input each published scene came from
         if marker["failed_inputs"]:
             marker["status"] = "partial" if ids else "failed"
             marker["error"] = f"{len(marker['failed_inputs'])} input(s) failed: " + "; ".join(
@@ -147,6 +167,9 @@ def process_shard(spec: ShardSpec, out: str, cfg: PipelineConfig, options: dict 
     except Exception as err:  # noqa: BLE001 (a bug fails this shard alone; the run reports it and exits non-zero)
         marker.update(status="failed", error=f"internal error ({type(err).__name__}: {err})",
                       traceback=traceback.format_exc())
+    if marker["status"] == "failed":
+        marker["files"] = {}
+        _remove_other_parts(out, spec.name, set())     # an earlier attempt's partitions would look like strays
     marker["stats"] = stats.to_dict()
     marker["seconds"] = round(time.time() - t0, 3)
     write_json_atomic(marker, out / "_shards" / f"{spec.name}.json")

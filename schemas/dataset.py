@@ -62,8 +62,13 @@ def _fail(where: Path, field: str | None, reason: str) -> InputError:
     return InputError(reason, path=str(where), field=field)
 
 
+#: shard statuses whose partitions are part of the dataset
+PUBLISHED = ("ok", "partial")
+
+
 def _partitions(man: dict, where: Path) -> tuple[Partition, ...]:
-    """Every partition of the manifest's ``ok`` shards, sorted by ``rel`` (validated)."""
+    """Every partition of the manifest's published shards (status ``ok``, or ``partial``: some inputs failed, the
+    others published), sorted by ``rel`` (validated)."""
     shards = man.get("shards")
     if not isinstance(shards, list):
         raise _fail(where, "shards", "missing or not a list")
@@ -71,7 +76,7 @@ def _partitions(man: dict, where: Path) -> tuple[Partition, ...]:
     for i, shard in enumerate(shards):
         if not isinstance(shard, dict) or not isinstance(shard.get("files"), dict):
             raise _fail(where, f"shards[{i}]", "not an object with a 'files' object")
-        if shard.get("status") != "ok":
+        if shard.get("status") not in PUBLISHED:
             continue
         for rel, meta in shard["files"].items():
             field = f"shards[{i}].files[{rel!r}]"

@@ -8,6 +8,7 @@ import pytest
 
 from pipelines.cli import EXIT_BAD_INPUT, EXIT_FAILED_INPUTS, main
 from pipelines.run import clean_temp_files
+from pipelines.validate_dataset import validate_dataset
 from schemas.dataset import Dataset
 from tests.fixtures import builders
 
@@ -98,19 +99,52 @@ def test_a_rerun_of_the_same_configuration_still_resumes(tmp_path):
     assert json.loads((out / "_manifest.json").read_text())["run"]["shards_skipped_as_done"] == 2
 
 
-@pytest.mark.parametrize("per_shard", [1, 4])
-def test_one_scene_in_two_folders_is_published_once(tmp_path, capsys, per_shard, monkeypatch):
+def _files_per_shard(monkeypatch, n: int) -> None:
     import dataclasses
 
     import pipelines.presets as presets
 
+    debug = presets.PRESETS["debug"]
+    monkeypatch.setitem(presets.PRESETS, "debug", dataclasses.replace(
+        debug, pipeline=dataclasses.replace(debug.pipeline, files_per_shard=n)))
+
+
+def test_a_shard_with_one_bad_input_publishes_the_others_to_every_reader(tmp_path, capsys, monkeypatch):
+    _files_per_shard(monkeypatch, 4)
+    src = _logs(tmp_path, good=2, bad=1)
+    out = tmp_path / "out"
+    assert _synth("--source", str(src), "--out", str(out)) == EXIT_FAILED_INPUTS
+    m = json.loads((out / "_manifest.json").read_text())
+    assert [s["status"] for s in m["shards"]] == ["partial"] and not m["failed_shards"]
+    ds = Dataset(out)
+    assert {i.split("~")[0] for i in ds.scenarios().column("scenario_id").to_pylist()} == {"sn-good-0", "sn-good-1"}
+    assert _rows(out) == m["counts"]["counterfactuals"] > 0
+    assert validate_dataset(out)["ok"]
+
+
+def test_two_different_scenes_under_one_id_fail_the_later_input(tmp_path, capsys, monkeypatch):
+    _files_per_shard(monkeypatch, 1)
+    src = tmp_path / "logs"
+    src.mkdir()
+    a, b = builders.scenarionet_dict(T=120), builders.scenarionet_dict(T=120)
+    b["metadata"]["map"] = "another-town"
+    builders.write_pickle(src / "a.pkl", a)
+    builders.write_pickle(src / "b.pkl", b)
+    out = tmp_path / "out"
+    assert _synth("--source", str(src), "--out", str(out)) == EXIT_FAILED_INPUTS
+    err = capsys.readouterr().err
+    assert "b.pkl: scenario_id: scenario id 'sn-tiny' is also in" in err and "a.pkl with other content" in err
+    m = json.loads((out / "_manifest.json").read_text())
+    assert [s["status"] for s in m["shards"]] == ["ok", "failed"]
+
+
+@pytest.mark.parametrize("per_shard", [1, 4])
+def test_one_scene_in_two_folders_is_published_once(tmp_path, capsys, per_shard, monkeypatch):
     src = tmp_path / "logs"
     for folder in ("a", "b"):
         (src / folder).mkdir(parents=True)
         builders.write_pickle(src / folder / "scene.pkl", builders.scenarionet_dict(T=120))
-    debug = presets.PRESETS["debug"]
-    monkeypatch.setitem(presets.PRESETS, "debug", dataclasses.replace(
-        debug, pipeline=dataclasses.replace(debug.pipeline, files_per_shard=per_shard)))
+    _files_per_shard(monkeypatch, per_shard)
     out = tmp_path / "out"
     assert _synth("--source", str(src), "--out", str(out)) == 0
     assert "was read before" in capsys.readouterr().err
