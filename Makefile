@@ -52,7 +52,8 @@ cv-real: $(STAMP)
 
 ## make train-critic: the impartial, optimistic and no-contrastive critics on outputs/synth (make synth first);
 ## when real logs are under REAL, also an impartial and an optimistic critic on the train logs of outputs/synth-real
-## (built first when missing; preset real, about 6 min each on 2 cores), for the real-data section of make benchmark
+## (built first when missing; preset real: about 6 min for impartial and 4 for optimistic on 2 cores), for the real-data
+## section of make benchmark
 train-critic: $(STAMP)
 	$(BIN)/impartial train-critic --data $(OUT)/synth --out $(OUT)/critics/impartial --variant impartial
 	$(BIN)/impartial train-critic --data $(OUT)/synth --out $(OUT)/critics/optimistic --variant optimistic
