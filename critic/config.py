@@ -105,6 +105,15 @@ class ModelConfig:
     learned modes (flagged as such): the kinematic prior the constant-velocity rule decides by, seen
     exactly, so the hazard heads need not relearn the box geometry of the collisions it already predicts.
     On in the ``real`` and ``real-cv`` presets (real logs at 4 s, where agents mostly keep their velocity)."""
+    event_prior: bool = False
+    """The hazard heads also read exact geometric event indicators of every dynamics step
+    (:meth:`critic.interactions.Interactions.events`): whether a corner of the ego's footprint leaves the
+    drivable-area raster at any 0.1 s planned state of the step (and the share of corners that do), and
+    whether the ego's box touches an agent's constant-velocity box ahead of its rear bumper (the
+    labeller's at-fault rule). Off-road depends on the plan and the static map alone, so the first is what
+    the labeller decides by, up to the raster's cell; the second is the constant-velocity rule's own
+    decision, which the learned part then corrects. Needs ``cv_paths`` and a drivable raster in every
+    scene (``SceneBatch.drivable``). On in the ``real`` and ``real-cv`` presets."""
     occ_width: int = 16
     """Channels of the occupancy decoder's convolutions, which run at 32 x 32 cells and are most of a
     training step's cost (default step on 2 cores: 0.74 s at width 32, 0.39 s at 16)."""
@@ -112,6 +121,11 @@ class ModelConfig:
     """Train the diffusers dream decoder (UNet + DDPM) next to the deterministic occupancy head."""
     diffusion_channels: tuple[int, int] = (32, 64)
     """UNet block widths of the dream decoder."""
+
+    def __post_init__(self) -> None:
+        if self.event_prior and not self.cv_paths:
+            raise InputError("model.event_prior: needs model.cv_paths (its contact indicator is read off the "
+                             "constant-velocity path entries)")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -94,6 +94,15 @@ def agent_paths(ends: torch.Tensor, last: torch.Tensor, valid: torch.Tensor, str
     return AgentPaths(pos, vel, head / head.norm(dim=-1, keepdim=True).clamp_min(1e-6), last, valid, prob)
 
 
+class RasterSpec(NamedTuple):
+    """Where the cells of a drivable raster lie: cell ``(i, j)`` spans ego-frame ``x0 + i * cell_m`` to
+    ``x0 + (i + 1) * cell_m`` in x and likewise in y (m); see :class:`critic.scene.SceneBatch`."""
+
+    x0: float
+    y0: float
+    cell_m: float
+
+
 def constant_velocity_ends(last: torch.Tensor, steps: int, stride: int) -> torch.Tensor:
     """``[B, A, steps, 2]`` positions at the step ends of agents ``last`` ``[B, A, F]`` kept at their velocity."""
     t = (torch.arange(steps, device=last.device, dtype=last.dtype) + 1) * stride * DT
@@ -120,20 +129,30 @@ class Interactions(nn.Module):
     AGENT_GEO = 9
     AGENT_STATIC = 9
     MAP_IN = MapKind.COUNT + 4 + 1
+    EVENTS = 5
+    """Event indicators per step (:meth:`events`): contact ahead, contact from behind, closeness, a corner
+    off-road, share of corners off."""
 
-    def __init__(self, d: int, width: int, nearest: int, map_every: int, prior_flag: bool = False):
+    def __init__(self, d: int, width: int, nearest: int, map_every: int, prior_flag: bool = False,
+                 raster: RasterSpec | None = None):
         super().__init__()
-        self.nearest, self.map_every, self.prior_flag = nearest, map_every, prior_flag
+        self.nearest, self.map_every, self.prior_flag, self.raster = nearest, map_every, prior_flag, raster
+        if raster is not None and not prior_flag:
+            raise ValueError("Interactions: event indicators (raster) need the constant-velocity entries (prior_flag)")
         self.geo = nn.Linear(self.AGENT_GEO, width)
         self.static = nn.Linear(self.AGENT_STATIC + int(prior_flag), width, bias=False)
         self.agent = nn.Sequential(nn.GELU(), nn.Linear(width, width))
         self.agent_out = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, d))
         self.map = mlp(self.MAP_IN, d, d)
 
-    def agent_geometry(self, agents, states, paths: AgentPaths) -> tuple[torch.Tensor, torch.Tensor]:
+    def agent_geometry(self, agents, states, paths: AgentPaths,
+                       contact: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Per (plan, step, path entry) features ``[B, P, S, E, AGENT_GEO]`` and gaps ``[B, P, S, E]`` (m,
         1e4 for padding) from plan ``states`` ``[B, P, S, R, 5]``, the ego's box (``agents[:, 0]``) and
-        the ``paths`` over the same steps."""
+        the ``paths`` over the same steps; with ``contact``, also ``[B, P, S, 3]`` over the constant-velocity
+        entries (``paths.prior``) and every planned state of each step: a box touches the ego's with its
+        centre ahead of the ego's rear bumper (0 / 1), one touches it from behind (0 / 1), and the smallest
+        gap (m) of a box ahead of the rear bumper (1e4 if none)."""
         last, valid = paths.last, paths.valid                       # [B, E, F], [B, E]
         ego = agents[:, 0, -1]
         ego_half = (ego[:, AgentCol.LENGTH, None, None, None, None] / 2,
@@ -149,6 +168,13 @@ class Interactions(nn.Module):
         ac, as_ = head[..., 0], head[..., 1]
         rc, rs = c * ac + s * as_, c * as_ - s * ac                 # agent heading relative to the planned one
         gap = box_gap(rx, ry, rc, rs, ego_half, agent_half)         # [B, P, S, R, A]
+        touch = None
+        if contact:      # the labeller's at-fault rule: an agent's centre behind the rear bumper hit the ego
+            cv = (paths.prior > 0.5) & valid                        # [B, E]
+            back = rx < -ego_half[0]
+            ahead_gap = gap.masked_fill(back | ~cv[:, None, None, None], 1e4).amin(3).amin(-1)   # [B, P, S]
+            behind_hit = ((gap <= 0) & back & cv[:, None, None, None]).flatten(3).any(-1)
+            touch = torch.stack([(ahead_gap <= 0).to(gap.dtype), behind_hit.to(gap.dtype), ahead_gap], -1)
         gap, r = gap.min(3)                                         # closest sub-step of each step
         pick = lambda x: torch.gather(x.expand_as(rx), 3, r[:, :, :, None]).squeeze(3)  # noqa: E731
         rx, ry, rc, rs = pick(rx), pick(ry), pick(rc), pick(rs)
@@ -162,11 +188,12 @@ class Interactions(nn.Module):
         gap = gap.masked_fill(~valid[:, None, None], 1e4)
         geo = torch.stack([rx / 20, ry / 20, (gap / 5).clamp(-2, 4), torch.exp(-gap.clamp_min(0)), rc, rs,
                            rvx / 10, rvy / 10, behind], -1)
-        return geo, gap
+        return geo, gap, touch
 
-    def agents(self, agents, states, paths: AgentPaths) -> torch.Tensor:
-        """``[B, P, S, D]`` summary of the ``nearest`` path entries (by gap) over each step."""
-        geo, gap = self.agent_geometry(agents, states, paths)
+    def agents(self, agents, states, paths: AgentPaths) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``[B, P, S, D]`` summary of the ``nearest`` path entries (by gap) over each step, and (with event
+        indicators) the contact part of :meth:`agent_geometry` ``[B, P, S, 3]``."""
+        geo, gap, contact = self.agent_geometry(agents, states, paths, contact=self.raster is not None)
         k = min(self.nearest, gap.shape[-1])
         gap, idx = gap.topk(k, dim=-1, largest=False)               # [B, P, S, k]
         geo = torch.gather(geo, 3, idx[..., None].expand(-1, -1, -1, -1, geo.shape[-1]))
@@ -177,7 +204,37 @@ class Interactions(nn.Module):
         B, P, S = idx.shape[:3]
         st = torch.gather(static, 1, idx.reshape(B, -1, 1).expand(-1, -1, static.shape[-1])).view(B, P, S, k, -1)
         h = self.agent(self.geo(geo) + st)                          # [B, P, S, k, W]
-        return self.agent_out(masked_max(h, gap < 1e3, 3))
+        return self.agent_out(masked_max(h, gap < 1e3, 3)), contact
+
+    def offroad(self, agents, states, drivable: torch.Tensor) -> torch.Tensor:
+        """``[B, P, S, 2]``: whether a corner of the ego's box (``agents[:, 0]``) lies in a non-drivable cell of
+        ``drivable`` ``[B, NX, NY]`` at any planned state of each step, and the share of corners x states that
+        do (cells of :class:`RasterSpec`; a corner beyond the raster counts as drivable: unknown)."""
+        spec = self.raster
+        ego = agents[:, 0, -1]
+        hl = ego[:, AgentCol.LENGTH, None, None, None, None] / 2      # [B, 1, 1, 1, 1]
+        hw = ego[:, AgentCol.WIDTH, None, None, None, None] / 2
+        sl = torch.tensor([1.0, 1.0, -1.0, -1.0], device=states.device, dtype=states.dtype)
+        sw = torch.tensor([1.0, -1.0, -1.0, 1.0], device=states.device, dtype=states.dtype)
+        c, s = states[..., keep(PlanCol.COS)], states[..., keep(PlanCol.SIN)]      # [B, P, S, R, 1]
+        X = states[..., keep(PlanCol.X)] + c * sl * hl - s * sw * hw                # [B, P, S, R, 4]
+        Y = states[..., keep(PlanCol.Y)] + s * sl * hl + c * sw * hw
+        ix = torch.floor((X - spec.x0) / spec.cell_m).long()
+        iy = torch.floor((Y - spec.y0) / spec.cell_m).long()
+        nx, ny = drivable.shape[1:]
+        inside = (ix >= 0) & (iy >= 0) & (ix < nx) & (iy < ny)
+        flat = drivable.reshape(drivable.shape[0], -1)
+        idx = (ix.clamp(0, nx - 1) * ny + iy.clamp(0, ny - 1)).reshape(ix.shape[0], -1)
+        off = ~torch.gather(flat, 1, idx).view(ix.shape) & inside                  # [B, P, S, R, 4]
+        return torch.stack([off.flatten(-2).any(-1), off.flatten(-2).float().mean(-1)], -1).to(states.dtype)
+
+    def events(self, contact: torch.Tensor, agents, states, drivable: torch.Tensor) -> torch.Tensor:
+        """``[B, P, S, EVENTS]`` exact geometric indicators of each step: the ego's box touches a
+        constant-velocity box ahead of its rear bumper (0 / 1), one touches it from behind (0 / 1),
+        ``exp(-gap)`` of the smallest gap ahead (``contact``: :meth:`agent_geometry`'s contact part), and
+        :meth:`offroad`'s two indicators."""
+        return torch.cat([contact[..., :2], torch.exp(-contact[..., 2:].clamp_min(0)),
+                          self.offroad(agents, states, drivable)], -1)
 
     def map_geometry(self, map_, map_mask, ego_xy, ego_cs, t):
         """``[B, P, S, D]`` summary of the map around each planned position ``ego_xy`` ``[B, P, S, 2]``."""
@@ -205,9 +262,15 @@ class Interactions(nn.Module):
         tt = t[None, None, :].expand(B, P, S).reshape(B, P * S, 1) / 8
         return self.map(torch.cat([per_kind, near[0].clamp(-5, 5), near[1].clamp(-5, 5), tt], -1)).view(B, P, S, -1)
 
-    def forward(self, agents, map_, map_mask, states, t, paths: AgentPaths):
+    def forward(self, agents, map_, map_mask, states, t, paths: AgentPaths,
+                drivable: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Plan ``states`` ``[B, P, S, R, 5]`` (x, y, cos, sin, speed) at times ``t`` ``[S, R]`` (s), the
-        ego's box (``agents[:, 0]``) and the agents' ``paths`` over the same steps -> ``[B, P, S, 2D]``."""
+        ego's box (``agents[:, 0]``) and the agents' ``paths`` over the same steps -> ``[B, P, S, 2D]``, and
+        with event indicators (a :class:`RasterSpec`) :meth:`events` ``[B, P, S, EVENTS]`` (else None), for which
+        the drivable raster ``drivable`` ``[B, NX, NY]`` is needed."""
+        if self.raster is not None and drivable is None:
+            raise ValueError("the critic's event indicators (model.event_prior) need the scene's drivable raster: "
+                             "SceneBatch.drivable is None (SceneBatch.from_scenarios builds it)")
         S = t.shape[0]
         ends, t_end = states[:, :, :, -1], t[:, -1]
         # the map is static: its geometry is evaluated every ``map_every`` steps (at the end of
@@ -217,4 +280,6 @@ class Interactions(nn.Module):
         at, inv = torch.unique(key, return_inverse=True)
         m = self.map_geometry(map_, map_mask, ends[:, :, at, PlanCol.XY], ends[:, :, at, PlanCol.HEADING],
                               t_end[at])[:, :, inv]
-        return torch.cat([self.agents(agents, states, paths), m], -1)
+        a, contact = self.agents(agents, states, paths)
+        ev = None if self.raster is None else self.events(contact, agents, states, drivable)
+        return torch.cat([a, m], -1), ev

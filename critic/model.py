@@ -20,7 +20,7 @@ from .config import FeatureConfig, ModelConfig, TrainConfig
 from .diffusion import DreamDecoder
 from .features import AGENT_FEATURES, MAP_FEATURES, PLAN_FEATURES
 from .forecast import Forecaster, most_likely
-from .interactions import AgentPaths, Interactions, agent_paths, constant_velocity_ends, masked_max, mlp
+from .interactions import AgentPaths, Interactions, RasterSpec, agent_paths, constant_velocity_ends, masked_max, mlp
 from .scene import SceneBatch
 
 
@@ -102,6 +102,9 @@ class StepMemory(NamedTuple):
     """``[B, A, K, S, 2]`` forecast positions at the step ends (ego frame at the anchor, m)."""
     mode_logits: torch.Tensor
     """``[B, A, K]`` logits of the forecast modes."""
+    drivable: torch.Tensor | None = None
+    """``[B, NX, NY]`` bool drivable raster of the scenes (:class:`~critic.scene.SceneBatch`), which the event
+    indicators of ``model.event_prior`` read; None without them."""
 
 
 class LatentDynamics(nn.Module):
@@ -118,7 +121,9 @@ class LatentDynamics(nn.Module):
         self.q, self.q_h = nn.Linear(d, d), nn.Linear(d, d, bias=False)   # query from state + action
         self.k, self.v = nn.Linear(d, d), nn.Linear(d, d)
         self.cv_paths = mc.cv_paths
-        self.inter = Interactions(d, mc.agent_width, mc.nearest_agents, mc.map_every, prior_flag=mc.cv_paths)
+        raster = RasterSpec(fc.raster_x[0], fc.raster_y[0], fc.raster_cell_m) if mc.event_prior else None
+        self.inter = Interactions(d, mc.agent_width, mc.nearest_agents, mc.map_every, prior_flag=mc.cv_paths,
+                                  raster=raster)
         self.forecaster = (Forecaster(d, mc.heads, mc.motion_layers, self.total_steps, self.stride, mc.forecast_modes)
                            if mc.learned_forecast else None)
         self.gate_x = nn.Linear(3 * d, 3 * d)                  # GRU input gates: action + geometry
@@ -146,9 +151,13 @@ class LatentDynamics(nn.Module):
             return ends, torch.zeros(*last.shape[:2], 1, dtype=last.dtype, device=last.device)
         return self.forecaster(tokens, bias, agents, map_, map_mask)
 
-    def memory(self, tokens: torch.Tensor, valid: torch.Tensor, agents, agents_mask, map_, map_mask) -> StepMemory:
-        """What every step shares: keys, values and key mask of the scene tokens, and the agents'
-        forecast paths."""
+    def memory(self, tokens: torch.Tensor, valid: torch.Tensor, agents, agents_mask, map_, map_mask,
+               drivable: torch.Tensor | None = None) -> StepMemory:
+        """What every step shares: keys, values and key mask of the scene tokens, the agents'
+        forecast paths, and the scenes' drivable raster ``[B, NX, NY]`` (needed by the event indicators)."""
+        if self.inter.raster is not None and drivable is None:
+            raise ValueError("the critic's event indicators (model.event_prior) need the scene's drivable raster: "
+                             "SceneBatch.drivable is None (SceneBatch.from_scenarios builds it)")
         B, N, D = tokens.shape
         nh, dh = self.heads, D // self.heads
         K = self.k(tokens).view(B, N, nh, dh).transpose(1, 2)             # [B, nh, N, dh]
@@ -165,11 +174,11 @@ class LatentDynamics(nn.Module):
             paths = paths._replace(prior=torch.zeros_like(paths.prob)).cat(cv._replace(prior=torch.ones_like(cv.prob)))
             if k == 1:
                 likely = agent_paths(ends[:, :, 0], last, seen, self.stride)
-                return StepMemory(K, V, bias, paths, likely, ends, logits)
+                return StepMemory(K, V, bias, paths, likely, ends, logits, drivable)
         if k == 1:
-            return StepMemory(K, V, bias, paths, paths, ends, logits)
+            return StepMemory(K, V, bias, paths, paths, ends, logits, drivable)
         likely = agent_paths(most_likely(ends, logits), last, seen, self.stride)
-        return StepMemory(K, V, bias, paths, likely, ends, logits)
+        return StepMemory(K, V, bias, paths, likely, ends, logits, drivable)
 
     def cell(self, h: torch.Tensor, gx: torch.Tensor, qa: torch.Tensor, mem: StepMemory) -> torch.Tensor:
         """One GRU step: state ``h`` ``[B * P, D]``, input gates ``gx`` ``[B * P, 3D]`` (action and
@@ -185,24 +194,28 @@ class LatentDynamics(nn.Module):
         r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
         return (1 - z) * torch.tanh(xn + r * hn) + z * h
 
-    def step(self, h, chunk, step: int, mem: StepMemory, agents, map_, map_mask) -> torch.Tensor:
+    def step(self, h, chunk, step: int, mem: StepMemory, agents, map_,
+             map_mask) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Advance latents ``h`` ``[B, P, D]`` by one step along plan states ``chunk`` ``[B, P, stride, 5]``
-        (latent step ``step``); used by imagination rollouts (:mod:`critic.rl.imagination`)."""
+        (latent step ``step``); used by imagination rollouts (:mod:`critic.rl.imagination`). Returns the new
+        latents and the step's event indicators ``[B, P, EVENTS]`` (None without ``model.event_prior``)."""
         B, P, D = h.shape
         act = self.actions(chunk, step)                                     # [B, P, 1, D]
         t = (step * self.stride + torch.arange(1, self.stride + 1, device=h.device, dtype=h.dtype))[None] * CANONICAL_DT
         paths = mem.paths.steps(slice(step, step + 1))
-        geo = self.inter(agents, map_, map_mask, chunk[:, :, None], t, paths)
+        geo, ev = self.inter(agents, map_, map_mask, chunk[:, :, None], t, paths, mem.drivable)
         gx = self.gate_x(torch.cat([act, geo], -1)).reshape(B * P, 3 * D)
-        return self.cell(h.reshape(B * P, D), gx, self.q(act[:, :, 0]), mem).view(B, P, D)
+        h = self.cell(h.reshape(B * P, D), gx, self.q(act[:, :, 0]), mem).view(B, P, D)
+        return h, None if ev is None else ev[:, :, 0]
 
-    def forward(self, h0, mem: StepMemory, plan, agents, map_, map_mask) -> torch.Tensor:
-        """Latents ``[B, P, S, D]`` (state after each step) from ``h0`` ``[B, D]`` and :meth:`memory`."""
+    def forward(self, h0, mem: StepMemory, plan, agents, map_, map_mask) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Latents ``[B, P, S, D]`` (state after each step) from ``h0`` ``[B, D]`` and :meth:`memory`, and the
+        event indicators ``[B, P, S, EVENTS]`` of every step (None without ``model.event_prior``)."""
         acts = self.actions(plan)
         B, P, S, D = acts.shape
         states = plan[:, :, : S * self.stride].reshape(B, P, S, self.stride, plan.shape[-1])
         t = (torch.arange(S * self.stride, device=plan.device, dtype=plan.dtype) + 1).view(S, self.stride) * CANONICAL_DT
-        geo = self.inter(agents, map_, map_mask, states, t, mem.paths)  # [B, P, S, 2D]
+        geo, ev = self.inter(agents, map_, map_mask, states, t, mem.paths, mem.drivable)  # [B, P, S, 2D]
         # the input-to-gate products of the action and geometry parts do not depend on the
         # state, so they are computed for all steps in one matmul (step-major layout)
         gx = self.gate_x(torch.cat([acts, geo], -1)).permute(2, 0, 1, 3).reshape(S, B * P, 3 * D)
@@ -212,7 +225,7 @@ class LatentDynamics(nn.Module):
         for s in range(S):
             h = self.cell(h, gx[s], qa[s], mem)
             out.append(h)
-        return torch.stack(out, 1).view(B, P, S, D)
+        return torch.stack(out, 1).view(B, P, S, D), ev
 
 
 class OccupancyPrior(nn.Module):
@@ -311,13 +324,24 @@ class WorldModel(nn.Module):
         self.steps = fc.plan_steps // fc.dyn_stride
         self.scene = SceneEncoder(mc)
         self.dynamics = LatentDynamics(fc, mc)
-        self.hazard = mlp(d, d, 2)        # per-step logits: collision, off-road
+        e = Interactions.EVENTS if mc.event_prior else 0
+        self.hazard = mlp(d + e, d, 2)    # per-step logits: collision, off-road
+        self.hazard_events = nn.Linear(e, 2) if e else None   # ... plus a linear read of the event indicators
         self.reward = mlp(d, d, 1)
         self.cont = mlp(d, d, 1)
         self.occupancy = OccupancyDecoder(fc, mc)
         self.prior = OccupancyPrior(fc)
         self.future = FutureEncoder(fc, mc, self.steps)
         self.project = mlp(2 * d, d, d)   # predicted future latent for InfoNCE
+
+    def hazards(self, lat: torch.Tensor, events: torch.Tensor | None) -> torch.Tensor:
+        """Per-step hazard logits ``[..., 2]`` (collision, off-road) from latents ``[..., D]`` and, with
+        ``model.event_prior``, the steps' event indicators ``[..., EVENTS]``."""
+        if self.hazard_events is None:
+            return self.hazard(lat)
+        if events is None:
+            raise ValueError("WorldModel.hazards: this model reads event indicators (model.event_prior)")
+        return self.hazard(torch.cat([lat, events], -1)) + self.hazard_events(events)
 
     def map_input(self, scenes: SceneBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """``scenes.map`` and ``scenes.map_mask`` as this model reads them: a model configured without
@@ -346,10 +370,11 @@ class WorldModel(nn.Module):
         agents, agents_mask = scenes.agents, scenes.agents_mask
         map_, map_mask = self.map_input(scenes)
         tokens, valid, ego = self.scene(agents, agents_mask, map_, map_mask)
-        mem = self.dynamics.memory(tokens, valid, agents, agents_mask, map_, map_mask)
-        lat = self.dynamics(ego, mem, plan, agents, map_, map_mask)  # [B, P, S, D]
+        drivable = scenes.drivable if self.mc.event_prior else None
+        mem = self.dynamics.memory(tokens, valid, agents, agents_mask, map_, map_mask, drivable)
+        lat, events = self.dynamics(ego, mem, plan, agents, map_, map_mask)  # [B, P, S, D]
         out = {"latent": lat, "agent_forecast": mem.forecast, "agent_mode_logits": mem.mode_logits,
-               "hazard_logits": self.hazard(lat), "reward": self.reward(lat).squeeze(-1),
+               "hazard_logits": self.hazards(lat, events), "reward": self.reward(lat).squeeze(-1),
                "continue_logits": self.cont(lat).squeeze(-1),
                "z_pred": self.project(torch.cat([lat.mean(2), lat[:, :, -1]], -1))}
         if occupancy:

@@ -85,7 +85,8 @@ _DEBUG = Preset(
 #: entries for the interaction network (``cv_paths``: on fold 2 of the real samples DAF 0.806 -> 0.819 and
 #: collision DAF 0.715 -> 0.733 at an unchanged collision AUROC, 0.918 / 0.917; one seed)
 _REAL_TRAIN = TrainConfig(epochs=3, max_minutes=15.0, patience=1, forecast_pretrain_epochs=2,
-                          model=ModelConfig(d_model=64, cv_paths=True), features=FeatureConfig(plan_steps=40))
+                          model=ModelConfig(d_model=64, cv_paths=True, event_prior=True),
+                          features=FeatureConfig(plan_steps=40))
 
 _REAL = Preset(
     name="real",

@@ -89,7 +89,8 @@ def imagine(critic: ImpartialCritic, scenes: SceneBatch, actor: nn.Module, horiz
     with torch.no_grad():
         map_, map_mask = model.map_input(scenes)
         tokens, valid, ego = model.scene(scenes.agents, scenes.agents_mask, map_, map_mask)
-        mem = dyn.memory(tokens, valid, scenes.agents, scenes.agents_mask, map_, map_mask)
+        mem = dyn.memory(tokens, valid, scenes.agents, scenes.agents_mask, map_, map_mask,
+                         scenes.drivable if model.mc.event_prior else None)
     B = ego.shape[0]
     path = straight_path(B, device=ego.device) if path is None else path
     v = scenes.agents[:, 0, -1, AgentCol.VEL].norm(dim=-1)
@@ -112,11 +113,11 @@ def imagine(critic: ImpartialCritic, scenes: SceneBatch, actor: nn.Module, horiz
                 p, c, sn = _along(path, s)
                 states.append(torch.stack([p[:, 0], p[:, 1], c, sn, v], -1))   # critic.columns.PlanCol order
             chunk = torch.stack(states, 1)[:, None]                          # [B, 1, stride, 5]
-            h = dyn.step(h, chunk, j, mem, scenes.agents, map_, map_mask)
+            h, ev = dyn.step(h, chunk, j, mem, scenes.agents, map_, map_mask)
             lat.append(h[:, 0])
             rew.append(model.reward(h)[:, 0, 0])
             cont.append(torch.sigmoid(model.cont(h))[:, 0, 0])
-            haz.append(critic.calibrated_hazards(model.hazard(h)[:, 0]))
+            haz.append(critic.calibrated_hazards(model.hazards(h, ev)[:, 0]))
             plan.append(chunk[:, 0])
     st = lambda x: torch.stack(x, 1)  # noqa: E731
     return Imagined(st(lat), st(rew), st(cont), st(haz), st(acts), st(logps), st(ents), torch.cat(plan, 1))

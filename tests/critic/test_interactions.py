@@ -46,7 +46,7 @@ def test_agent_geometry_finds_a_contact_between_step_ends():
     states = torch.stack([x, torch.zeros(10), torch.ones(10), torch.zeros(10), torch.zeros(10)], -1).view(1, 1, 2, 5, 5)
     last = agents[:, 1:, -1]
     paths = agent_paths(constant_velocity_ends(last, 2, 5), last, mask[:, 1:, -1], 5)
-    geo, gap = inter.agent_geometry(agents, states, paths)
+    geo, gap, _ = inter.agent_geometry(agents, states, paths)
     assert gap.shape == (1, 1, 2, 1) and geo.shape == (1, 1, 2, 1, Interactions.AGENT_GEO)
     assert float(gap[0, 0, 0, 0]) < 0                                    # contact inside the first step
     at_end = box_gap(torch.tensor(0.0), torch.tensor(4.0), torch.tensor(0.0), torch.tensor(1.0), (2.0, 1.0), (2.0, 1.0))
@@ -54,7 +54,7 @@ def test_agent_geometry_finds_a_contact_between_step_ends():
     assert float(gap[0, 0, 1, 0]) > 0                                    # clear again in the second step
     assert abs(float(geo[0, 0, 0, 0, 1])) < 1e-6                         # closest sub-step: straight ahead (ry = 0)
     # padding agents never count
-    geo, gap = inter.agent_geometry(agents, states, paths._replace(valid=torch.tensor([[False]])))
+    geo, gap, _ = inter.agent_geometry(agents, states, paths._replace(valid=torch.tensor([[False]])))
     assert torch.all(gap >= 1e3)
 
 
@@ -117,18 +117,19 @@ def test_occupancy_prior_along_constant_velocity_paths_equals_the_rasterised_box
     assert not torch.equal(prior(drivable, plan, stopped), cv)
 
 
-@pytest.mark.parametrize("cv_paths", [False, True])
-def test_imagination_steps_reproduce_the_whole_plan_rollout(cv_paths):
+@pytest.mark.parametrize("cv_paths,event_prior", [(False, False), (True, False), (True, True)])
+def test_imagination_steps_reproduce_the_whole_plan_rollout(cv_paths, event_prior):
     """:meth:`LatentDynamics.step` (imagination, one 0.5 s chunk at a time) gives the latents of
-    :meth:`LatentDynamics.forward` on the whole plan, forecast paths included (map geometry
-    evaluated at every step: ``map_every`` 1)."""
+    :meth:`LatentDynamics.forward` on the whole plan, forecast paths and event indicators included (map
+    geometry evaluated at every step: ``map_every`` 1)."""
     import dataclasses
 
     from pipelines.presets import preset
     from critic.model import build_model
 
     cfg = preset("debug").train
-    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, map_every=1, diffusion=False, cv_paths=cv_paths))
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, map_every=1, diffusion=False, cv_paths=cv_paths,
+                                                             event_prior=event_prior))
     torch.manual_seed(0)
     model = build_model(cfg).eval()
     for p in model.dynamics.forecaster.head[-1].parameters():          # a forecast that is not constant velocity
@@ -148,12 +149,21 @@ def test_imagination_steps_reproduce_the_whole_plan_rollout(cv_paths):
     dyn = model.dynamics
     with torch.no_grad():
         tokens, valid, ego = model.scene(agents, mask, map_, map_mask)
-        mem = dyn.memory(tokens, valid, agents, mask, map_, map_mask)
-        whole = dyn(ego, mem, plan, agents, map_, map_mask)
-        h, steps = ego[:, None].expand(B, P, -1), []
+        nx = round((fc.raster_x[1] - fc.raster_x[0]) / fc.raster_cell_m)
+        ny = round((fc.raster_y[1] - fc.raster_y[0]) / fc.raster_cell_m)
+        drivable = torch.rand(B, nx, ny) > 0.1 if event_prior else None
+        mem = dyn.memory(tokens, valid, agents, mask, map_, map_mask, drivable)
+        whole, whole_ev = dyn(ego, mem, plan, agents, map_, map_mask)
+        h, steps, evs = ego[:, None].expand(B, P, -1), [], []
         for j in range(dyn.total_steps):
-            h = dyn.step(h, plan[:, :, j * fc.dyn_stride:(j + 1) * fc.dyn_stride], j, mem, agents, map_, map_mask)
+            h, ev = dyn.step(h, plan[:, :, j * fc.dyn_stride:(j + 1) * fc.dyn_stride], j, mem, agents, map_, map_mask)
             steps.append(h)
+            evs.append(ev)
+    if event_prior:
+        torch.testing.assert_close(torch.stack(evs, 2), whole_ev)
+        assert whole_ev[..., 2].sum() > 0            # some planned corner lies in a non-drivable cell
+    else:
+        assert whole_ev is None and all(e is None for e in evs)
     A, K = fc.max_agents, cfg.model.forecast_modes
     assert mem.paths.pos.shape[1] == A * (K + int(cv_paths))
     cv = agent_paths(constant_velocity_ends(agents[:, 1:, -1], dyn.total_steps, fc.dyn_stride), agents[:, 1:, -1],
