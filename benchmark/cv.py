@@ -97,11 +97,12 @@ def _leaderboard_md(table: pa.Table, title: str, resamples: int, seed: int) -> t
 
 def run_cv(data: str | Path, out: str | Path, folds: int, cfg: TrainConfig, pretrained: str | Path | None = None,
            resamples: int = RESAMPLES, seed: int = 0, log=print, variants: tuple[str, ...] = (CRITIC,),
-           only: tuple[int, ...] = ()) -> str:
+           only: tuple[int, ...] = (), device: str = "cpu") -> str:
     """Cross-validate on dataset ``data`` into ``out`` (module docstring); returns the markdown report, also
     written to ``out/leaderboard.md`` beside ``predictions.parquet``, ``leaderboard.csv``,
     ``leaderboard_sources.csv``, ``leaderboard_differences.csv``, ``folds.csv``, ``cv.json`` and one checkpoint
-    folder per fold and variant (``fold_<k>/<variant>``). ``only``: 1-based folds to run (empty: all)."""
+    folder per fold and variant (``fold_<k>/<variant>``). ``only``: 1-based folds to run (empty: all). ``device``:
+    where each fold trains and scores (:func:`critic.device.resolve_device`)."""
     variants = tuple(dict.fromkeys(Variant(v).value for v in variants))
     if not variants:
         raise InputError("no critic variant to cross-validate", field="variant")
@@ -166,10 +167,10 @@ def run_cv(data: str | Path, out: str | Path, folds: int, cfg: TrainConfig, pret
             for v in variants:
                 s = fit(arr.select_rows(tr_rows), arr.select_rows(va_rows), ck / v,
                         dataclasses.replace(cfg, variant=Variant(v)), quiet=True, init=_init(v, pretrained),
-                        va_domains=bench.source[va_rows])
+                        va_domains=bench.source[va_rows], device=device)
                 for k2 in ("steps", "train_minutes", "stopped_by_time_budget", "best_val_loss"):
                     summary[k2 if v == variants[0] else f"{v}_{k2}"] = s[k2]
-                critics.append(CriticModel(v, str(ck / v)))
+                critics.append(CriticModel(v, str(ck / v), device))
             t = _fold_table([*critics, ConstantVelocityModel(), OracleModel()], bench.select_rows(test), k)
             atomic_write(part, lambda tmp: pq.write_table(t, tmp))
             atomic_write_text(marker, json.dumps({"key": key, "summary": summary}, indent=1))

@@ -25,11 +25,12 @@ from .report import html_table, markdown, read_predictions, write_csv, write_htm
 
 
 def write_benchmark(data: str, critics: dict[str, str], out: Path, splits: tuple[str, ...] = ("test",),
-                    log=print, resamples: int = RESAMPLES) -> str:
+                    log=print, resamples: int = RESAMPLES, device: str = "cpu") -> str:
     """Benchmark the critics ``{name: checkpoint folder}`` (in that order), then the constant-velocity
     baseline and the oracle, on ``data``'s ``splits``; write the files listed in the module docstring
-    into ``out`` and return the leaderboard markdown (intervals from ``resamples`` resamples of the logs)."""
-    models = [CriticModel(name, ckpt) for name, ckpt in critics.items()]
+    into ``out`` and return the leaderboard markdown (intervals from ``resamples`` resamples of the logs); the
+    critics score on ``device`` (:func:`critic.device.resolve_device`)."""
+    models = [CriticModel(name, ckpt, device) for name, ckpt in critics.items()]
     models += [ConstantVelocityModel(), OracleModel()]
     out = Path(out)
     rows, bench, preds = run_benchmark(data, models, out, log=log, splits=splits)

@@ -101,10 +101,11 @@ def occupancy_risk(occ: np.ndarray, bench: BenchData, threshold: float = 0.5) ->
 class CriticModel:
     """A trained world model (``ImpartialCritic`` checkpoint): hazard-head and occupancy rows."""
 
-    def __init__(self, name: str, checkpoint: str):
+    def __init__(self, name: str, checkpoint: str, device: str = "cpu"):
         from critic import ImpartialCritic
+        from critic.device import resolve_device
 
-        self.name, self.critic = name, ImpartialCritic.load(checkpoint)
+        self.name, self.critic = name, ImpartialCritic.load(checkpoint, resolve_device(device))
 
     def predict(self, bench: BenchData) -> dict[str, Predictions]:
         arr, R = bench.arrays, bench.arrays.num_rows
@@ -119,10 +120,11 @@ class CriticModel:
         occ = None
         torch.set_num_threads(2)
         for idx in eval_groups(arr, 16):
-            b = make_batch(arr, idx, self.critic.cfg.features.occ_size)
+            b = make_batch(arr, idx, self.critic.cfg.features.occ_size, self.critic.device)
             domains = [bench.source[i] for i in idx[:, 0]]          # one source per scene of the batch
             s, o = self.critic.score_with_occupancy(b.scene, b.plans, domains)
-            o = o.numpy()
+            s = {k: v.float().cpu() for k, v in s.items()}
+            o = o.float().cpu().numpy()
             if occ is None:
                 occ = np.zeros((R,) + o.shape[2:], np.float16)
             flat = idx.reshape(-1)

@@ -19,6 +19,7 @@ import torch
 from safetensors.torch import save_file
 
 from critic.api import ImpartialCritic
+from critic.device import resolve_device
 from critic.rl.config import RefineConfig
 from critic.rl.episodes import build_episodes
 from critic.rl.observe import Observer
@@ -60,12 +61,15 @@ def write_decision_states(path: Path, ds: DecisionStates, tables: dict[str, np.n
         critic_geometric_reward=ds.critic_geometric_reward, **{f"reward_{k}": v for k, v in tables.items()}))
 
 
-def refine(data: Path, critics: dict[str, Path], out: Path, cfg: RefineConfig, log=print) -> dict:
-    """Runs the whole refinement study; writes tables, plot, policies and ``refine.json`` to ``out``."""
+def refine(data: Path, critics: dict[str, Path], out: Path, cfg: RefineConfig, log=print, device: str = "cpu") -> dict:
+    """Runs the whole refinement study; writes tables, plot, policies and ``refine.json`` to ``out``. The critics
+    score (and their adapted copies train) on ``device`` (:func:`critic.device.resolve_device`); the small policy
+    networks and the simulator stay on the CPU."""
     t_start = time.time()
     if not critics:
         raise InputError("give at least one critic (--critic NAME=DIR)", field="critic")
-    loaded = {n: ImpartialCritic.load(p) for n, p in critics.items()}
+    dev = resolve_device(device)
+    loaded = {n: ImpartialCritic.load(p, dev) for n, p in critics.items()}
     if len({c.cfg.features for c in loaded.values()}) != 1:   # frozen dataclasses compare by value
         raise InputError("critics use different feature configurations; refine compares them on the same states",
                          field="features")

@@ -12,6 +12,7 @@ import torch
 
 from .columns import PlanCol
 from .data import SplitArrays
+from .device import to_device
 from .scene import SceneBatch
 
 
@@ -62,7 +63,8 @@ def make_batch(arr: SplitArrays, idx: np.ndarray, occ_size: int, device: str | t
     """The batch of rows ``idx`` ``[B, P]`` (all rows of a group share one scene) on ``device``."""
     idx = np.asarray(idx)
     scenes = arr.row_scene[idx[:, 0]]
-    t = lambda a, dt=torch.float32: torch.as_tensor(a, dtype=dt, device=device)  # noqa: E731
+    device = torch.device(device)
+    t = lambda a, dt=torch.float32: to_device(a, dt, device)  # noqa: E731
     occ = np.unpackbits(arr.occ[idx], axis=-1, count=occ_size)
     targets = Targets(coll_t=t(arr.coll_t[idx]), off_t=t(arr.off_t[idx]), occ=t(occ),
                       agent_future=t(arr.agent_future[scenes]),

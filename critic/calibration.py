@@ -24,6 +24,7 @@ import torch
 
 from .batching import eval_groups, make_batch
 from .data import SplitArrays
+from .device import autocast
 
 EVENTS = ("collision", "offroad")
 
@@ -115,12 +116,14 @@ def split_hazard_logits(model: torch.nn.Module, arr: SplitArrays, occ_size: int,
     groups of 16, until at least ``max_groups`` scenes are seen), and whether each plan collides /
     leaves the road within the horizon ``[N]`` bool. ``model`` should be in eval mode."""
     logits, coll, off, seen = [], [], [], 0
+    dev = next(model.parameters()).device
     for idx in eval_groups(arr, 16):
-        b = make_batch(arr, idx, occ_size)
-        out = model(b.scene, b.plans, occupancy=False)
-        logits.append(out["hazard_logits"].flatten(0, 1))
-        coll.append(np.isfinite(b.targets.coll_t.flatten().numpy()))
-        off.append(np.isfinite(b.targets.off_t.flatten().numpy()))
+        b = make_batch(arr, idx, occ_size, dev)
+        with autocast(dev):
+            out = model(b.scene, b.plans, occupancy=False)
+        logits.append(out["hazard_logits"].flatten(0, 1).float().cpu())
+        coll.append(np.isfinite(b.targets.coll_t.flatten().cpu().numpy()))
+        off.append(np.isfinite(b.targets.off_t.flatten().cpu().numpy()))
         seen += len(idx)
         if seen >= max_groups:
             break

@@ -18,6 +18,7 @@ import torch
 
 from .columns import AgentCol, MapCol
 from .config import TrainConfig
+from .device import to_device
 
 Array = Union[np.ndarray, torch.Tensor]
 _BOOL_FIELDS = ("agents_mask", "map_mask", "drivable")
@@ -83,9 +84,11 @@ class SceneBatch:
 
     def to_torch(self, device: str | torch.device = "cpu") -> "SceneBatch":
         """Torch tensors on ``device`` in the model's dtypes (features float32, masks and raster bool), by
-        ``torch.as_tensor`` (no copy where the field already is one)."""
+        ``torch.as_tensor`` (no copy where the field already is one; through pinned memory to a GPU,
+        :func:`critic.device.to_device`)."""
         dtype = lambda k: torch.bool if k in _BOOL_FIELDS else torch.float32  # noqa: E731
-        return SceneBatch(**{k: torch.as_tensor(x, dtype=dtype(k), device=device) for k, x in self._arrays().items()})
+        dev = torch.device(device)
+        return SceneBatch(**{k: to_device(x, dtype(k), dev) for k, x in self._arrays().items()})
 
     def to(self, device: str | torch.device) -> "SceneBatch":
         """Tensors moved to ``device``, dtypes kept (a numpy batch becomes :meth:`to_torch`)."""

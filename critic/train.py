@@ -9,6 +9,7 @@ stopping; the best checkpoint (safetensors + config.json) and ``metrics.json`` a
 from __future__ import annotations
 
 import csv
+import itertools
 import dataclasses
 import json
 import math
@@ -26,6 +27,7 @@ from .batching import Targets, TrainBatch, eval_groups, make_batch
 from .calibration import fit_by_domain, fit_on_split
 from .checkpoint import load_checkpoint, save_calibration, save_checkpoint
 from .config import TrainConfig, Variant
+from .device import autocast, prefetch, resolve_device
 from .data import GroupSampler, SplitArrays, concat_arrays, load_splits, mixing_weights, row_sources
 from .forecast import most_likely
 from .losses import compute_losses, forecast_losses, step_targets
@@ -36,13 +38,15 @@ from .risk import cumulative_risk
 
 def _forward_losses(model, batch: TrainBatch, cfg: TrainConfig, with_diffusion: bool = True,
                     occ_plans: int | None = None):
+    """Outputs and losses of ``batch`` (on the model's device; bf16 autocast on a GPU, :func:`critic.device.autocast`)."""
     fc = cfg.features
-    out = model(batch.scene, batch.plans, occ_plans=occ_plans)
-    step_s = fc.dyn_stride * CANONICAL_DT
-    tg = step_targets(batch.targets.coll_t, batch.targets.off_t, batch.plans, fc.dyn_stride, step_s, model.steps)
-    weights = cfg.loss if cfg.variant is not Variant.NO_CONTRASTIVE else dataclasses.replace(cfg.loss, contrastive=0.0)
-    total, terms = compute_losses(model, out, batch, tg, weights, cfg.focal_gamma, cfg.infonce_temperature,
-                                  getattr(model, "dream", None) if with_diffusion else None)
+    with autocast(batch.plans.device):
+        out = model(batch.scene, batch.plans, occ_plans=occ_plans)
+        step_s = fc.dyn_stride * CANONICAL_DT
+        tg = step_targets(batch.targets.coll_t, batch.targets.off_t, batch.plans, fc.dyn_stride, step_s, model.steps)
+        weights = cfg.loss if cfg.variant is not Variant.NO_CONTRASTIVE else dataclasses.replace(cfg.loss, contrastive=0.0)
+        total, terms = compute_losses(model, out, batch, tg, weights, cfg.focal_gamma, cfg.infonce_temperature,
+                                      getattr(model, "dream", None) if with_diffusion else None)
     return total, terms, out
 
 
@@ -65,6 +69,18 @@ def forecast_error_sum(forecast: torch.Tensor, mode_logits: torch.Tensor, target
     return float(err[seen].sum()), int(seen.sum())
 
 
+def _device_of(model) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _batches(arr: SplitArrays, sampler, n_batches: int, occ_size: int, device: torch.device):
+    """The first ``n_batches`` batches of ``sampler`` on ``device``; on a GPU built one batch ahead in a background
+    thread (:func:`critic.device.prefetch`), so the GPU does not wait for the host."""
+    idxs = itertools.islice(sampler, n_batches)
+    build = lambda idx: make_batch(arr, idx, occ_size, device)  # noqa: E731
+    return prefetch(idxs, build) if device.type == "cuda" else map(build, idxs)
+
+
 @torch.no_grad()
 def evaluate(model, arr: SplitArrays, cfg: TrainConfig, max_groups: int = 160, occ_plans: int = 8,
              prefix: str = "val") -> dict:
@@ -72,22 +88,23 @@ def evaluate(model, arr: SplitArrays, cfg: TrainConfig, max_groups: int = 160, o
     horizon), occupancy IoU and the forecast's final displacement error (most likely mode, m),
     keyed ``<prefix>/<name>``."""
     model.eval()
+    dev = _device_of(model)
     losses, risks, labels, occ_p, occ_t = [], {"collision": [], "offroad": []}, {"collision": [], "offroad": []}, [], []
     fde_sum, fde_n = 0.0, 0
     seen = 0
     for idx in eval_groups(arr, cfg.scenes_per_batch):
-        batch = make_batch(arr, idx, cfg.features.occ_size)
+        batch = make_batch(arr, idx, cfg.features.occ_size, dev)
         total, terms, out = _forward_losses(model, batch, cfg, with_diffusion=False, occ_plans=occ_plans)
         losses.append(float(total))
-        risk = cumulative_risk(torch.sigmoid(out["hazard_logits"]).transpose(-1, -2))[..., -1]
+        risk = cumulative_risk(torch.sigmoid(out["hazard_logits"].float()).transpose(-1, -2))[..., -1].cpu()
         for j, name in enumerate(("collision", "offroad")):
             risks[name].append(risk[..., j].flatten().numpy())
-        labels["collision"].append(np.isfinite(batch.targets.coll_t.flatten().numpy()))
-        labels["offroad"].append(np.isfinite(batch.targets.off_t.flatten().numpy()))
+        labels["collision"].append(np.isfinite(batch.targets.coll_t.flatten().cpu().numpy()))
+        labels["offroad"].append(np.isfinite(batch.targets.off_t.flatten().cpu().numpy()))
         e, n = forecast_error_sum(out["agent_forecast"], out["agent_mode_logits"], batch.targets)
         fde_sum, fde_n = fde_sum + e, fde_n + n
-        occ_p.append((torch.sigmoid(out["occ_logits"]) > 0.5)[:, :, :, 0].numpy())
-        occ_t.append(batch.targets.occ[:, : out["occ_logits"].shape[1], :, 0].numpy() > 0.5)
+        occ_p.append((out["occ_logits"].float() > 0)[:, :, :, 0].cpu().numpy())
+        occ_t.append(batch.targets.occ[:, : out["occ_logits"].shape[1], :, 0].cpu().numpy() > 0.5)
         seen += len(idx)
         if seen >= max_groups:
             break
@@ -105,10 +122,13 @@ def evaluate(model, arr: SplitArrays, cfg: TrainConfig, max_groups: int = 160, o
 def forecast_fde(model, arr: SplitArrays, cfg: TrainConfig, max_groups: int = 160) -> float:
     """Final displacement error (m) of the most likely forecast mode over the first ``max_groups`` scenes."""
     model.eval()
+    dev = _device_of(model)
     total, count, seen = 0.0, 0, 0
     for idx in eval_groups(arr, cfg.scenes_per_batch):
-        batch = make_batch(arr, idx[:, :1], cfg.features.occ_size)
-        e, n = forecast_error_sum(*model.forecast(batch.scene), batch.targets)
+        batch = make_batch(arr, idx[:, :1], cfg.features.occ_size, dev)
+        with autocast(dev):
+            f, logits = model.forecast(batch.scene)
+        e, n = forecast_error_sum(f.float(), logits.float(), batch.targets)
         total, count, seen = total + e, count + n, seen + len(idx)
         if seen >= max_groups:
             break
@@ -125,6 +145,7 @@ def pretrain_forecaster(model, tr: SplitArrays, va: SplitArrays, cfg: TrainConfi
     as ``pretrain/val_fde_m``. Stops at ``deadline`` (``time.time()``)."""
     if cfg.forecast_pretrain_epochs <= 0 or model.dynamics.forecaster is None or cfg.loss.motion <= 0:
         return []
+    dev = _device_of(model)
     params = [*model.scene.parameters(), *model.dynamics.forecaster.parameters()]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sampler = GroupSampler(tr, cfg.scenes_per_batch, 1, cfg.seed + 1, scene_weights)
@@ -136,12 +157,12 @@ def pretrain_forecaster(model, tr: SplitArrays, va: SplitArrays, cfg: TrainConfi
         writer = csv.DictWriter(fh, fieldnames=["step", "epoch", "loss/total", "loss/motion", "loss/mode", "lr"])
         writer.writeheader()
         for epoch in range(cfg.forecast_pretrain_epochs):
-            for b, idx in enumerate(sampler):
-                if b >= n_batches or time.time() > deadline:
+            for batch in _batches(tr, sampler, n_batches, cfg.features.occ_size, dev):
+                if time.time() > deadline:
                     break
-                batch = make_batch(tr, idx, cfg.features.occ_size)
-                terms = forecast_losses(*model.forecast(batch.scene), batch.targets)
-                total = sum(weights[k] * v for k, v in terms.items())
+                with autocast(dev):
+                    terms = forecast_losses(*model.forecast(batch.scene), batch.targets)
+                    total = sum(weights[k] * v for k, v in terms.items())
                 opt.zero_grad(set_to_none=True)
                 total.backward()
                 torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -159,14 +180,15 @@ def pretrain_forecaster(model, tr: SplitArrays, va: SplitArrays, cfg: TrainConfi
 
 
 def train(data: str | Path, out: str | Path, cfg: TrainConfig, quiet: bool = False,
-          init: str | Path | None = None, weights: list[float] | None = None) -> dict:
+          init: str | Path | None = None, weights: list[float] | None = None, device: str = "cpu") -> dict:
     """Train one critic on dataset ``data`` (its train split; its val split for early stopping and calibration)
     into ``out``; its plan length is the dataset's horizon (``cfg.features.plan_steps`` is replaced by it when they
     differ, and the checkpoint records it). ``data`` may list several datasets (comma-separated, one horizon);
     ``weights`` (one per dataset) then sets each one's share of the training scenes drawn
     (:func:`critic.data.mixing_weights`; default: every scene alike). ``init``: a checkpoint folder whose weights
-    start the training (fine-tuning)."""
+    start the training (fine-tuning). ``device``: ``cpu``, ``cuda`` or ``auto`` (:func:`critic.device.resolve_device`)."""
     log = (lambda *a: None) if quiet else print
+    resolve_device(device)   # a device this machine lacks fails before the features are built
     dirs = [d for d in str(data).split(",") if d]
     horizons = {d: Dataset(d).horizon_steps for d in dirs}
     if len(set(horizons.values())) > 1:
@@ -189,7 +211,7 @@ def train(data: str | Path, out: str | Path, cfg: TrainConfig, quiet: bool = Fal
         tr = load_splits(dirs, ("train",), cfg.features, log)
     va = load_splits(dirs, ("val",), cfg.features, log)
     return fit(tr, va, out, cfg, quiet=quiet, init=init, start=start, feature_build_s=time.time() - start,
-               scene_weights=scene_weights, va_domains=row_sources(dirs, ("val",), va.sample_id))
+               scene_weights=scene_weights, va_domains=row_sources(dirs, ("val",), va.sample_id), device=device)
 
 
 def initial_weights(model, init: str | Path) -> None:
@@ -208,12 +230,13 @@ def initial_weights(model, init: str | Path) -> None:
 
 def fit(tr: SplitArrays, va: SplitArrays, out: str | Path, cfg: TrainConfig, quiet: bool = False,
         init: str | Path | None = None, start: float | None = None, feature_build_s: float = 0.0,
-        scene_weights=None, va_domains=None) -> dict:
+        scene_weights=None, va_domains=None, device: str | torch.device = "cpu") -> dict:
     """Train one critic on the rows ``tr`` (``va``: early stopping and calibration) into ``out``; ``init`` as in
     :func:`train`; ``start`` (``time.time()``) is when the time budget began (now when not given);
     ``scene_weights`` (``[S]`` over ``tr``'s scenes): how often each scene is drawn (:class:`GroupSampler`);
     ``va_domains`` (``[R]`` str over ``va``'s rows, their source): besides the pooled calibration, one per domain
-    fitted on that domain's validation rows (:func:`critic.calibration.fit_by_domain`)."""
+    fitted on that domain's validation rows (:func:`critic.calibration.fit_by_domain`); ``device`` as in :func:`train`
+    (the checkpoint is the same whichever device trained it: weights are saved from the CPU)."""
     from tqdm import tqdm
 
     torch.manual_seed(cfg.seed)
@@ -228,12 +251,14 @@ def fit(tr: SplitArrays, va: SplitArrays, out: str | Path, cfg: TrainConfig, qui
         tr, va = tr.select_rows(tr.expert_logged), va.select_rows(va.expert_logged)
     pps = 1 if cfg.variant is Variant.OPTIMISTIC else cfg.plans_per_scene
     sampler = GroupSampler(tr, cfg.scenes_per_batch, pps, cfg.seed, scene_weights)
+    dev = resolve_device(device)
     model = build_model(cfg)
     if init is not None:   # fine-tuning: the forecaster comes trained, so its pretraining phase is skipped
         initial_weights(model, init)
         cfg_pre = dataclasses.replace(cfg, forecast_pretrain_epochs=0)
     else:
         cfg_pre = cfg
+    model.to(dev)
     pretrain = pretrain_forecaster(model, tr, va, cfg_pre, out, start + cfg.max_minutes * 60, log, scene_weights)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     n_batches = _batches_per_epoch(sampler, cfg)
@@ -244,11 +269,10 @@ def fit(tr: SplitArrays, va: SplitArrays, out: str | Path, cfg: TrainConfig, qui
         writer = None
         for epoch in range(cfg.epochs):
             bar = tqdm(total=n_batches, desc=f"{cfg.variant} epoch {epoch + 1}/{cfg.epochs}", disable=quiet, leave=False)
-            for b, idx in enumerate(sampler):
-                if b >= n_batches:
-                    break
+            batches = iter(_batches(tr, sampler, n_batches, cfg.features.occ_size, dev))
+            for b in range(n_batches):
                 t0 = time.perf_counter()
-                batch = make_batch(tr, idx, cfg.features.occ_size)
+                batch = next(batches)         # built here on the CPU; on a GPU waited for (built ahead)
                 t1 = time.perf_counter()
                 total, terms, _ = _forward_losses(model, batch, cfg, occ_plans=cfg.occ_plans_per_scene)
                 opt.zero_grad(set_to_none=True)
@@ -298,7 +322,7 @@ def fit(tr: SplitArrays, va: SplitArrays, out: str | Path, cfg: TrainConfig, qui
         log(f"the {cfg.max_minutes} min budget ended training after {len(pretrain)} of {cfg.forecast_pretrain_epochs} "
             f"pretraining and {len(history)} of {cfg.epochs} joint epochs: a faster machine trains further, so this "
             "checkpoint depends on the machine (--max-minutes raises the budget)")
-    summary = {"variant": cfg.variant, "train_rows": tr.num_rows, "val_rows": va.num_rows, "steps": step,
+    summary = {"variant": cfg.variant, "device": str(dev), "train_rows": tr.num_rows, "val_rows": va.num_rows, "steps": step,
                "initialised_from": str(init) if init is not None else None, "weighted_scenes": scene_weights is not None,
                "stopped_by_time_budget": out_of_time,
                "train_minutes": round((time.time() - start) / 60, 2), "feature_build_s": round(feature_build_s, 1),
@@ -306,6 +330,7 @@ def fit(tr: SplitArrays, va: SplitArrays, out: str | Path, cfg: TrainConfig, qui
                "pretrain": pretrain, "history": history}
     if (out / "model.safetensors").exists():   # the best checkpoint, calibrated on the validation rows trained against
         best, _ = load_checkpoint(out, build_model)
+        best.to(dev)
         calibration = fit_on_split(best.eval(), va, cfg.features.occ_size)
         by_domain = None if va_domains is None else fit_by_domain(best, va, va_domains, cfg.features.occ_size)
         save_calibration(out, calibration, by_domain)

@@ -190,7 +190,7 @@ def cmd_train_critic(args) -> int:
         if any(not (w >= 0) or w == float("inf") for w in weights) or sum(weights) <= 0:
             raise InputError(f"--weights {args.weights!r}: need finite non-negative numbers, not all zero",
                              field="weights")
-    summary = train(args.data, args.out, cfg, quiet=args.quiet, init=args.init, weights=weights)
+    summary = train(args.data, args.out, cfg, quiet=args.quiet, init=args.init, weights=weights, device=args.device)
     last = summary["history"][-1] if summary["history"] else {}
     print(f"{args.variant}: {summary['steps']} steps in {summary['train_minutes']} min; "
           + ", ".join(f"{k}={v:.3f}" for k, v in last.items() if k.startswith("val/")) + f" -> {args.out}")
@@ -205,7 +205,7 @@ def cmd_benchmark(args) -> int:
     if args.resamples < 1:
         raise InputError(f"--resamples must be at least 1, got {args.resamples}", field="resamples")
     md = write_benchmark(args.data, _named_checkpoints(args.critic), out, splits,
-                         log=(lambda *a: None) if args.quiet else print, resamples=args.resamples)
+                         log=(lambda *a: None) if args.quiet else print, resamples=args.resamples, device=args.device)
     print(md)
     print(f"wrote {out}/leaderboard.md, leaderboard.csv, leaderboard_differences.csv, leaderboard_families.csv, "
           "report.html, predictions.parquet")
@@ -232,7 +232,7 @@ def cmd_refine(args) -> int:
     if args.eval_anchors:
         cfg = dataclasses.replace(cfg, eval_anchors=args.eval_anchors)
     res = refine(Path(args.data), {k: Path(v) for k, v in _named_checkpoints(args.critic).items()}, Path(args.out), cfg,
-                 log=(lambda *a: None) if args.quiet else print)
+                 log=(lambda *a: None) if args.quiet else print, device=args.device)
     print(f"refine: {res['test_episodes']} held-out episodes in {res['seconds']:.0f} s; "
           f"wrote {args.out}/closed_loop.md, closed_loop.csv, closed_loop.png, refine.json")
     return 0
@@ -251,6 +251,12 @@ def _preset_name(name: str) -> str:
 PRESET_ARG = {"default": "default", "type": _preset_name, "metavar": "NAME",
               "help": "named configuration from pipelines.presets: default, demo, debug, real or real-cv "
                       "(default: default)"}
+
+
+#: the --device option of the commands that run the critic (critic.device.resolve_device checks it)
+DEVICE_ARG = {"default": "auto", "metavar": "auto|cpu|cuda[:N]",
+              "help": "where the critic trains and scores: auto (a CUDA GPU when torch sees one, else the CPU; the "
+                      "default), cpu or cuda (bf16 autocast and pinned, prefetched batches on a GPU)"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -327,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--init", help="checkpoint folder whose weights start the training (fine-tuning; same horizon "
                                    "and widths)")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
+    sp.add_argument("--device", **DEVICE_ARG)
     sp.set_defaults(func=cmd_train_critic)
 
     sp = sub.add_parser("benchmark", help="Risk Foreseeing Benchmark on a dataset's test split")
@@ -338,6 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--resamples", type=int, default=1000,
                     help="bootstrap resamples of the logs behind every interval (default 1000)")
     sp.add_argument("--quiet", action="store_true")
+    sp.add_argument("--device", **DEVICE_ARG)
     sp.set_defaults(func=cmd_benchmark)
 
     sp = sub.add_parser("refine", help="GRPO-refine a speed policy with each critic and the simulator; closed-loop table")
@@ -348,6 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--train-anchors", type=int, help="override the preset's number of training anchors")
     sp.add_argument("--eval-anchors", type=int, help="override the preset's number of held-out anchors")
     sp.add_argument("--quiet", action="store_true")
+    sp.add_argument("--device", **DEVICE_ARG)
     sp.set_defaults(func=cmd_refine)
 
     sp = sub.add_parser("validate", help="re-validate a dataset (schemas, suites, checksums); --docs builds Data Docs")
@@ -403,6 +412,7 @@ def _tool_parsers(sub) -> None:
     sp.add_argument("--fold", type=int, action="append", default=[],
                     help="run only this fold (1-based, repeatable): a quick look; the tables cover its logs only")
     sp.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples of the logs (default 1000)")
+    sp.add_argument("--device", **DEVICE_ARG)
     sp.set_defaults(func=tools.cmd_cv)
 
     sp = sub.add_parser("ceiling", help="Monte Carlo upper bound on the collision AUROC of any history-only critic "

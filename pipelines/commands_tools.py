@@ -91,7 +91,7 @@ def cmd_cv(args: argparse.Namespace) -> int:
     if args.resamples < 1:
         raise InputError(f"--resamples must be at least 1, got {args.resamples}", field="resamples")
     print(run_cv(args.data, args.out, args.folds, cfg, args.pretrained, args.resamples, log=print,
-                 variants=tuple(args.variant or ("impartial",)), only=tuple(args.fold)))
+                 variants=tuple(args.variant or ("impartial",)), only=tuple(args.fold), device=args.device))
     print(f"wrote {args.out}/leaderboard.md, leaderboard.csv, leaderboard_sources.csv, leaderboard_differences.csv, "
           "folds.csv, cv.json, predictions.parquet")
     return 0

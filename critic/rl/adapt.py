@@ -31,7 +31,9 @@ def horizon_risk(critic: ImpartialCritic, model: torch.nn.Module, ds: DecisionSt
                  steps: int) -> torch.Tensor:
     """``[B, A, 2]`` probability of an at-fault collision / off-road event within ``steps`` recorded
     steps for the plans of states ``idx`` under ``model`` (with ``critic``'s calibration)."""
-    out = model(ds.scene.take(idx).to_torch(), torch.as_tensor(ds.plans[idx], dtype=torch.float32), occupancy=False)
+    dev = next(model.parameters()).device
+    out = model(ds.scene.take(idx).to_torch(dev), torch.as_tensor(ds.plans[idx], dtype=torch.float32, device=dev),
+                occupancy=False)
     S = max(1, steps // critic.cfg.features.dyn_stride)
     hz = critic.calibrated_hazards(out["hazard_logits"][..., :S, :])
     return cumulative_risk(hz.transpose(-1, -2))[..., -1]
@@ -55,7 +57,7 @@ def adapt_critic(critic: ImpartialCritic, ds: DecisionStates, cfg: RefineConfig,
     for step in range(cfg.adapt_steps):
         idx = rng.choice(len(ds.obs), B, replace=False)
         r = horizon_risk(critic, model, ds, idx, cfg.sim.safety_horizon).clamp(1e-6, 1 - 1e-6)
-        loss = torch.nn.functional.binary_cross_entropy(r, torch.as_tensor(y_all[idx]))
+        loss = torch.nn.functional.binary_cross_entropy(r, torch.as_tensor(y_all[idx], device=r.device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -1,0 +1,54 @@
+"""Device choice and batch prefetching (:mod:`critic.device`); the GPU paths run only where torch sees one."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from critic.device import autocast, prefetch, resolve_device, to_device
+from schemas import InputError
+
+
+def test_auto_picks_the_cpu_without_a_gpu_and_cuda_without_one_is_a_clear_error():
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto") == torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(InputError, match="not a device"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(InputError, match="no CUDA GPU"):
+            resolve_device("cuda")
+
+
+def test_prefetch_keeps_the_order_and_raises_the_builders_error_in_the_consumer():
+    assert list(prefetch(range(20), lambda i: i * i)) == [i * i for i in range(20)]
+
+    def build(i):
+        if i == 3:
+            raise ValueError("bad batch 3")
+        return i
+
+    got = []
+    with pytest.raises(ValueError, match="bad batch 3"):
+        for x in prefetch(range(10), build):
+            got.append(x)
+    assert got == [0, 1, 2]
+    gen = prefetch(range(1000), lambda i: i)      # a consumer that stops early leaves no thread behind
+    assert next(gen) == 0
+    gen.close()
+
+
+def test_on_the_cpu_copies_are_plain_and_autocast_is_off():
+    a = np.arange(6, dtype=np.float64).reshape(2, 3)
+    t = to_device(a, torch.float32, torch.device("cpu"))
+    assert t.dtype == torch.float32 and t.device.type == "cpu" and torch.equal(t, torch.arange(6.0).view(2, 3))
+    with autocast(torch.device("cpu")):
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU visible to torch on this machine")
+def test_on_a_gpu_batches_arrive_on_it_and_the_forward_runs_in_bf16():
+    dev = resolve_device("cuda")
+    t = to_device(np.ones((4, 4), np.float32), torch.float32, dev)
+    assert t.device.type == "cuda"
+    with autocast(dev):
+        assert (t @ t).dtype == torch.bfloat16
