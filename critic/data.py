@@ -4,7 +4,7 @@
 scenarios and map features (through :class:`schemas.dataset.Dataset`), builds scene
 features once per (scenario, anchor) and plan features and targets per row (occupancy
 bit-packed), and caches the arrays as ``.npy`` files under ``DATA/_cache/critic-<hash>/``
-(loaded with ``allow_pickle=False``).
+(loaded memory-mapped, read-only, with ``allow_pickle=False``).
 ``GroupSampler`` yields batches of several scenes with several plans each.
 """
 from __future__ import annotations
@@ -193,15 +193,17 @@ def load_split(data: str | Path | Dataset, split: str, cfg: FeatureConfig, log=p
     ``done.json`` last: a cache folder without it is incomplete and is rewritten."""
     ds = data if isinstance(data, Dataset) else Dataset(data)
     cache = _cache_dir(ds, split, cfg)
-    if (cache / "done.json").exists() and all((cache / f"{k}.npy").exists() for k in ARRAYS):
-        arrs = {k: np.load(cache / f"{k}.npy", allow_pickle=False) for k in ARRAYS}
-        extra = json.loads((cache / "done.json").read_text())
-        return SplitArrays(**arrs, sample_id=extra["sample_id"], outcome=extra["outcome"])
-    out = build_split(ds, split, cfg, log)
-    for k in ARRAYS:
-        _save_npy(cache / f"{k}.npy", getattr(out, k))
-    atomic_write_text(cache / "done.json", json.dumps({"sample_id": out.sample_id, "outcome": out.outcome}))
-    return out
+    if not ((cache / "done.json").exists() and all((cache / f"{k}.npy").exists() for k in ARRAYS)):
+        out = build_split(ds, split, cfg, log)
+        for k in ARRAYS:
+            _save_npy(cache / f"{k}.npy", getattr(out, k))
+        atomic_write_text(cache / "done.json", json.dumps({"sample_id": out.sample_id, "outcome": out.outcome}))
+        del out          # read back memory-mapped below, so the built arrays need not stay resident
+    # memory-mapped, read-only: a batch reads only its rows' pages, so training memory does not grow with
+    # the dataset (concatenating several datasets or splits, :func:`concat_arrays`, copies them into memory)
+    arrs = {k: np.load(cache / f"{k}.npy", allow_pickle=False, mmap_mode="r") for k in ARRAYS}
+    extra = json.loads((cache / "done.json").read_text())
+    return SplitArrays(**arrs, sample_id=extra["sample_id"], outcome=extra["outcome"])
 
 
 class GroupSampler:

@@ -52,3 +52,19 @@ def test_on_a_gpu_batches_arrive_on_it_and_the_forward_runs_in_bf16():
     assert t.device.type == "cuda"
     with autocast(dev):
         assert (t @ t).dtype == torch.bfloat16
+
+
+def test_the_feature_cache_is_read_memory_mapped_and_equals_the_arrays_built(synth_dataset):
+    """``load_split`` reads its cache memory-mapped (training memory does not grow with the dataset) and the
+    mapped arrays are the ones ``build_split`` computes."""
+    from critic.data import ARRAYS, build_split, load_split
+    from pipelines.presets import preset
+    from schemas.dataset import Dataset
+
+    fc = preset("debug").train.for_horizon(Dataset(synth_dataset).horizon_steps).features
+    got = load_split(synth_dataset, "val", fc, log=lambda *a: None)
+    ref = build_split(Dataset(synth_dataset), "val", fc, log=lambda *a: None)
+    assert isinstance(got.plan, np.memmap) and isinstance(got.drivable, np.memmap)
+    for k in ARRAYS:
+        np.testing.assert_array_equal(np.asarray(getattr(got, k)), getattr(ref, k), err_msg=k)
+    assert got.sample_id == ref.sample_id
