@@ -103,6 +103,19 @@ class RasterSpec(NamedTuple):
     cell_m: float
 
 
+def drivable_at(drivable: torch.Tensor, X: torch.Tensor, Y: torch.Tensor,
+                spec: RasterSpec) -> tuple[torch.Tensor, torch.Tensor]:
+    """The cells of ``drivable`` ``[B, NX, NY]`` bool holding the ego-frame points ``X, Y`` ``[B, ...]`` (m):
+    ``(drivable, inside)``, each shaped like ``X``; ``inside`` is False for a point beyond the raster, whose
+    ``drivable`` value is that of the nearest edge cell and means nothing."""
+    ix = torch.floor((X - spec.x0) / spec.cell_m).long()
+    iy = torch.floor((Y - spec.y0) / spec.cell_m).long()
+    nx, ny = drivable.shape[1:]
+    inside = (ix >= 0) & (iy >= 0) & (ix < nx) & (iy < ny)
+    idx = (ix.clamp(0, nx - 1) * ny + iy.clamp(0, ny - 1)).reshape(ix.shape[0], -1)
+    return torch.gather(drivable.reshape(drivable.shape[0], -1), 1, idx).view(ix.shape), inside
+
+
 def constant_velocity_ends(last: torch.Tensor, steps: int, stride: int) -> torch.Tensor:
     """``[B, A, steps, 2]`` positions at the step ends of agents ``last`` ``[B, A, F]`` kept at their velocity."""
     t = (torch.arange(steps, device=last.device, dtype=last.dtype) + 1) * stride * DT
@@ -219,13 +232,8 @@ class Interactions(nn.Module):
         c, s = states[..., keep(PlanCol.COS)], states[..., keep(PlanCol.SIN)]      # [B, P, S, R, 1]
         X = states[..., keep(PlanCol.X)] + c * sl * hl - s * sw * hw                # [B, P, S, R, 4]
         Y = states[..., keep(PlanCol.Y)] + s * sl * hl + c * sw * hw
-        ix = torch.floor((X - spec.x0) / spec.cell_m).long()
-        iy = torch.floor((Y - spec.y0) / spec.cell_m).long()
-        nx, ny = drivable.shape[1:]
-        inside = (ix >= 0) & (iy >= 0) & (ix < nx) & (iy < ny)
-        flat = drivable.reshape(drivable.shape[0], -1)
-        idx = (ix.clamp(0, nx - 1) * ny + iy.clamp(0, ny - 1)).reshape(ix.shape[0], -1)
-        off = ~torch.gather(flat, 1, idx).view(ix.shape) & inside                  # [B, P, S, R, 4]
+        drv, inside = drivable_at(drivable, X, Y, spec)
+        off = ~drv & inside                                                         # [B, P, S, R, 4]
         return torch.stack([off.flatten(-2).any(-1), off.flatten(-2).float().mean(-1)], -1).to(states.dtype)
 
     def events(self, contact: torch.Tensor, agents, states, drivable: torch.Tensor) -> torch.Tensor:
@@ -267,10 +275,7 @@ class Interactions(nn.Module):
         """Plan ``states`` ``[B, P, S, R, 5]`` (x, y, cos, sin, speed) at times ``t`` ``[S, R]`` (s), the
         ego's box (``agents[:, 0]``) and the agents' ``paths`` over the same steps -> ``[B, P, S, 2D]``, and
         with event indicators (a :class:`RasterSpec`) :meth:`events` ``[B, P, S, EVENTS]`` (else None), for which
-        the drivable raster ``drivable`` ``[B, NX, NY]`` is needed."""
-        if self.raster is not None and drivable is None:
-            raise ValueError("the critic's event indicators (model.event_prior) need the scene's drivable raster: "
-                             "SceneBatch.drivable is None (SceneBatch.from_scenarios builds it)")
+        the drivable raster ``drivable`` ``[B, NX, NY]`` is needed (:meth:`LatentDynamics.memory` checks it)."""
         S = t.shape[0]
         ends, t_end = states[:, :, :, -1], t[:, -1]
         # the map is static: its geometry is evaluated every ``map_every`` steps (at the end of

@@ -20,7 +20,8 @@ from .config import FeatureConfig, ModelConfig, TrainConfig
 from .diffusion import DreamDecoder
 from .features import AGENT_FEATURES, MAP_FEATURES, PLAN_FEATURES
 from .forecast import Forecaster, most_likely
-from .interactions import AgentPaths, Interactions, RasterSpec, agent_paths, constant_velocity_ends, masked_max, mlp
+from .interactions import (AgentPaths, Interactions, RasterSpec, agent_paths, constant_velocity_ends, drivable_at,
+                           masked_max, mlp)
 from .scene import SceneBatch
 
 
@@ -239,6 +240,7 @@ class OccupancyPrior(nn.Module):
     def __init__(self, fc: FeatureConfig):
         super().__init__()
         self.fc = fc
+        self.raster = RasterSpec(fc.raster_x[0], fc.raster_y[0], fc.raster_cell_m)
         c = (torch.arange(fc.occ_size) + 0.5) * fc.occ_cell_m - 0.5 * fc.occ_size * fc.occ_cell_m
         gx, gy = torch.meshgrid(c, c, indexing="ij")
         self.register_buffer("gx", gx.reshape(-1), persistent=False)
@@ -266,12 +268,8 @@ class OccupancyPrior(nn.Module):
             inside = ((ca * dx + sa * dy).abs() <= f[:, None, None, keep(AgentCol.LENGTH)] / 2) & \
                      ((-sa * dx + ca * dy).abs() <= f[:, None, None, keep(AgentCol.WIDTH)] / 2)
             occ |= inside & valid[:, a, None, None, None]
-        ix = torch.floor((X - fc.raster_x[0]) / fc.raster_cell_m).long()
-        iy = torch.floor((Y - fc.raster_y[0]) / fc.raster_cell_m).long()
-        nx, ny = drivable.shape[1:]
-        ok = (ix >= 0) & (iy >= 0) & (ix < nx) & (iy < ny)
-        b = torch.arange(X.shape[0], device=X.device)[:, None, None, None].expand_as(ix)
-        drv = drivable[b, ix.clamp(0, nx - 1), iy.clamp(0, ny - 1)] & ok
+        drv, inside = drivable_at(drivable, X, Y, self.raster)
+        drv = drv & inside                                          # beyond the raster: not drivable
         size = fc.occ_size
         return torch.stack([occ, ~drv], 3).view(*X.shape[:3], 2, size, size).to(plan.dtype)
 
