@@ -5,6 +5,10 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 OUT     ?= outputs
 TORCH   := torch==2.13.0
+## TORCH_INDEX: where pip takes the torch wheel from. Empty (the default) uses pip's configured index (here the
+## local mirror serves the CPU wheel); TORCH_INDEX=https://download.pytorch.org/whl/cpu forces the small CPU-only
+## wheel elsewhere, TORCH_INDEX=https://download.pytorch.org/whl/cu126 (or another cuNNN) a CUDA build
+TORCH_INDEX ?=
 
 REAL    ?= ../shared/data/real
 
@@ -12,7 +16,7 @@ REAL    ?= ../shared/data/real
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --disable-pip-version-check $(TORCH)
+	$(BIN)/pip install -q --disable-pip-version-check $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) $(TORCH)
 	$(BIN)/pip install -q --disable-pip-version-check -e ".[test]"
 	touch $(STAMP)
 

@@ -89,8 +89,8 @@ def relabel(scn, anchor: int, synth: SynthConfig, rows: dict) -> np.ndarray:
     ctx = build_context(scn, anchor, synth)
     ego = Plans.from_states(*(np.stack(rows[f"plan_{c}"]) for c in ("x", "y", "heading", "speed")))
     agents = _with_perturbations(ctx.agents, rows, synth.dt)
-    return label_plans(ego, agents, ctx.drivable, ctx.solid_lines, synth.dt, synth.labels,
-                       ctx.drivable_inner, length=ctx.ego_length, width=ctx.ego_width).collision_at_fault
+    return label_plans(ego, agents, ctx.drivable_index, ctx.solid_lines, synth.dt, synth.labels,
+                       ctx.drivable_inner_index, length=ctx.ego_length, width=ctx.ego_width).collision_at_fault
 
 
 def _with_perturbations(agents: AgentFutures, rows: dict, dt: float) -> AgentFutures:

@@ -45,6 +45,8 @@ def main() -> None:
     ap.add_argument("--scenes", type=int, default=12)
     ap.add_argument("--agents", type=int, default=32)
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--sort", default="tottime", help="profile order (pstats key: tottime, cumulative)")
+    ap.add_argument("--top", type=int, default=18, help="profile lines to print")
     args = ap.parse_args()
     cfg = SynthConfig()
     scenes = list(ProceduralSource(count=args.scenes * 2).read())
@@ -78,7 +80,7 @@ def main() -> None:
     print(f"engine end to end (all agents, default curriculum): {stats.samples} rows from {cands} candidates in"
           f" {dt:.2f} s -> {cands / dt:,.0f} candidates/s/core, {stats.samples / dt:,.0f} rows/s/core")
     if prof:
-        pstats.Stats(prof).sort_stats("tottime").print_stats(18)
+        pstats.Stats(prof).sort_stats(args.sort).print_stats(args.top)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from schemas import CANONICAL_DT
 from .calibration import Calibration
 from .checkpoint import load_checkpoint
 from .config import TrainConfig
+from .malloc import keep_large_blocks
 from .model import build_model
 from .risk import cumulative_risk, median_event_time
 from .scene import SceneBatch
@@ -38,6 +39,7 @@ class ImpartialCritic:
 
     def __init__(self, model: torch.nn.Module, cfg: TrainConfig):
         self.model, self.cfg = model.eval(), cfg
+        keep_large_blocks()   # the command line's allocator fast path, in the user's own process (critic.malloc)
 
     @classmethod
     def load(cls, path: str | Path, device: str | torch.device = "cpu") -> "ImpartialCritic":

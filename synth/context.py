@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 import shapely
@@ -12,6 +13,7 @@ from .config import SynthConfig
 from .kinematics import PATH_DS, Plans, path_normals, resample_path
 from .labels import AgentFutures, inner_drivable
 from .physics import PhysicsReport, check_physics
+from .point_in_polygon import PolygonIndex
 
 MAP_RADIUS_M = 250.0
 LEVEL_REACH_M = 50.0  # an agent is compared with the ego's level only within this of the ego's logged track
@@ -47,6 +49,16 @@ class AnchorContext:
     drivable_inner: shapely.Geometry
     solid_lines: shapely.Geometry | None
     lane_width: float
+
+    @functools.cached_property
+    def drivable_index(self) -> PolygonIndex:
+        """``drivable`` as a cell grid for fast exact point tests (built on first use)."""
+        return PolygonIndex.build(self.drivable)
+
+    @functools.cached_property
+    def drivable_inner_index(self) -> PolygonIndex:
+        """``drivable_inner`` as a cell grid (built on first use)."""
+        return PolygonIndex.build(self.drivable_inner)
 
     @property
     def steps(self) -> int:

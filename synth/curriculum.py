@@ -83,7 +83,7 @@ def generate(ctx: AnchorContext, rng: np.random.Generator, budget: int,
             if (~ok).any():
                 rejected[rule] = rejected.get(rule, 0) + int((~ok).sum())
         agents = group[0].agents if group[0].agents is not None else ctx.agents
-        labels = label_plans(p, agents, ctx.drivable, ctx.solid_lines, ctx.dt, ctx.cfg.labels, ctx.drivable_inner,
+        labels = label_plans(p, agents, ctx.drivable_index, ctx.solid_lines, ctx.dt, ctx.cfg.labels, ctx.drivable_inner_index,
                              length=ctx.ego_length, width=ctx.ego_width, signals=signals)
         start = 0
         for c in group:

@@ -132,6 +132,21 @@ def pair_labels(ex, ey, eh, es, el, ew, ax, ay, ah, avx, avy, al, aw, aval, rows
     cb = np.empty((4, 2))
     dist = np.empty((A, T))
     rad = np.empty((A, T))
+    near = np.zeros(A, np.bool_)
+    range2 = pair_range * pair_range
+    # per agent row: half-diagonals [Na, A, T] and the bounding box of the valid centres [Na, A, 4]
+    Na = ax.shape[0]
+    half = np.empty((Na, A, T))
+    box = np.empty((Na, A, 4))
+    for g in range(Na):
+        for a in range(A):
+            xl, xh, yl, yh = np.inf, -np.inf, np.inf, -np.inf
+            for k in range(T):
+                half[g, a, k] = 0.5 * math.sqrt(al[g, a, k] ** 2 + aw[g, a, k] ** 2)
+                if aval[g, a, k]:
+                    xl, xh = min(xl, ax[g, a, k]), max(xh, ax[g, a, k])
+                    yl, yh = min(yl, ay[g, a, k]), max(yh, ay[g, a, k])
+            box[g, a, 0], box[g, a, 1], box[g, a, 2], box[g, a, 3] = xl, xh, yl, yh
     # largest relative displacement of two centres over one frame (m): 2 x 45 m/s x dt
     max_step = 2.0 * 45.0 * dt
     er = 0.5 * math.sqrt(el * el + ew * ew)
@@ -140,17 +155,31 @@ def pair_labels(ex, ey, eh, es, el, ew, ax, ay, ah, avx, avy, al, aw, aval, rows
         # ---- centre distances (inf where invalid or beyond pair_range) and distance bounds
         best_ub = np.inf
         any_close = False
+        # the plan's bounding box: an agent whose whole track's box stays pair_range away is never in range
+        pxl, pxh, pyl, pyh = np.inf, -np.inf, np.inf, -np.inf
+        for k in range(T):
+            pxl, pxh = min(pxl, ex[n, k]), max(pxh, ex[n, k])
+            pyl, pyh = min(pyl, ey[n, k]), max(pyh, ey[n, k])
         for a in range(A):
+            near[a] = False           # the later loops read dist[a] only where near[a]
+            gx = max(box[g, a, 0] - pxh, pxl - box[g, a, 1], 0.0)
+            gy = max(box[g, a, 2] - pyh, pyl - box[g, a, 3], 0.0)
+            if gx * gx + gy * gy >= range2:
+                continue
             for k in range(T):
                 dist[a, k] = np.inf
+            for k in range(T):
                 if not aval[g, a, k]:
                     continue
-                d = math.hypot(ax[g, a, k] - ex[n, k], ay[g, a, k] - ey[n, k])
-                if d >= pair_range:
+                dx, dy = ax[g, a, k] - ex[n, k], ay[g, a, k] - ey[n, k]
+                d2 = dx * dx + dy * dy
+                if d2 >= range2:
                     continue
+                d = math.sqrt(d2)
                 any_close = True
+                near[a] = True
                 dist[a, k] = d
-                rad[a, k] = er + 0.5 * math.sqrt(al[g, a, k] ** 2 + aw[g, a, k] ** 2)
+                rad[a, k] = er + half[g, a, k]
                 lb = max(d - rad[a, k], 0.0)
                 if lb < min_lb[n]:
                     min_lb[n] = lb
@@ -161,6 +190,8 @@ def pair_labels(ex, ey, eh, es, el, ew, ax, ay, ah, avx, avy, al, aw, aval, rows
             continue
         # ---- collisions: earliest contact over agents, in time order per agent
         for a in range(A):
+            if not near[a]:
+                continue
             for k in range(T):
                 if (k - 1) * dt > coll_t[n]:  # interval (k - 1, k) starts after the earliest contact so far
                     break
@@ -177,7 +208,7 @@ def pair_labels(ex, ey, eh, es, el, ew, ax, ay, ah, avx, avy, al, aw, aval, rows
                     dx, dy = rx1 - rx0, ry1 - ry0
                     den = dx * dx + dy * dy
                     u = 0.0 if den <= 0.0 else min(max(-(rx0 * dx + ry0 * dy) / den, 0.0), 1.0)
-                    R0 = er + 0.5 * math.sqrt(al[g, a, k - 1] ** 2 + aw[g, a, k - 1] ** 2)
+                    R0 = er + half[g, a, k - 1]
                     if math.hypot(rx0 + u * dx, ry0 + u * dy) <= max(R, R0):
                         dhe = _wrap(eh[n, k] - eh[n, k - 1])
                         dha = _wrap(ah[g, a, k] - ah[g, a, k - 1])
@@ -210,6 +241,8 @@ def pair_labels(ex, ey, eh, es, el, ew, ax, ay, ah, avx, avy, al, aw, aval, rows
         # ---- time to collision (before the first contact) and exact minimum distance
         limit = min(best_ub, exact_dist)
         for a in range(A):
+            if not near[a]:
+                continue
             for k in range(T):
                 d = dist[a, k]
                 if d == np.inf:

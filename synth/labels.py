@@ -5,8 +5,8 @@
   only intervals where it falls below the sum of both half-diagonals are refined at
   ``fine_steps`` sub-steps (100 Hz by default) with a separating-axis test, so no
   collision tunnels between frames. Collision time is the first overlapping sub-step.
-* Off-road: any ego footprint corner outside the drivable area (shapely 2 vectorised
-  ``contains_xy``), sampled at ``offroad_steps`` per frame and refined to 100 Hz
+* Off-road: any ego footprint corner outside the drivable area (shapely's ``contains_xy``, or the
+  same test on a :class:`synth.point_in_polygon.PolygonIndex` cell grid when given one), sampled at ``offroad_steps`` per frame and refined to 100 Hz
   around the first exit.
 * Solid-line crossings: intersections of the ego centre path with SOLID and
   DOUBLE_SOLID lines.
@@ -34,6 +34,7 @@ from schemas.tracks import Tracks
 
 from .config import LabelThresholds
 from .kernels import footprint_samples, pair_labels
+from .point_in_polygon import PolygonIndex
 from .kinematics import Plans
 from .signals import SignalWindow, red_light_labels
 
@@ -107,8 +108,9 @@ def inner_drivable(drivable: shapely.Geometry, length: float, width: float, dt: 
     return inner
 
 
-def label_plans(ego: Plans, agents: AgentFutures, drivable: shapely.Geometry, solid_lines: shapely.Geometry | None,
-                dt: float, th: LabelThresholds, drivable_inner: shapely.Geometry | None = None, *,
+def label_plans(ego: Plans, agents: AgentFutures, drivable: shapely.Geometry | PolygonIndex,
+                solid_lines: shapely.Geometry | None, dt: float, th: LabelThresholds,
+                drivable_inner: shapely.Geometry | PolygonIndex | None = None, *,
                 length: float, width: float, signals: SignalWindow | None = None) -> Labels:
     """Label N ego plans ``[N, T]`` whose box is ``length`` x ``width`` m.
 
@@ -116,7 +118,9 @@ def label_plans(ego: Plans, agents: AgentFutures, drivable: shapely.Geometry, so
     without it no plan runs a red.
 
     ``drivable_inner`` (from :func:`inner_drivable`) only speeds the off-road check up:
-    intervals whose two end centres lie inside it are inside without corner tests.
+    intervals whose two end centres lie inside it are inside without corner tests. Either area may be
+    given as its :class:`~synth.point_in_polygon.PolygonIndex` (``AnchorContext.drivable_index``), which
+    answers the same point tests without a GEOS call per point.
     """
     N, T = ego.x.shape
     Na = agents.x.shape[0]
@@ -190,6 +194,11 @@ def collision_at_fault(ego: Plans, length: float, agents: AgentFutures, rows: np
     return hit & (ego.speed[n, k] >= STOPPED_MPS) & ~behind
 
 
+def contains_xy(area: shapely.Geometry | PolygonIndex, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Whether each point lies in ``area`` (shapely's ``contains_xy``, through the index when ``area`` is one)."""
+    return area.contains_xy(x, y) if isinstance(area, PolygonIndex) else shapely.contains_xy(area, x, y)
+
+
 def _first_exit(ego: Plans, length: float, width: float, drivable, sub: int, dt: float, only=None, until=None,
                 inner=None) -> np.ndarray:
     """First time (s) any corner of the ``length`` x ``width`` m footprint is outside ``drivable``,
@@ -209,12 +218,12 @@ def _first_exit(ego: Plans, length: float, width: float, drivable, sub: int, dt:
     else:
         check[rows] = True
         if inner is not None:
-            safe = shapely.contains_xy(inner, ego.x[rows], ego.y[rows]) & (ego.speed[rows] <= SAFE_SPEED_MPS)
+            safe = contains_xy(inner, ego.x[rows], ego.y[rows]) & (ego.speed[rows] <= SAFE_SPEED_MPS)
             check[rows, :-1] = ~(safe[:, :-1] & safe[:, 1:])
             check[rows, -1] = ~safe[:, -1]
     out = np.full(N, np.inf)
     xy, plan, t = footprint_samples(ego.x, ego.y, ego.heading, check, sub, float(length), float(width), dt)
     if len(plan):
-        outside = ~shapely.contains_xy(drivable, xy[:, 0], xy[:, 1]).reshape(-1, 4).all(axis=1)
+        outside = ~contains_xy(drivable, xy[:, 0], xy[:, 1]).reshape(-1, 4).all(axis=1)
         np.minimum.at(out, plan[outside], t[outside])
     return out

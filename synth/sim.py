@@ -23,6 +23,7 @@ from .context import AnchorContext
 from .kinematics import PATH_DS, Plans, path_normals
 from .labels import AgentFutures, label_plans
 from .signals import red_light_labels, signal_window
+from .tracking import track
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -100,10 +101,6 @@ class EgoState:
         return EgoState(self.current.take(first), *(getattr(self, k.name)[first] for k in dataclasses.fields(self)[1:]))
 
 
-def _wrap(a: np.ndarray) -> np.ndarray:
-    return (a + np.pi) % (2 * np.pi) - np.pi
-
-
 def simulate(ep: Episode, state: EgoState, target_speed: np.ndarray, steps: int, cfg: SimConfig,
              path: np.ndarray | None = None) -> tuple[Plans, EgoState]:
     """Track the lateral ``path`` (default: the logged path) at ``target_speed`` ``[N]`` (m/s) for ``steps``.
@@ -117,40 +114,20 @@ def simulate(ep: Episode, state: EgoState, target_speed: np.ndarray, steps: int,
         normals = path_normals(path)
     tang = np.stack([normals[:, 1], -normals[:, 0]], -1)
     path_h = np.arctan2(tang[:, 1], tang[:, 0])
-    x, y, h, v, a, st = (getattr(state.current, k)[:, 0].astype(float).copy()
-                         for k in ("x", "y", "heading", "speed", "accel", "steer"))
-    li, le, si, idx = state.lat_int.copy(), state.lat_err.copy(), state.spd_int.copy(), state.path_idx.copy()
-    target = np.broadcast_to(np.asarray(target_speed, dtype=float), x.shape)
-    h_dt = cfg.dt / cfg.substeps
-    kp, ki, kd = cfg.speed_pid
-    lp, lii, ld = cfg.lateral_pid
-    out = np.zeros((6, len(x), steps + 1))
-    out[:, :, 0] = x, y, h, v, a, st
-    win = np.arange(-4, 16)
-    M = len(path)
-    for k in range(steps):
-        for _ in range(cfg.substeps):
-            cand = np.clip(idx[:, None] + win[None], 0, M - 1)
-            d2 = (path[cand, 0] - x[:, None]) ** 2 + (path[cand, 1] - y[:, None]) ** 2
-            idx = cand[np.arange(len(x)), d2.argmin(1)]
-            e = (x - path[idx, 0]) * normals[idx, 0] + (y - path[idx, 1]) * normals[idx, 1]
-            li = np.clip(li + e * h_dt, -5.0, 5.0)
-            de = (e - le) / h_dt
-            le = e
-            want = cfg.heading_gain * _wrap(path_h[idx] - h) - (lp * e + lii * li + ld * de)
-            want = np.clip(want, -cfg.limits.max_steer, cfg.limits.max_steer)
-            st = st + np.clip(want - st, -cfg.limits.max_steer_rate * h_dt, cfg.limits.max_steer_rate * h_dt)
-            err = target - v
-            si = np.clip(si + err * h_dt, -10.0, 10.0)
-            a_cmd = np.clip(kp * err + ki * si, -cfg.limits.max_decel, cfg.limits.max_accel)
-            jerk = np.where(a_cmd < -cfg.comfort_decel, cfg.limits.max_jerk, cfg.comfort_jerk) * h_dt
-            a = a + np.clip(a_cmd - a, -jerk, jerk)
-            a = np.where((v <= 0.0) & (a < 0.0), 0.0, a)
-            x = x + v * np.cos(h) * h_dt
-            y = y + v * np.sin(h) * h_dt
-            h = h + v * np.tan(st) / cfg.limits.wheelbase * h_dt
-            v = np.maximum(v + a * h_dt, 0.0)
-        out[:, :, k + 1] = x, y, h, v, a, st
+    cur = state.current
+    x0, y0, h0, v0, a0, st0 = (np.ascontiguousarray(getattr(cur, k)[:, 0], dtype=float)
+                               for k in ("x", "y", "heading", "speed", "accel", "steer"))
+    target = np.ascontiguousarray(np.broadcast_to(np.asarray(target_speed, dtype=float), x0.shape))
+    lim = cfg.limits
+    out, li, le, si, idx = track(
+        x0, y0, h0, v0, a0, st0, state.lat_int.astype(float), state.lat_err.astype(float),
+        state.spd_int.astype(float), state.path_idx.astype(np.int64), target, np.ascontiguousarray(path, dtype=float),
+        np.ascontiguousarray(normals, dtype=float), np.ascontiguousarray(path_h, dtype=float), int(steps),
+        int(cfg.substeps), float(cfg.dt), np.asarray(cfg.speed_pid, dtype=float), np.asarray(cfg.lateral_pid, dtype=float),
+        float(cfg.heading_gain), float(lim.max_steer), float(lim.max_steer_rate), float(lim.max_decel),
+        float(lim.max_accel), float(lim.max_jerk), float(cfg.comfort_decel), float(cfg.comfort_jerk),
+        float(lim.wheelbase))
+    x, y, h, v, a, st = out[:, :, -1]
     return Plans(*out), EgoState(Plans(*(c[:, None] for c in (x, y, h, v, a, st))), li, le, si, idx)
 
 
@@ -221,7 +198,7 @@ def events(ep: Episode, traj: Plans, t0: int, th: LabelThresholds = LabelThresho
     ag = ep.agents
     sl = slice(t0, t0 + T)
     fut = ag.frames(sl)
-    lab = label_plans(traj, fut, ctx.drivable, None, ctx.dt, th, ctx.drivable_inner, length=ctx.ego_length,
+    lab = label_plans(traj, fut, ctx.drivable_index, None, ctx.dt, th, ctx.drivable_inner_index, length=ctx.ego_length,
                       width=ctx.ego_width)
     cstep = _step_of(lab.collision_time_s, ctx.dt)
     types = np.asarray(ag.object_type)

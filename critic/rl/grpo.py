@@ -28,8 +28,15 @@ class SpeedPolicy(nn.Module):
         return self.net(obs)
 
     @torch.inference_mode()
-    def greedy(self, obs: np.ndarray) -> int:
-        return int(self(torch.as_tensor(obs)[None]).argmax(-1)[0])
+    def greedy(self, obs: np.ndarray) -> int | np.ndarray:
+        """The most likely speed index of one observation ``[obs_dim]`` (an int), or of each of a batch
+        ``[A, obs_dim]`` (``[A]`` int64: one forward pass for the batch)."""
+        obs = torch.as_tensor(obs)
+        if obs.ndim == 2:
+            return self(obs).argmax(-1).numpy()
+        return int(self(obs[None]).argmax(-1)[0])
+
+    greedy.batched = True   # critic.rl.rollout: this ``choose`` takes a batch of observations too
 
 
 def imitation_init(obs: np.ndarray, target: np.ndarray, n_speeds: int, cfg: GRPOConfig, log=None) -> SpeedPolicy:

@@ -78,6 +78,14 @@ class DecisionStates:
     """``[S, A, 2]`` bool (:func:`plan_outcomes` of ``plans``), when collected with labels."""
 
 
+def choose_each(choose: Callable[[np.ndarray], int], obs: np.ndarray) -> np.ndarray:
+    """``choose`` applied to each observation of ``obs`` ``[A, OBS_DIM]``: ``[A]`` speed indices, in one call
+    when ``choose`` declares ``batched = True`` (it then takes ``[A, OBS_DIM]`` and returns ``[A]``)."""
+    if getattr(choose, "batched", False):
+        return np.asarray(choose(obs), dtype=np.int64).reshape(len(obs))
+    return np.array([choose(o) for o in obs], dtype=np.int64)
+
+
 def continue_with_policy(ep: Episode, observer: Observer, history: Plans, first: Plans, state: EgoState,
                          choose: Callable[[np.ndarray], int], rc: RefineConfig,
                          steps: int) -> tuple[Plans, EgoState, np.ndarray]:
@@ -90,7 +98,7 @@ def continue_with_policy(ep: Episode, observer: Observer, history: Plans, first:
     tgt = speeds
     while t < steps:
         n = min(rc.sim.replan_steps, steps - t)
-        tgt = speeds[[choose(o) for o in observer.policy_obs_batch(history, out, state.path_idx)]]
+        tgt = speeds[choose_each(choose, observer.policy_obs_batch(history, out, state.path_idx))]
         seg, state = simulate(ep, state, tgt, n, rc.sim)
         out, t = Plans.concat_time(out, seg), t + n
     return out, state, tgt

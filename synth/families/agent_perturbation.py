@@ -64,14 +64,15 @@ def cut_in_track(ctx, x: np.ndarray, y: np.ndarray, t: np.ndarray, ts: float, du
 
 
 def headings_of(x, y, fallback):
+    """Heading (rad) ``(T,)`` of a track's displacement, held while it stands (steps under 2 cm per frame);
+    ``fallback`` until it first moves."""
     dx, dy = np.gradient(x), np.gradient(y)
     moving = np.hypot(dx, dy) > 0.02
-    h = np.where(moving, np.arctan2(dy, dx), np.nan)
-    h[0] = fallback if np.isnan(h[0]) else h[0]
-    for k in range(1, len(h)):  # hold the last heading while stopped
-        if np.isnan(h[k]):
-            h[k] = h[k - 1]
-    return h
+    h = np.arctan2(dy, dx)
+    if not moving[0]:
+        h[0] = fallback
+    last = np.maximum.accumulate(np.where(moving, np.arange(len(h)), 0))  # the last moving frame so far
+    return h[last]
 
 
 class AgentPerturbation(Family):

@@ -23,13 +23,17 @@ class CollisionSeek(Family):
         t = times(ctx)
         k_lo, k_hi = int(round(0.8 / ctx.dt)), ctx.steps - int(round(1.0 / ctx.dt))
         opportunities = []
-        for a in range(ag.x.shape[1]):
-            ks = np.flatnonzero(ag.valid[0, a, k_lo:k_hi]) + k_lo
-            if len(ks):
-                s, d = ctx.project(ag.x[0, a, ks], ag.y[0, a, ks])
-                ok = (s > 3.0) & (s < 200.0) & (np.abs(d) < 3.0 * ctx.lane_width) & (s / t[ks] < 35.0)
+        aa, kk = np.nonzero(ag.valid[0, :, k_lo:k_hi])     # every valid (agent, frame) in the window, agent-major
+        kk = kk + k_lo
+        if len(aa):
+            s_all, d_all = ctx.project(ag.x[0, aa, kk], ag.y[0, aa, kk])   # one projection for all agents
+            ok_all = (s_all > 3.0) & (s_all < 200.0) & (np.abs(d_all) < 3.0 * ctx.lane_width) & (s_all / t[kk] < 35.0)
+            bounds = np.searchsorted(aa, np.arange(ag.x.shape[1] + 1))
+            for a in range(ag.x.shape[1]):
+                sl = slice(bounds[a], bounds[a + 1])
+                ok = ok_all[sl]
                 if ok.any():
-                    opportunities.append((a, ks[ok], s[ok], d[ok]))
+                    opportunities.append((a, kk[sl][ok], s_all[sl][ok], d_all[sl][ok]))
         if not opportunities:
             return None
         dist = np.array([np.hypot(ag.x[0, a, k[0]] - ctx.anchor_state[0], ag.y[0, a, k[0]] - ctx.anchor_state[1])

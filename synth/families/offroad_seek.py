@@ -8,7 +8,6 @@ on the ``side`` (nearest edge with probability 0.7). ``start_m`` ~ U(0, 20) m,
 from __future__ import annotations
 
 import numpy as np
-import shapely
 
 from ..kinematics import PATH_DS
 from .base import Candidates, Family, logged_speed, offset_paths, roll
@@ -22,7 +21,7 @@ def edge_distance(ctx, s: np.ndarray, side: np.ndarray) -> np.ndarray:
     base, nrm = ctx.path[i], ctx.path_normals[i] * side[:, None]
     px = base[:, None, 0] + PROBE[None] * nrm[:, None, 0]
     py = base[:, None, 1] + PROBE[None] * nrm[:, None, 1]
-    outside = ~shapely.contains_xy(ctx.drivable, px, py)
+    outside = ~ctx.drivable_index.contains_xy(px, py)
     return np.where(outside.any(axis=1), PROBE[np.argmax(outside, axis=1)], np.inf)
 
 

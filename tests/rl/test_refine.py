@@ -82,3 +82,17 @@ def test_adaptation_learns_the_labelled_outcomes_of_its_states_keeps_the_forecas
     assert any(k.startswith("dynamics.forecaster.") for k in before)
     with pytest.raises(ValueError, match="plan outcomes"):
         adapt_critic(critic, dataclasses.replace(ds, critic_plan_outcomes=None), cfg, log=None)
+
+
+def test_a_batched_greedy_policy_chooses_what_it_chooses_one_observation_at_a_time():
+    import numpy as np
+    import torch
+    from critic.rl.grpo import SpeedPolicy
+    from critic.rl.rollout import choose_each
+    torch.manual_seed(0)
+    pol = SpeedPolicy(12, 7, 16)
+    obs = np.random.default_rng(0).normal(size=(50, 12)).astype(np.float32)
+    one_by_one = [pol.greedy(o) for o in obs]
+    assert isinstance(one_by_one[0], int)
+    assert choose_each(pol.greedy, obs).tolist() == one_by_one
+    assert choose_each(lambda o: pol.greedy(o), obs).tolist() == one_by_one   # a plain callable: row by row

@@ -135,6 +135,67 @@ def test_simulation_continues_exactly_across_calls():
     assert np.allclose(whole.x[0, 10:], b.x[0]) and np.allclose(whole.speed[0, :11], a.speed[0])
 
 
+def _simulate_reference(path, normals, state, target, steps, cfg):
+    """The tracking loop as plain numpy over candidates (the slow reference of synth.tracking.track)."""
+    wrap = lambda a: (a + np.pi) % (2 * np.pi) - np.pi  # noqa: E731
+    path_h = np.arctan2(-normals[:, 0], normals[:, 1])
+    x, y, h, v, a, st = (getattr(state.current, k)[:, 0].astype(float).copy()
+                         for k in ("x", "y", "heading", "speed", "accel", "steer"))
+    li, le, si, idx = state.lat_int.copy(), state.lat_err.copy(), state.spd_int.copy(), state.path_idx.copy()
+    h_dt, (kp, ki, _), (lp, lii, ld), lim = cfg.dt / cfg.substeps, cfg.speed_pid, cfg.lateral_pid, cfg.limits
+    out = [np.stack([x, y, h, v, a, st])]
+    win, M = np.arange(-4, 16), len(path)
+    for _k in range(steps):
+        for _ in range(cfg.substeps):
+            cand = np.clip(idx[:, None] + win[None], 0, M - 1)
+            idx = cand[np.arange(len(x)), ((path[cand, 0] - x[:, None]) ** 2 + (path[cand, 1] - y[:, None]) ** 2).argmin(1)]
+            e = (x - path[idx, 0]) * normals[idx, 0] + (y - path[idx, 1]) * normals[idx, 1]
+            li = np.clip(li + e * h_dt, -5.0, 5.0)
+            de, le = (e - le) / h_dt, e
+            want = np.clip(cfg.heading_gain * wrap(path_h[idx] - h) - (lp * e + lii * li + ld * de), -lim.max_steer,
+                           lim.max_steer)
+            st = st + np.clip(want - st, -lim.max_steer_rate * h_dt, lim.max_steer_rate * h_dt)
+            err = target - v
+            si = np.clip(si + err * h_dt, -10.0, 10.0)
+            a_cmd = np.clip(kp * err + ki * si, -lim.max_decel, lim.max_accel)
+            jerk = np.where(a_cmd < -cfg.comfort_decel, lim.max_jerk, cfg.comfort_jerk) * h_dt
+            a = a + np.clip(a_cmd - a, -jerk, jerk)
+            a = np.where((v <= 0.0) & (a < 0.0), 0.0, a)
+            x, y, h = x + v * np.cos(h) * h_dt, y + v * np.sin(h) * h_dt, h + v * np.tan(st) / lim.wheelbase * h_dt
+            v = np.maximum(v + a * h_dt, 0.0)
+        out.append(np.stack([x, y, h, v, a, st]))
+    return np.stack(out, -1), (li, le, si, idx)
+
+
+def test_compiled_tracking_matches_the_numpy_reference_on_curved_procedural_paths():
+    from synth.sources import ProceduralSource
+    from synth.engine import SynthStats, choose_anchors
+    cfg, sc = SynthConfig(), SimConfig()
+    rng = np.random.default_rng(3)
+    for scn in ProceduralSource(count=3).read():
+        ep = Episode.build(build_context(scn, choose_anchors(scn, cfg, SynthStats())[0], cfg))
+        n = 6
+        st0 = EgoState.at_anchor(ep, n)
+        cur = st0.current   # start the candidates off the path, turned and at different speeds and accelerations
+        jitter = _jittered(cur, rng)
+        st0 = dataclasses.replace(st0, current=jitter, lat_int=rng.normal(0, 0.5, n), spd_int=rng.normal(0, 1, n))
+        target = rng.uniform(0.0, 20.0, n)
+        got, end = simulate(ep, st0, target, 40, sc)
+        ref, (li, le, si, idx) = _simulate_reference(ep.ctx.path, ep.ctx.path_normals, st0, target, 40, sc)
+        for j, k in enumerate(("x", "y", "heading", "speed", "accel", "steer")):
+            assert np.allclose(getattr(got, k), ref[j], rtol=0, atol=1e-9), k
+        assert np.allclose(end.lat_int, li, atol=1e-9) and np.array_equal(end.path_idx, idx)
+        assert np.allclose(end.spd_int, si, atol=1e-9) and np.allclose(end.lat_err, le, atol=1e-9)
+
+
+def _jittered(cur, rng):
+    from synth.kinematics import Plans
+    n = cur.x.shape[0]
+    return Plans(cur.x + rng.normal(0, 1.0, (n, 1)), cur.y + rng.normal(0, 1.0, (n, 1)),
+                 cur.heading + rng.normal(0, 0.2, (n, 1)), np.abs(cur.speed + rng.normal(0, 3.0, (n, 1))),
+                 rng.normal(0, 1.0, (n, 1)), rng.normal(0, 0.05, (n, 1)))
+
+
 def test_vectorised_box_overlap_agrees_with_the_compiled_scalar_test():
     rng = np.random.default_rng(0)
     a = rng.uniform([-5, -5, -3, 1, 1], [5, 5, 3, 6, 3], (400, 5))
