@@ -1,20 +1,15 @@
 """Critic scoring latency: one ``score`` call for 64 scenes x 16 plans, and for batch size 1.
 
 Usage: python benchmarks/critic_latency.py [--checkpoint DIR] [--repeats N] [--threads T] [--motion-layers K ...]
-       [--compare-malloc]
 Without a checkpoint a freshly initialised default-preset model is timed (latency does
 not depend on the weights); ``--motion-layers`` times it once per forecaster depth given
 (0 = no agent-centric attention), so their cost compares within one run. Prints median
-and p90 milliseconds per call. ``ImpartialCritic`` applies the library's allocator settings
-(:mod:`critic.malloc`); ``--compare-malloc`` runs the same timing in two child processes, with them
-and with glibc's own settings (``IMPARTIAL_DEFAULT_MALLOC=1``), one after the other.
+and p90 milliseconds per call.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -46,17 +41,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--motion-layers", type=int, nargs="*", default=[])
-    ap.add_argument("--compare-malloc", action="store_true",
-                    help="time with the library's allocator settings and with glibc's own, in two child processes")
     args = ap.parse_args()
-    if args.compare_malloc:
-        argv = [a for a in sys.argv[1:] if a != "--compare-malloc"]
-        for label, extra in (("glibc's own allocator settings (IMPARTIAL_DEFAULT_MALLOC=1)", {"IMPARTIAL_DEFAULT_MALLOC": "1"}),
-                             ("the library's allocator settings (critic.malloc)", {})):
-            print(f"--- {label}", flush=True)
-            env = {k: v for k, v in os.environ.items() if k not in ("IMPARTIAL_DEFAULT_MALLOC", "GLIBC_TUNABLES")}
-            subprocess.run([sys.executable, __file__, *argv], env={**env, **extra}, check=True)
-        return
     torch.set_num_threads(args.threads)
     if args.checkpoint:
         time_critic(ImpartialCritic.load(args.checkpoint), args)

@@ -21,7 +21,6 @@ from schemas import CANONICAL_DT
 from .calibration import Calibration
 from .checkpoint import load_checkpoint
 from .config import TrainConfig
-from .malloc import keep_large_blocks
 from .model import build_model
 from .risk import cumulative_risk, median_event_time
 from .scene import SceneBatch
@@ -39,7 +38,6 @@ class ImpartialCritic:
 
     def __init__(self, model: torch.nn.Module, cfg: TrainConfig):
         self.model, self.cfg = model.eval(), cfg
-        keep_large_blocks()   # the command line's allocator fast path, in the user's own process (critic.malloc)
 
     @classmethod
     def load(cls, path: str | Path, device: str | torch.device = "cpu") -> "ImpartialCritic":

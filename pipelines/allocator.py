@@ -23,10 +23,9 @@ import os
 import platform
 import sys
 
-from critic.malloc import OPT_OUT  # one opt-out for both paths: the re-exec here, mallopt in the library
-
 TUNABLES = "glibc.malloc.hugetlb=1:glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=17179869184"
 """``GLIBC_TUNABLES`` entries: THP-backed heap, no mmap for large blocks, no heap trimming (16 GiB)."""
+OPT_OUT = "IMPARTIAL_DEFAULT_MALLOC"
 TUNED_COMMANDS = frozenset({"train-critic", "benchmark", "refine", "cv", "calibrate"})
 """The ``impartial`` subcommands that run under :data:`TUNABLES` (the ones whose time goes to torch batches);
 ``synth``, ``validate``, ``inspect`` and the rest run under the user's own allocator settings."""
