@@ -41,7 +41,7 @@ def track(x0, y0, h0, v0, a0, st0, li0, le0, si0, idx0, target, path, normals, p
         out[0, n, 0], out[1, n, 0], out[2, n, 0], out[3, n, 0], out[4, n, 0], out[5, n, 0] = x, y, h, v, a, st
         for k in range(steps):
             for _ in range(substeps):
-                best, bi = np.inf, idx
+                best, bi = np.inf, min(max(idx, 0), M - 1)   # clipped even if every distance is NaN
                 for w in range(-4, 16):   # the nearest path sample in a window around the last one
                     c = min(max(idx + w, 0), M - 1)
                     d2 = (path[c, 0] - x) ** 2 + (path[c, 1] - y) ** 2
