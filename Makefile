@@ -109,6 +109,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/allocator.py
 	$(BIN)/python benchmarks/critic_latency.py
 	$(BIN)/python benchmarks/pseudo_sim.py
+	@if [ -f $(OUT)/synth/_manifest.json ]; then $(BIN)/python benchmarks/train_memory.py $(OUT)/synth; \
+	else echo "train_memory.py skipped: no $(OUT)/synth (make synth first)"; fi
 
 clean:
 	rm -rf $(OUT) .pytest_cache
