@@ -106,6 +106,18 @@ def _cache_dir(ds: Dataset, split: str, cfg: FeatureConfig) -> Path:
     return ds.path / "_cache" / f"critic-{split}-{key}"
 
 
+def _state_matrix(column, states: int, ds: Dataset, name: str) -> np.ndarray:
+    """A list column of ``states`` floats per row as a float64 matrix ``[R, states]``, straight from Arrow
+    (a Python list per row would hold about 30 bytes per value: gigabytes for the default dataset)."""
+    lengths = np.asarray(pc.list_value_length(column).fill_null(0))
+    if len(lengths) and (lengths != states).any():
+        raise InputError(f"plans have {int(lengths[lengths != states][0])} states, the critic expects {states}",
+                         path=str(ds.path), field=name)
+    flat = pc.list_flatten(column)
+    flat = flat.combine_chunks() if isinstance(flat, pa.ChunkedArray) else flat
+    return np.asarray(flat.to_numpy(zero_copy_only=False), dtype=float).reshape(len(lengths), states)
+
+
 def build_split(ds: Dataset, split: str, cfg: FeatureConfig, log=print) -> SplitArrays:
     t0 = time.time()
     rows = _read_rows(ds, split)
@@ -127,13 +139,8 @@ def build_split(ds: Dataset, split: str, cfg: FeatureConfig, log=print) -> Split
     occ = np.zeros((R, K, 2, cfg.occ_size, cfg.occ_size // 8), np.uint8)
     row_scene = np.array([scene_index[k] for k in keys], np.int64)
     col = {c: rows.column(c) for c in _ROW_COLUMNS}
-    px = np.array(col["plan_x"].to_pylist())
-    py = np.array(col["plan_y"].to_pylist())
-    ph = np.array(col["plan_heading"].to_pylist())
-    ps = np.array(col["plan_speed"].to_pylist())
-    if px.shape[1] != cfg.plan_steps + 1:
-        raise InputError(f"plans have {px.shape[1]} states, the critic expects {cfg.plan_steps + 1}", path=str(ds.path),
-                         field="plan_x")
+    px, py, ph, ps = (_state_matrix(col[c], cfg.plan_steps + 1, ds, c)
+                      for c in ("plan_x", "plan_y", "plan_heading", "plan_speed"))
     occ_idx = np.arange(1, K + 1) * cfg.dyn_stride * cfg.occ_every  # plan states at 1 s, 2 s, ...
     for s_i, (sid, ego, anchor) in enumerate(scenes):
         scn = scns[sid].with_ego(ego)

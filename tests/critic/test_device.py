@@ -68,3 +68,16 @@ def test_the_feature_cache_is_read_memory_mapped_and_equals_the_arrays_built(syn
     for k in ARRAYS:
         np.testing.assert_array_equal(np.asarray(getattr(got, k)), getattr(ref, k), err_msg=k)
     assert got.sample_id == ref.sample_id
+
+
+def test_plan_columns_convert_straight_from_arrow_and_a_wrong_length_names_the_column():
+    import pyarrow as pa
+    from critic.data import _state_matrix
+
+    class _DS:
+        path = "data/x"
+    col = pa.chunked_array([pa.array([[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]), pa.array([[6.0, 7.0, 8.0]])])
+    got = _state_matrix(col, 3, _DS, "plan_x")
+    assert got.dtype == np.float64 and np.array_equal(got, np.array(col.to_pylist()))
+    with pytest.raises(InputError, match="plan_y.*plans have 2 states, the critic expects 3"):
+        _state_matrix(pa.chunked_array([pa.array([[0.0, 1.0, 2.0], [1.0, 2.0]])]), 3, _DS, "plan_y")
