@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
+import shutil
 import time
 from pathlib import Path
 
@@ -118,7 +120,18 @@ def _state_matrix(column, states: int, ds: Dataset, name: str) -> np.ndarray:
     return np.asarray(flat.to_numpy(zero_copy_only=False), dtype=float).reshape(len(lengths), states)
 
 
-def build_split(ds: Dataset, split: str, cfg: FeatureConfig, log=print) -> SplitArrays:
+def _allocator(scratch: Path | None):
+    """``alloc(name, shape, dtype)``: zeroed arrays in memory, or (with ``scratch``) ``.npy`` files there opened
+    as writable memory maps, so that the arrays being built are file pages the kernel can write out."""
+    if scratch is None:
+        return lambda name, shape, dtype: np.zeros(shape, dtype)
+    return lambda name, shape, dtype: np.lib.format.open_memmap(scratch / f"{name}.npy", mode="w+", dtype=dtype,
+                                                                 shape=shape)
+
+
+def build_split(ds: Dataset, split: str, cfg: FeatureConfig, log=print, scratch: Path | None = None) -> SplitArrays:
+    """Features of the ``split`` rows of ``ds`` (:class:`SplitArrays`). With ``scratch`` (a folder), the scene
+    and row arrays are built in ``.npy`` files there (writable memory maps) instead of in memory."""
     t0 = time.time()
     rows = _read_rows(ds, split)
     keys = list(zip(*(rows.column(c).to_pylist() for c in ("scenario_id", "ego_track_id", "anchor_frame"))))
@@ -127,16 +140,17 @@ def build_split(ds: Dataset, split: str, cfg: FeatureConfig, log=print) -> Split
     scns = ds.read_scenarios(sorted({k[0] for k in scenes}))
     S, R = len(scenes), rows.num_rows
     K = cfg.plan_steps // (cfg.dyn_stride * cfg.occ_every)
-    agents = np.zeros((S, 1 + cfg.max_agents, cfg.history_steps, 13), np.float32)
-    agents_mask = np.zeros((S, 1 + cfg.max_agents, cfg.history_steps), bool)
+    alloc = _allocator(scratch)
+    agents = alloc("agents", (S, 1 + cfg.max_agents, cfg.history_steps, 13), np.float32)
+    agents_mask = alloc("agents_mask", (S, 1 + cfg.max_agents, cfg.history_steps), bool)
     steps = cfg.plan_steps // cfg.dyn_stride
-    future = np.zeros((S, 1 + cfg.max_agents, steps, 2), np.float32)
-    future_mask = np.zeros((S, 1 + cfg.max_agents, steps), bool)
-    maps = np.zeros((S, cfg.max_polylines, cfg.polyline_points, MapCol.COUNT), np.float32)
-    map_mask = np.zeros((S, cfg.max_polylines, cfg.polyline_points), bool)
+    future = alloc("agent_future", (S, 1 + cfg.max_agents, steps, 2), np.float32)
+    future_mask = alloc("agent_future_mask", (S, 1 + cfg.max_agents, steps), bool)
+    maps = alloc("map", (S, cfg.max_polylines, cfg.polyline_points, MapCol.COUNT), np.float32)
+    map_mask = alloc("map_mask", (S, cfg.max_polylines, cfg.polyline_points), bool)
     drivable = None
-    plan = np.zeros((R, cfg.plan_steps, 5), np.float32)
-    occ = np.zeros((R, K, 2, cfg.occ_size, cfg.occ_size // 8), np.uint8)
+    plan = alloc("plan", (R, cfg.plan_steps, 5), np.float32)
+    occ = alloc("occ", (R, K, 2, cfg.occ_size, cfg.occ_size // 8), np.uint8)
     row_scene = np.array([scene_index[k] for k in keys], np.int64)
     col = {c: rows.column(c) for c in _ROW_COLUMNS}
     px, py, ph, ps = (_state_matrix(col[c], cfg.plan_steps + 1, ds, c)
@@ -148,7 +162,7 @@ def build_split(ds: Dataset, split: str, cfg: FeatureConfig, log=print) -> Split
         maps[s_i], map_mask[s_i] = map_features(scn, anchor, cfg)
         ras = np.packbits(drivable_raster(scn, anchor, cfg), axis=-1)
         if drivable is None:
-            drivable = np.zeros((S,) + ras.shape, np.uint8)
+            drivable = alloc("drivable", (S,) + ras.shape, np.uint8)
         drivable[s_i] = ras
         r = np.flatnonzero(row_scene == s_i)
         pose = anchor_pose(scn, anchor)
@@ -201,11 +215,21 @@ def load_split(data: str | Path | Dataset, split: str, cfg: FeatureConfig, log=p
     ds = data if isinstance(data, Dataset) else Dataset(data)
     cache = _cache_dir(ds, split, cfg)
     if not ((cache / "done.json").exists() and all((cache / f"{k}.npy").exists() for k in ARRAYS)):
-        out = build_split(ds, split, cfg, log)
-        for k in ARRAYS:
-            _save_npy(cache / f"{k}.npy", getattr(out, k))
-        atomic_write_text(cache / "done.json", json.dumps({"sample_id": out.sample_id, "outcome": out.outcome}))
-        del out          # read back memory-mapped below, so the built arrays need not stay resident
+        scratch = cache / f".building-{os.getpid()}"
+        scratch.mkdir(parents=True, exist_ok=True)
+        try:
+            out = build_split(ds, split, cfg, log, scratch=scratch)
+            for k in ARRAYS:
+                arr, built = getattr(out, k), scratch / f"{k}.npy"
+                if isinstance(arr, np.memmap) and built.exists():
+                    arr.flush()                                  # complete on disk, then moved into place
+                    os.replace(built, cache / f"{k}.npy")
+                else:
+                    _save_npy(cache / f"{k}.npy", arr)
+            atomic_write_text(cache / "done.json", json.dumps({"sample_id": out.sample_id, "outcome": out.outcome}))
+            del out, arr     # read back memory-mapped below, so the built arrays need not stay resident
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
     # memory-mapped, read-only: a batch reads only its rows' pages, so training memory does not grow with
     # the dataset (concatenating several datasets or splits, :func:`concat_arrays`, copies them into memory)
     arrs = {k: np.load(cache / f"{k}.npy", allow_pickle=False, mmap_mode="r") for k in ARRAYS}

@@ -61,10 +61,16 @@ def test_the_feature_cache_is_read_memory_mapped_and_equals_the_arrays_built(syn
     from pipelines.presets import preset
     from schemas.dataset import Dataset
 
+    import shutil
+    from critic.data import _cache_dir
+
     fc = preset("debug").train.for_horizon(Dataset(synth_dataset).horizon_steps).features
+    cache = _cache_dir(Dataset(synth_dataset), "val", fc)
+    shutil.rmtree(cache, ignore_errors=True)     # built here: through the memory-mapped scratch files
     got = load_split(synth_dataset, "val", fc, log=lambda *a: None)
-    ref = build_split(Dataset(synth_dataset), "val", fc, log=lambda *a: None)
+    ref = build_split(Dataset(synth_dataset), "val", fc, log=lambda *a: None)   # in memory: the reference
     assert isinstance(got.plan, np.memmap) and isinstance(got.drivable, np.memmap)
+    assert not list(cache.glob(".building-*")), "the scratch folder is removed once the cache is complete"
     for k in ARRAYS:
         np.testing.assert_array_equal(np.asarray(getattr(got, k)), getattr(ref, k), err_msg=k)
     assert got.sample_id == ref.sample_id
