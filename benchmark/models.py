@@ -103,9 +103,8 @@ class CriticModel:
 
     def __init__(self, name: str, checkpoint: str, device: str = "cpu"):
         from critic import ImpartialCritic
-        from critic.device import resolve_device
 
-        self.name, self.critic = name, ImpartialCritic.load(checkpoint, resolve_device(device))
+        self.name, self.critic = name, ImpartialCritic.load(checkpoint, device)
 
     def predict(self, bench: BenchData) -> dict[str, Predictions]:
         arr, R = bench.arrays, bench.arrays.num_rows

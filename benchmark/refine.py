@@ -19,7 +19,6 @@ import torch
 from safetensors.torch import save_file
 
 from critic.api import ImpartialCritic
-from critic.device import resolve_device
 from critic.rl.config import RefineConfig
 from critic.rl.episodes import build_episodes
 from critic.rl.observe import Observer
@@ -68,8 +67,7 @@ def refine(data: Path, critics: dict[str, Path], out: Path, cfg: RefineConfig, l
     t_start = time.time()
     if not critics:
         raise InputError("give at least one critic (--critic NAME=DIR)", field="critic")
-    dev = resolve_device(device)
-    loaded = {n: ImpartialCritic.load(p, dev) for n, p in critics.items()}
+    loaded = {n: ImpartialCritic.load(p, device) for n, p in critics.items()}
     if len({c.cfg.features for c in loaded.values()}) != 1:   # frozen dataclasses compare by value
         raise InputError("critics use different feature configurations; refine compares them on the same states",
                          field="features")

@@ -21,6 +21,7 @@ from schemas import CANONICAL_DT
 from .calibration import Calibration
 from .checkpoint import load_checkpoint
 from .config import TrainConfig
+from .device import module_device, resolve_device
 from .model import build_model
 from .risk import cumulative_risk, median_event_time
 from .scene import SceneBatch
@@ -41,13 +42,14 @@ class ImpartialCritic:
 
     @classmethod
     def load(cls, path: str | Path, device: str | torch.device = "cpu") -> "ImpartialCritic":
-        """Load a checkpoint folder (``model.safetensors`` + ``config.json``); never unpickles."""
+        """Load a checkpoint folder (``model.safetensors`` + ``config.json``) onto ``device`` (``cpu``, ``cuda``,
+        ``cuda:N`` or ``auto``: :func:`critic.device.resolve_device`); never unpickles."""
         model, cfg = load_checkpoint(path, build_model)
-        return cls(model.to(device), cfg)
+        return cls(model.to(resolve_device(device)), cfg)
 
     @property
     def device(self) -> torch.device:
-        return next(self.model.parameters()).device
+        return module_device(self.model)
 
     @property
     def step_s(self) -> float:

@@ -24,7 +24,7 @@ import torch
 
 from .batching import eval_groups, make_batch
 from .data import SplitArrays
-from .device import autocast
+from .device import autocast, module_device
 
 EVENTS = ("collision", "offroad")
 
@@ -116,7 +116,7 @@ def split_hazard_logits(model: torch.nn.Module, arr: SplitArrays, occ_size: int,
     groups of 16, until at least ``max_groups`` scenes are seen), and whether each plan collides /
     leaves the road within the horizon ``[N]`` bool. ``model`` should be in eval mode."""
     logits, coll, off, seen = [], [], [], 0
-    dev = next(model.parameters()).device
+    dev = module_device(model)
     for idx in eval_groups(arr, 16):
         b = make_batch(arr, idx, occ_size, dev)
         with autocast(dev):

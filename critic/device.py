@@ -45,6 +45,11 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
     raise InputError(f"{name!r} is not a device ({', '.join(CHOICES)} or cuda:N)", field="device")
 
 
+def module_device(module: torch.nn.Module) -> torch.device:
+    """The device of ``module``'s (first) parameters: where its inputs must go."""
+    return next(module.parameters()).device
+
+
 def autocast(device: torch.device) -> contextlib.AbstractContextManager:
     """bf16 autocast on a CUDA device, nothing on the CPU (float32 there: bf16 matmuls are slower on most CPUs)."""
     if device.type == "cuda":

@@ -27,7 +27,7 @@ from .batching import Targets, TrainBatch, eval_groups, make_batch
 from .calibration import fit_by_domain, fit_on_split
 from .checkpoint import load_checkpoint, save_calibration, save_checkpoint
 from .config import TrainConfig, Variant
-from .device import autocast, prefetch, resolve_device
+from .device import autocast, module_device, prefetch, resolve_device
 from .data import GroupSampler, SplitArrays, concat_arrays, load_splits, mixing_weights, row_sources
 from .forecast import most_likely
 from .losses import compute_losses, forecast_losses, step_targets
@@ -69,10 +69,6 @@ def forecast_error_sum(forecast: torch.Tensor, mode_logits: torch.Tensor, target
     return float(err[seen].sum()), int(seen.sum())
 
 
-def _device_of(model) -> torch.device:
-    return next(model.parameters()).device
-
-
 def _batches(arr: SplitArrays, sampler, n_batches: int, occ_size: int, device: torch.device):
     """The first ``n_batches`` batches of ``sampler`` on ``device``; on a GPU built one batch ahead in a background
     thread (:func:`critic.device.prefetch`), so the GPU does not wait for the host."""
@@ -88,7 +84,7 @@ def evaluate(model, arr: SplitArrays, cfg: TrainConfig, max_groups: int = 160, o
     horizon), occupancy IoU and the forecast's final displacement error (most likely mode, m),
     keyed ``<prefix>/<name>``."""
     model.eval()
-    dev = _device_of(model)
+    dev = module_device(model)
     losses, risks, labels, occ_p, occ_t = [], {"collision": [], "offroad": []}, {"collision": [], "offroad": []}, [], []
     fde_sum, fde_n = 0.0, 0
     seen = 0
@@ -122,7 +118,7 @@ def evaluate(model, arr: SplitArrays, cfg: TrainConfig, max_groups: int = 160, o
 def forecast_fde(model, arr: SplitArrays, cfg: TrainConfig, max_groups: int = 160) -> float:
     """Final displacement error (m) of the most likely forecast mode over the first ``max_groups`` scenes."""
     model.eval()
-    dev = _device_of(model)
+    dev = module_device(model)
     total, count, seen = 0.0, 0, 0
     for idx in eval_groups(arr, cfg.scenes_per_batch):
         batch = make_batch(arr, idx[:, :1], cfg.features.occ_size, dev)
@@ -145,7 +141,7 @@ def pretrain_forecaster(model, tr: SplitArrays, va: SplitArrays, cfg: TrainConfi
     as ``pretrain/val_fde_m``. Stops at ``deadline`` (``time.time()``)."""
     if cfg.forecast_pretrain_epochs <= 0 or model.dynamics.forecaster is None or cfg.loss.motion <= 0:
         return []
-    dev = _device_of(model)
+    dev = module_device(model)
     params = [*model.scene.parameters(), *model.dynamics.forecaster.parameters()]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sampler = GroupSampler(tr, cfg.scenes_per_batch, 1, cfg.seed + 1, scene_weights)

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from critic.api import ImpartialCritic
+from critic.device import module_device
 from critic.risk import cumulative_risk
 
 from .config import RefineConfig
@@ -31,7 +32,7 @@ def horizon_risk(critic: ImpartialCritic, model: torch.nn.Module, ds: DecisionSt
                  steps: int) -> torch.Tensor:
     """``[B, A, 2]`` probability of an at-fault collision / off-road event within ``steps`` recorded
     steps for the plans of states ``idx`` under ``model`` (with ``critic``'s calibration)."""
-    dev = next(model.parameters()).device
+    dev = module_device(model)
     out = model(ds.scene.take(idx).to_torch(dev), torch.as_tensor(ds.plans[idx], dtype=torch.float32, device=dev),
                 occupancy=False)
     S = max(1, steps // critic.cfg.features.dyn_stride)

@@ -28,7 +28,7 @@ from .rollout import DecisionStates, collect_decisions, dagger_states, imitation
 def critic_table(critic: ImpartialCritic, ds: DecisionStates, rc: RefineConfig, batch: int = 48) -> np.ndarray:
     """Critic reward ``[S, A]`` of every decision state and target speed (one batched call per chunk)."""
     out = []
-    dev = next(critic.model.parameters()).device
+    dev = critic.device
     for i in range(0, len(ds.obs), batch):
         sl = slice(i, i + batch)
         t = lambda x: torch.as_tensor(x[sl], dtype=torch.float32, device=dev)  # noqa: E731
